@@ -1,0 +1,391 @@
+//! The operations identity providers use, over the plugin and the store.
+//!
+//! Each change reads the subject's credential, runs the plugin on it off the async
+//! runtime, and writes the result with compare-and-swap; when another writer won,
+//! it starts again from the fresh value. The plugin decides everything about codes;
+//! this layer only keeps state and records events.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use secrecy::{SecretSlice, SecretString};
+use serde_json::json;
+
+use crate::plugin::{CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy};
+use crate::store::{AuditRecord, Record, Store, StoreError};
+
+/// Longest subject id accepted, in bytes.
+pub const MAX_SUBJECT_BYTES: usize = 255;
+/// Compare-and-swap attempts before giving up with [`ServiceError::Contended`].
+pub const MAX_SWAP_ATTEMPTS: usize = 64;
+
+/// What a tenant's calls run with.
+pub struct Tenant {
+    /// The tenant's policy (the plugin's default with the tenant's overrides).
+    pub policy: Policy,
+    /// Optional pepper passed to argon2 as its secret.
+    pub pepper: Option<SecretSlice<u8>>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("policy", &self.policy)
+            .field("pepper", &self.pepper.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such tenant is configured.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// The subject id is empty, too long or contains control characters.
+    #[error("subject must be 1..=255 bytes without control characters")]
+    InvalidSubject,
+    /// The subject has no backup codes.
+    #[error("no backup codes are enrolled for this subject")]
+    NotEnrolled,
+    /// The plugin refused the input (bad code format, no pending set, ...).
+    #[error("refused: {0:?}")]
+    Refused(PluginError),
+    /// The plugin failed (trap, timeout, limit): the step fails closed.
+    #[error("the backup-code engine failed ({})", .0.kind())]
+    Engine(CallError),
+    /// Too many concurrent writers kept winning the compare-and-swap.
+    #[error("too much contention on this subject; retry")]
+    Contended,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What `verify` and `activate` report.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// What happened.
+    pub outcome: Outcome,
+    /// Unused codes in the active set.
+    pub remaining: u8,
+    /// The active set's id (after the call).
+    pub set_id: Option<String>,
+    /// Remaining is at or below the tenant's low-water mark.
+    pub low: bool,
+    /// Events the plugin produced.
+    pub events: Vec<Event>,
+}
+
+/// The backup-code service for all tenants.
+pub struct Service {
+    plugin: Arc<Plugin>,
+    store: Store,
+    tenants: BTreeMap<String, Tenant>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("tenants", &self.tenants.keys().collect::<Vec<_>>())
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Check a subject id.
+pub fn check_subject(subject: &str) -> Result<(), ServiceError> {
+    if subject.is_empty()
+        || subject.len() > MAX_SUBJECT_BYTES
+        || subject.chars().any(char::is_control)
+    {
+        return Err(ServiceError::InvalidSubject);
+    }
+    Ok(())
+}
+
+/// Audit rows for plugin events: kind and details, never a code.
+pub fn audit_records(events: &[Event], at: i64) -> Vec<AuditRecord> {
+    events
+        .iter()
+        .map(|e| {
+            let (kind, detail) = describe(e);
+            AuditRecord {
+                at,
+                kind: kind.to_owned(),
+                detail: detail.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// An event's kind and its details as JSON.
+pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
+    match event {
+        Event::Issued(e) => (
+            "issued",
+            json!({"set_id": e.set_id, "count": e.count, "pending": e.pending}),
+        ),
+        Event::Activated(e) => ("activated", json!({"set_id": e.set_id})),
+        Event::Used(e) => (
+            "used",
+            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
+        ),
+        Event::Failed(e) => (
+            "failed",
+            json!({"set_id": e.set_id, "reason": reason_name(e.reason), "consecutive_failures": e.consecutive_failures}),
+        ),
+        Event::Locked(e) => ("locked", json!({"set_id": e.set_id, "until": e.until})),
+        Event::Low(e) => (
+            "low",
+            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
+        ),
+        Event::Exhausted(e) => ("exhausted", json!({"set_id": e.set_id})),
+    }
+}
+
+/// Stable name of a failure reason.
+pub fn reason_name(reason: FailureReason) -> &'static str {
+    match reason {
+        FailureReason::Mismatch => "mismatch",
+        FailureReason::AlreadyUsed => "already_used",
+        FailureReason::WrongNumber => "wrong_number",
+    }
+}
+
+fn record_events(tenant: &str, events: &[Event]) {
+    for event in events {
+        let (kind, detail) = describe(event);
+        tracing::info!(tenant, kind, %detail, "backup-code event");
+        metrics::counter!("backup_codes_events_total", "kind" => kind).increment(1);
+    }
+}
+
+impl Service {
+    /// A service over a loaded plugin, a migrated store and configured tenants.
+    pub fn new(
+        plugin: Arc<Plugin>,
+        store: Store,
+        tenants: BTreeMap<String, Tenant>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            plugin,
+            store,
+            tenants,
+            clock,
+        }
+    }
+
+    /// The store (for readiness checks and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The loaded plugin.
+    pub fn plugin(&self) -> &Arc<Plugin> {
+        &self.plugin
+    }
+
+    /// A configured tenant.
+    pub fn tenant(&self, id: &str) -> Result<&Tenant, ServiceError> {
+        self.tenants.get(id).ok_or(ServiceError::UnknownTenant)
+    }
+
+    /// Is a tenant configured?
+    pub fn has_tenant(&self, id: &str) -> bool {
+        self.tenants.contains_key(id)
+    }
+
+    fn now(&self) -> i64 {
+        i64::try_from(self.clock.now()).unwrap_or(i64::MAX)
+    }
+
+    /// Run a plugin call on the blocking pool; engine failures are audited.
+    async fn run<R: Send + 'static>(
+        &self,
+        tenant: &str,
+        subject: &str,
+        f: impl FnOnce(&Plugin) -> Result<R, CallError> + Send + 'static,
+    ) -> Result<R, ServiceError> {
+        let plugin = Arc::clone(&self.plugin);
+        let result = tokio::task::spawn_blocking(move || f(&plugin))
+            .await
+            .unwrap_or(Err(CallError::Trap));
+        match result {
+            Ok(r) => Ok(r),
+            Err(CallError::Plugin(e)) => Err(ServiceError::Refused(e)),
+            Err(e) => {
+                let kind = e.kind();
+                tracing::error!(tenant, kind, "plugin call failed; failing closed");
+                metrics::counter!("backup_codes_plugin_failures_total", "kind" => kind).increment(1);
+                let audit = AuditRecord {
+                    at: self.now(),
+                    kind: "engine_failure".into(),
+                    detail: json!({ "kind": kind }).to_string(),
+                };
+                if let Err(err) = self.store.audit(tenant, subject, &[audit]).await {
+                    tracing::error!(error = %err, "could not record the engine failure");
+                }
+                Err(ServiceError::Engine(e))
+            }
+        }
+    }
+
+    /// Issue a new set (or a pending replacement for the current one).
+    pub async fn issue(&self, tenant_id: &str, subject: &str) -> Result<Issued, ServiceError> {
+        check_subject(subject)?;
+        let tenant = self.tenant(tenant_id)?;
+        for _ in 0..MAX_SWAP_ATTEMPTS {
+            let current = self.store.get(tenant_id, subject).await?;
+            let policy = tenant.policy.clone();
+            let pepper = tenant.pepper.clone();
+            let bytes = current.as_ref().map(|r| r.credential.clone());
+            let issued = self
+                .run(tenant_id, subject, move |p| {
+                    p.issue(bytes.as_deref(), &policy, pepper.as_ref())
+                })
+                .await?;
+            let now = self.now();
+            let audit = audit_records(&issued.events, now);
+            let version = current.as_ref().map(|r| r.version);
+            if self
+                .store
+                .swap(tenant_id, subject, version, &issued.credential, now, &audit)
+                .await?
+                .is_some()
+            {
+                record_events(tenant_id, &issued.events);
+                return Ok(issued);
+            }
+            metrics::counter!("backup_codes_store_conflicts_total").increment(1);
+        }
+        Err(ServiceError::Contended)
+    }
+
+    async fn attempt(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        code: SecretString,
+        activation: bool,
+    ) -> Result<Attempt, ServiceError> {
+        check_subject(subject)?;
+        let tenant = self.tenant(tenant_id)?;
+        let code = Arc::new(code);
+        for _ in 0..MAX_SWAP_ATTEMPTS {
+            let Record {
+                version,
+                credential,
+            } = self
+                .store
+                .get(tenant_id, subject)
+                .await?
+                .ok_or(ServiceError::NotEnrolled)?;
+            let policy = tenant.policy.clone();
+            let pepper = tenant.pepper.clone();
+            let code = Arc::clone(&code);
+            let input = credential.clone();
+            let (v, status) = self
+                .run(tenant_id, subject, move |p| {
+                    let v = if activation {
+                        p.activate(&input, &code, &policy, pepper.as_ref())?
+                    } else {
+                        p.verify(&input, &code, &policy, pepper.as_ref())?
+                    };
+                    let status = p.status(&v.credential, &policy)?;
+                    Ok((v, status))
+                })
+                .await?;
+            let now = self.now();
+            let stored = v.credential == credential
+                || self
+                    .store
+                    .swap(
+                        tenant_id,
+                        subject,
+                        Some(version),
+                        &v.credential,
+                        now,
+                        &audit_records(&v.events, now),
+                    )
+                    .await?
+                    .is_some();
+            if stored {
+                record_events(tenant_id, &v.events);
+                let outcome_kind = match v.outcome {
+                    Outcome::Accepted(_) => "accepted",
+                    Outcome::Rejected(_) => "rejected",
+                    Outcome::Locked(_) => "locked",
+                    Outcome::Exhausted => "exhausted",
+                };
+                metrics::counter!("backup_codes_attempts_total", "outcome" => outcome_kind, "activation" => if activation { "true" } else { "false" }).increment(1);
+                let active = status.active.as_ref();
+                return Ok(Attempt {
+                    outcome: v.outcome,
+                    remaining: v.remaining,
+                    set_id: active.map(|s| s.set_id.clone()),
+                    low: active.is_some_and(|s| s.low),
+                    events: v.events,
+                });
+            }
+            metrics::counter!("backup_codes_store_conflicts_total").increment(1);
+        }
+        Err(ServiceError::Contended)
+    }
+
+    /// Check a code typed at login.
+    pub async fn verify(
+        &self,
+        tenant: &str,
+        subject: &str,
+        code: SecretString,
+    ) -> Result<Attempt, ServiceError> {
+        self.attempt(tenant, subject, code, false).await
+    }
+
+    /// Check a code of the pending set, which then becomes active.
+    pub async fn activate(
+        &self,
+        tenant: &str,
+        subject: &str,
+        code: SecretString,
+    ) -> Result<Attempt, ServiceError> {
+        self.attempt(tenant, subject, code, true).await
+    }
+
+    /// Describe a subject's credential.
+    pub async fn status(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+    ) -> Result<crate::plugin::CredentialStatus, ServiceError> {
+        check_subject(subject)?;
+        let tenant = self.tenant(tenant_id)?;
+        let record = self
+            .store
+            .get(tenant_id, subject)
+            .await?
+            .ok_or(ServiceError::NotEnrolled)?;
+        let policy = tenant.policy.clone();
+        self.run(tenant_id, subject, move |p| p.status(&record.credential, &policy))
+            .await
+    }
+
+    /// Remove a subject's backup codes.
+    pub async fn delete(&self, tenant_id: &str, subject: &str) -> Result<(), ServiceError> {
+        check_subject(subject)?;
+        self.tenant(tenant_id)?;
+        let audit = AuditRecord {
+            at: self.now(),
+            kind: "deleted".into(),
+            detail: "{}".into(),
+        };
+        if self.store.delete(tenant_id, subject, &[audit]).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotEnrolled)
+        }
+    }
+}

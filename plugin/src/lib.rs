@@ -1,0 +1,20 @@
+//! The backup-code engine (`authn:backup-codes`), built as a WebAssembly component.
+//!
+//! All rules live in plain modules that are unit-tested natively:
+//! [`alphabet`] (symbols, check symbol, normalisation), [`policy`], [`state`]
+//! (the credential value), [`hashing`] (argon2id and constant-time search) and
+//! [`engine`] (issue, activate, verify, status). The generated WIT bindings are
+//! compiled only for wasm32 and kept in the `bindings` module.
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod alphabet;
+pub mod engine;
+pub mod hashing;
+pub mod policy;
+pub mod state;
+
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod bindings;
