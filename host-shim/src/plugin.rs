@@ -585,8 +585,10 @@ fn engine_config(config: &PluginConfig) -> Result<Config, LoadError> {
         .max_memory_size(config.memory_limit);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     if let Some(dir) = &config.cache_dir {
+        let dir = std::path::absolute(dir).map_err(wasmtime_error)?;
+        std::fs::create_dir_all(&dir).map_err(wasmtime_error)?;
         let mut cache = wasmtime::CacheConfig::new();
-        cache.with_directory(dir.clone());
+        cache.with_directory(dir);
         c.cache(Some(wasmtime::Cache::new(cache).map_err(wasmtime_error)?));
     }
     Ok(c)

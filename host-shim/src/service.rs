@@ -11,7 +11,9 @@ use std::sync::Arc;
 use secrecy::{SecretSlice, SecretString};
 use serde_json::json;
 
-use crate::plugin::{CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy};
+use crate::plugin::{
+    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy,
+};
 use crate::store::{AuditRecord, Record, Store, StoreError};
 
 /// Longest subject id accepted, in bytes.
@@ -219,7 +221,8 @@ impl Service {
             Err(e) => {
                 let kind = e.kind();
                 tracing::error!(tenant, kind, "plugin call failed; failing closed");
-                metrics::counter!("backup_codes_plugin_failures_total", "kind" => kind).increment(1);
+                metrics::counter!("backup_codes_plugin_failures_total", "kind" => kind)
+                    .increment(1);
                 let audit = AuditRecord {
                     at: self.now(),
                     kind: "engine_failure".into(),
@@ -369,8 +372,10 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotEnrolled)?;
         let policy = tenant.policy.clone();
-        self.run(tenant_id, subject, move |p| p.status(&record.credential, &policy))
-            .await
+        self.run(tenant_id, subject, move |p| {
+            p.status(&record.credential, &policy)
+        })
+        .await
     }
 
     /// Remove a subject's backup codes.

@@ -34,7 +34,12 @@ pub struct Record {
 
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Record {{ version: {}, credential: {} bytes }}", self.version, self.credential.len())
+        write!(
+            f,
+            "Record {{ version: {}, credential: {} bytes }}",
+            self.version,
+            self.credential.len()
+        )
     }
 }
 

@@ -1,0 +1,481 @@
+//! The HTTP API for identity providers (`/v1`), health, readiness and metrics.
+//!
+//! [`app`] builds the router without a socket, so tests can drive it directly
+//! or serve it on `127.0.0.1:0`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{AuthError, Authenticator};
+use crate::config::Limits;
+use crate::plugin::{
+    CallError, CodeFormatError, CredentialStatus, Outcome, PluginError, SetStatus,
+};
+use crate::service::{Attempt, Service, ServiceError, reason_name};
+
+/// The OpenAPI 3.1 description of this API, served at `/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Per-key request rate limits.
+pub struct RateLimits {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_subject: DefaultKeyedRateLimiter<(String, String)>,
+}
+
+impl RateLimits {
+    /// Limits from the configuration.
+    pub fn new(limits: &Limits) -> Self {
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self {
+            per_ip: RateLimiter::keyed(quota(limits.per_ip_per_minute)),
+            per_subject: RateLimiter::keyed(quota(limits.per_subject_per_minute)),
+        }
+    }
+
+    /// Forget keys that are back to a full allowance (bounds memory).
+    pub fn shrink(&self) {
+        self.per_ip.retain_recent();
+        self.per_subject.retain_recent();
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The backup-code service.
+    pub service: Arc<Service>,
+    /// Token verification.
+    pub auth: Arc<Authenticator>,
+    /// Rate limits.
+    pub rates: Arc<RateLimits>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Prometheus rendering.
+    pub metrics: PrometheusHandle,
+    /// The configuration the shim runs with (tenants' step settings, public URL).
+    pub config: Arc<crate::config::Config>,
+}
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding apps); then this
+            // handle renders only what it records, which is still correct for /metrics.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Errors a request can end in, each with its status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or invalid bearer token.
+    #[error("unauthorized")]
+    Unauthorized(AuthError),
+    /// No such tenant.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// Bad subject id.
+    #[error("invalid subject")]
+    InvalidSubject,
+    /// The body is not the expected JSON.
+    #[error("invalid request body: {0}")]
+    BadBody(String),
+    /// The body is larger than allowed.
+    #[error("request body too large")]
+    TooLarge,
+    /// The subject has no codes.
+    #[error("not enrolled")]
+    NotEnrolled,
+    /// The typed code is not well formed.
+    #[error("invalid code")]
+    InvalidCode(CodeFormatError),
+    /// The operation does not fit the credential's state.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Too many requests.
+    #[error("rate limited")]
+    RateLimited(Duration),
+    /// The engine is busy, failed closed or the store is contended.
+    #[error("temporarily unavailable")]
+    Unavailable,
+    /// Anything else (details are logged, never returned).
+    #[error("internal error")]
+    Internal,
+}
+
+fn format_reason(e: CodeFormatError) -> &'static str {
+    match e {
+        CodeFormatError::Empty => "empty",
+        CodeFormatError::TooLong => "too_long",
+        CodeFormatError::InvalidCharacter => "invalid_character",
+        CodeFormatError::WrongLength => "wrong_length",
+        CodeFormatError::CheckSymbolMismatch => "check_symbol_mismatch",
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownTenant => Self::UnknownTenant,
+            ServiceError::InvalidSubject => Self::InvalidSubject,
+            ServiceError::NotEnrolled => Self::NotEnrolled,
+            ServiceError::Refused(PluginError::InvalidCode(f)) => Self::InvalidCode(f),
+            ServiceError::Refused(PluginError::NoActiveSet) => {
+                Self::Conflict("no active set: activate the pending set first")
+            }
+            ServiceError::Refused(PluginError::NoPendingSet) => {
+                Self::Conflict("no pending set to activate")
+            }
+            ServiceError::Engine(CallError::Busy) | ServiceError::Contended => Self::Unavailable,
+            ServiceError::Engine(_) => Self::Unavailable,
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            Self::Unauthorized(reason) => {
+                tracing::debug!(reason = %reason, "token refused");
+                metrics::counter!("backup_codes_auth_failures_total", "reason" => reason.label())
+                    .increment(1);
+                (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}))
+            }
+            Self::UnknownTenant => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "unknown_tenant", "message": "no such tenant is configured"}),
+            ),
+            Self::InvalidSubject => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_subject", "message": "subject must be 1..=255 bytes without control characters"}),
+            ),
+            Self::BadBody(m) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_body", "message": m}),
+            ),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "body_too_large"}),
+            ),
+            Self::NotEnrolled => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "not_enrolled", "message": "no backup codes are enrolled for this subject"}),
+            ),
+            Self::InvalidCode(f) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": "invalid_code", "reason": format_reason(*f), "message": "the code is not well formed; it was not counted as an attempt"}),
+            ),
+            Self::Conflict(m) => (
+                StatusCode::CONFLICT,
+                json!({"error": "conflict", "message": m}),
+            ),
+            Self::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "rate_limited"}),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable"}),
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "internal"}),
+            ),
+        };
+        let mut response = (status, Json(body)).into_response();
+        let retry = match &self {
+            Self::RateLimited(wait) => Some(wait.as_secs().max(1)),
+            Self::Unavailable => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// JSON body extractor whose rejections are [`ApiError`]s.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::TooLarge),
+            Err(e) => Err(ApiError::BadBody(e.body_text())),
+        }
+    }
+}
+
+/// A typed code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    /// The code as typed.
+    pub code: SecretString,
+}
+
+/// Authenticate, validate and rate-limit a request about one subject.
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    subject: &str,
+    attempt: bool,
+) -> Result<(), ApiError> {
+    if !state.service.has_tenant(tenant) {
+        return Err(ApiError::UnknownTenant);
+    }
+    crate::service::check_subject(subject).map_err(|_| ApiError::InvalidSubject)?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .auth
+        .authenticate(state.service.store(), tenant, subject, authorization)
+        .await
+        .map_err(ApiError::Unauthorized)?;
+    if attempt {
+        let key = (tenant.to_owned(), subject.to_owned());
+        if let Err(not_until) = state.rates.per_subject.check_key(&key) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Err(ApiError::RateLimited(wait));
+        }
+    }
+    Ok(())
+}
+
+fn set_json(s: &SetStatus) -> Value {
+    json!({
+        "set_id": s.set_id,
+        "fingerprint": s.fingerprint,
+        "issued_at": s.issued_at,
+        "activated_at": s.activated_at,
+        "total": s.total,
+        "remaining": s.remaining,
+        "used": s.used.iter().map(|u| json!({"number": u.number, "at": u.at})).collect::<Vec<_>>(),
+        "low": s.low,
+        "exhausted": s.exhausted,
+        "hash_outdated": s.hash_outdated,
+        "next_number": s.next_number,
+    })
+}
+
+/// JSON form of a credential's status.
+pub fn status_json(s: &CredentialStatus) -> Value {
+    json!({
+        "active": s.active.as_ref().map(set_json),
+        "pending": s.pending.as_ref().map(set_json),
+        "consecutive_failures": s.consecutive_failures,
+        "locked_until": s.locked_until,
+        "locked_permanently": s.locked_permanently,
+    })
+}
+
+/// JSON form of an attempt's result.
+pub fn attempt_json(a: &Attempt) -> Value {
+    let mut v = match a.outcome {
+        Outcome::Accepted(number) => json!({"result": "accepted", "number": number}),
+        Outcome::Rejected(r) => json!({
+            "result": "rejected",
+            "reason": reason_name(r.reason),
+            "consecutive_failures": r.consecutive_failures,
+            "locked_until": r.locked_until,
+            "permanent": r.permanent,
+        }),
+        Outcome::Locked(until) => json!({"result": "locked", "locked_until": until}),
+        Outcome::Exhausted => json!({"result": "exhausted"}),
+    };
+    if let Some(map) = v.as_object_mut() {
+        map.insert("remaining".into(), json!(a.remaining));
+        map.insert("low".into(), json!(a.low));
+        map.insert("set_id".into(), json!(a.set_id));
+    }
+    v
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, false).await?;
+    let issued = state.service.issue(&tenant, &subject).await?;
+    let pending = issued
+        .events
+        .iter()
+        .any(|e| matches!(e, crate::plugin::Event::Issued(i) if i.pending));
+    let body = json!({
+        "set_id": issued.set_id,
+        "fingerprint": issued.fingerprint,
+        "pending": pending,
+        "codes": issued.codes.iter().map(|c| json!({"number": c.number, "code": c.code.expose_secret()})).collect::<Vec<_>>(),
+    });
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    admit(&state, &headers, &tenant, &subject, false).await?;
+    let s = state.service.status(&tenant, &subject).await?;
+    Ok(Json(status_json(&s)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    admit(&state, &headers, &tenant, &subject, false).await?;
+    state.service.delete(&tenant, &subject).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<CodeBody>,
+) -> Result<Json<Value>, ApiError> {
+    admit(&state, &headers, &tenant, &subject, true).await?;
+    let a = state.service.verify(&tenant, &subject, body.code).await?;
+    Ok(Json(attempt_json(&a)))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<CodeBody>,
+) -> Result<Json<Value>, ApiError> {
+    admit(&state, &headers, &tenant, &subject, true).await?;
+    let a = state.service.activate(&tenant, &subject, body.code).await?;
+    Ok(Json(attempt_json(&a)))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.service.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Per-IP limit, request metrics and a span per request (method and route
+/// template only: no codes, tokens or bodies).
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let method = request.method().clone();
+    if route.starts_with("/v1/tenants")
+        && let Err(not_until) = state.rates.per_ip.check_key(&ip)
+    {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return ApiError::RateLimited(wait).into_response();
+    }
+    let span = tracing::info_span!("request", %method, route = %route);
+    let started = Instant::now();
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("backup_codes_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string(), "status" => status.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("backup_codes_http_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    response
+}
+
+/// The API router.
+pub fn app(state: AppState) -> Router {
+    let subject = "/v1/tenants/{tenant}/subjects/{subject}/codes";
+    let timeout = Duration::from_millis(state.limits.request_timeout_ms);
+    Router::new()
+        .route(subject, post(issue).get(status).delete(delete))
+        .route(&format!("{subject}/verify"), post(verify))
+        .route(&format!("{subject}/activate"), post(activate))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,309 @@
+//! Authenticating identity providers: bearer JWTs signed by the IdP.
+//!
+//! Per tenant the accepted algorithms are pinned; keys come from the IdP's JWKS
+//! (fetched with timeouts and a size cap, cached, refetched at most every few
+//! seconds when an unknown `kid` appears) or from a shared HS256 secret. Header
+//! URLs (`jku`, `x5u`) are never followed. `iss`, `aud`, `sub`, `exp` and `nbf`
+//! are checked with a small leeway, tokens may not live longer than
+//! [`MAX_TOKEN_LIFETIME`], and each `jti` is accepted once (remembered in the
+//! store until the token expires, so the rule holds across shim instances).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::config::TenantConfig;
+use crate::store::Store;
+
+/// Longest `exp - now` accepted, seconds.
+pub const MAX_TOKEN_LIFETIME: u64 = 900;
+/// Largest JWKS document fetched, bytes.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// Shortest interval between two JWKS fetches for unknown key ids.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why a token was refused. All map to the same short 401 answer; the variant
+/// is only logged (at debug level) and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    Missing,
+    /// Unparseable token or header.
+    #[error("malformed token")]
+    Malformed,
+    /// Algorithm not pinned for this tenant (includes `none`).
+    #[error("algorithm not accepted")]
+    Algorithm,
+    /// No key for the token's `kid`.
+    #[error("unknown key")]
+    UnknownKey,
+    /// Bad signature or claims (`iss`, `aud`, `sub`, `exp`, `nbf`).
+    #[error("invalid signature or claims")]
+    Invalid,
+    /// Expires too far in the future or lacks a usable `jti`.
+    #[error("token lifetime or id not accepted")]
+    Lifetime,
+    /// The `jti` was used before.
+    #[error("replayed token")]
+    Replayed,
+    /// The replay store could not be reached: fail closed.
+    #[error("replay store unavailable")]
+    Store,
+}
+
+impl AuthError {
+    /// Short label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::Algorithm => "algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::Invalid => "invalid",
+            Self::Lifetime => "lifetime",
+            Self::Replayed => "replayed",
+            Self::Store => "store",
+        }
+    }
+}
+
+/// The claims the shim needs.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    exp: u64,
+    jti: Option<String>,
+}
+
+enum Keys {
+    Shared(DecodingKey),
+    Jwks {
+        url: String,
+        cache: RwLock<JwksCache>,
+    },
+}
+
+#[derive(Default)]
+struct JwksCache {
+    set: Option<JwkSet>,
+    last_fetch: Option<Instant>,
+}
+
+struct TenantAuth {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    keys: Keys,
+}
+
+/// Verifies IdP tokens for every tenant.
+pub struct Authenticator {
+    tenants: BTreeMap<String, TenantAuth>,
+    http: reqwest::Client,
+    leeway: u64,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("tenants", &self.tenants.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parse an algorithm name from the configuration.
+pub fn algorithm(name: &str) -> Option<Algorithm> {
+    match name {
+        "HS256" => Some(Algorithm::HS256),
+        "RS256" => Some(Algorithm::RS256),
+        "ES256" => Some(Algorithm::ES256),
+        "EdDSA" => Some(Algorithm::EdDSA),
+        _ => None,
+    }
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+impl Authenticator {
+    /// Build from validated tenant configurations.
+    pub fn new(
+        tenants: &BTreeMap<String, TenantConfig>,
+        leeway: u64,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let tenants = tenants
+            .iter()
+            .map(|(id, t)| {
+                let keys = match (&t.hs256_secret, &t.jwks_url) {
+                    (Some(secret), _) if t.algorithms.iter().any(|a| a == "HS256") => {
+                        Keys::Shared(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
+                    }
+                    (_, Some(url)) => Keys::Jwks {
+                        url: url.clone(),
+                        cache: RwLock::new(JwksCache::default()),
+                    },
+                    // Validation guarantees one of the two; an empty JWKS refuses all.
+                    _ => Keys::Jwks {
+                        url: String::new(),
+                        cache: RwLock::new(JwksCache::default()),
+                    },
+                };
+                let auth = TenantAuth {
+                    issuer: t.issuer.clone(),
+                    audience: t.audience.clone(),
+                    algorithms: t.algorithms.iter().filter_map(|a| algorithm(a)).collect(),
+                    keys,
+                };
+                (id.clone(), auth)
+            })
+            .collect();
+        Ok(Self {
+            tenants,
+            http,
+            leeway,
+        })
+    }
+
+    /// Check the `Authorization` header value for a call about `subject` of
+    /// `tenant`, and spend its `jti`.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        subject: &str,
+        authorization: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let tenant = self.tenants.get(tenant_id).ok_or(AuthError::Invalid)?;
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !tenant.algorithms.contains(&header.alg) {
+            return Err(AuthError::Algorithm);
+        }
+        let key = self.key(tenant, header.kid.as_deref(), header.alg).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&tenant.issuer]);
+        validation.set_audience(&[&tenant.audience]);
+        validation.sub = Some(subject.to_owned());
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|_| AuthError::Invalid)?;
+        let claims = data.claims;
+        if claims.exp > now().saturating_add(MAX_TOKEN_LIFETIME) {
+            return Err(AuthError::Lifetime);
+        }
+        let jti = claims
+            .jti
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or(AuthError::Lifetime)?;
+        let id = format!(
+            "jti:{tenant_id}:{}",
+            hex::encode(Sha256::digest(jti.as_bytes()))
+        );
+        let expires = i64::try_from(claims.exp.saturating_add(self.leeway)).unwrap_or(i64::MAX);
+        match store.use_token(&id, expires).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::Replayed),
+            Err(e) => {
+                tracing::error!(error = %e, "replay store unavailable");
+                Err(AuthError::Store)
+            }
+        }
+    }
+
+    async fn key(
+        &self,
+        tenant: &TenantAuth,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<DecodingKey, AuthError> {
+        let key = match &tenant.keys {
+            Keys::Shared(key) => key.clone(),
+            Keys::Jwks { url, cache } => {
+                let kid = kid.ok_or(AuthError::UnknownKey)?;
+                let found = find_key(cache.read().await.set.as_ref(), kid, alg)?;
+                match found {
+                    Some(k) => k,
+                    None => {
+                        self.refresh(url, cache).await;
+                        find_key(cache.read().await.set.as_ref(), kid, alg)?
+                            .ok_or(AuthError::UnknownKey)?
+                    }
+                }
+            }
+        };
+        if key.family() != alg.family() {
+            return Err(AuthError::Algorithm);
+        }
+        Ok(key)
+    }
+
+    async fn refresh(&self, url: &str, cache: &RwLock<JwksCache>) {
+        let mut guard = cache.write().await;
+        if guard
+            .last_fetch
+            .is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL)
+        {
+            return;
+        }
+        guard.last_fetch = Some(Instant::now());
+        match self.fetch(url).await {
+            Ok(set) => guard.set = Some(set),
+            Err(e) => tracing::warn!(error = %e, "fetching the JWKS failed"),
+        }
+    }
+
+    async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| e.without_url().to_string())?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err("JWKS document too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("JWKS is not valid: {e}"))
+    }
+}
+
+/// The key with `kid` usable for `alg`, if the set has one.
+fn find_key(
+    set: Option<&JwkSet>,
+    kid: &str,
+    alg: Algorithm,
+) -> Result<Option<DecodingKey>, AuthError> {
+    let Some(jwk) = set.and_then(|s| s.find(kid)) else {
+        return Ok(None);
+    };
+    if let Some(key_alg) = jwk.common.key_algorithm
+        && key_alg.to_string() != format!("{alg:?}")
+    {
+        return Err(AuthError::Algorithm);
+    }
+    DecodingKey::from_jwk(jwk)
+        .map(Some)
+        .map_err(|_| AuthError::UnknownKey)
+}

@@ -1,0 +1,450 @@
+//! Typed configuration: defaults, then a TOML file, then `BACKUP_CODES_*`
+//! environment variables (`__` separates levels), validated at start.
+//!
+//! Secrets are [`SecretString`]s: their `Debug` output is redacted, so the
+//! configuration can be logged as a whole.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::plugin::{CodeOrder, PluginConfig, Policy};
+
+/// Environment variable prefix.
+pub const ENV_PREFIX: &str = "BACKUP_CODES_";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read or has wrong types.
+    #[error("configuration: {0}")]
+    Parse(String),
+    /// A value is out of range or inconsistent; the message names it.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The shim's public base URL (used in pages and step redirects).
+    pub public_url: String,
+    /// `sqlite://path` (the default, created on start) or `postgres://...`.
+    pub database_url: String,
+    /// Database connections in the pool.
+    pub database_max_connections: u32,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`tracing` env-filter syntax).
+    pub log_filter: String,
+    /// How the component runs.
+    pub plugin: PluginSettings,
+    /// Request limits.
+    pub limits: Limits,
+    /// Serve the local demo (a demo tenant and pages to try enrolment and login).
+    pub demo: bool,
+    /// Identity providers allowed to call the shim, by tenant id.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            database_url: "sqlite://data/backup-codes.db".into(),
+            database_max_connections: 8,
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+            plugin: PluginSettings::default(),
+            limits: Limits::default(),
+            demo: false,
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+/// Component settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// A component file to load instead of the embedded one.
+    pub component_path: Option<PathBuf>,
+    /// Required SHA-256 (hex) of the component; loading fails otherwise.
+    pub component_sha256: Option<String>,
+    /// Memory limit per call, MiB (must exceed every tenant's argon2 memory).
+    pub memory_limit_mib: usize,
+    /// Deadline per call, milliseconds.
+    pub call_timeout_ms: u64,
+    /// Calls at once (instance pool size).
+    pub max_concurrent: u32,
+    /// How long a call may wait for a free instance, milliseconds.
+    pub queue_timeout_ms: u64,
+    /// Compiled-code cache directory (`None`: no disk cache).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        let d = PluginConfig::default();
+        Self {
+            component_path: None,
+            component_sha256: None,
+            memory_limit_mib: d.memory_limit >> 20,
+            call_timeout_ms: u64::try_from(d.call_timeout.as_millis()).unwrap_or(u64::MAX),
+            max_concurrent: d.max_concurrent,
+            queue_timeout_ms: u64::try_from(d.queue_timeout.as_millis()).unwrap_or(u64::MAX),
+            cache_dir: Some(PathBuf::from("data/cache")),
+        }
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub body_bytes: usize,
+    /// Longest request, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Requests per minute from one IP address.
+    pub per_ip_per_minute: u32,
+    /// Code attempts per minute for one subject.
+    pub per_subject_per_minute: u32,
+    /// Accepted clock skew for token times, seconds.
+    pub leeway_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 16 * 1024,
+            request_timeout_ms: 15_000,
+            per_ip_per_minute: 600,
+            per_subject_per_minute: 30,
+            leeway_seconds: 30,
+        }
+    }
+}
+
+/// One identity provider.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Expected `iss` of the IdP's tokens.
+    pub issuer: String,
+    /// Expected `aud` of the IdP's tokens.
+    pub audience: String,
+    /// Accepted algorithms (pinned): `RS256`, `ES256`, `EdDSA` (need `jwks_url`)
+    /// or `HS256` (needs `hs256_secret`). Never more than one family.
+    pub algorithms: Vec<String>,
+    /// Where the IdP publishes its signing keys.
+    pub jwks_url: Option<String>,
+    /// Shared secret for HS256 (at least 32 bytes).
+    pub hs256_secret: Option<SecretString>,
+    /// Optional pepper (1..=64 bytes) given to argon2 as its secret.
+    pub pepper: Option<SecretString>,
+    /// Policy overrides on the plugin's default policy.
+    pub policy: PolicyOverrides,
+    /// Redirect step: secret for the IdP's `session_token` and for the shim's
+    /// result token (HS256, at least 32 bytes).
+    pub step_secret: Option<SecretString>,
+    /// Redirect step: URLs the shim may send the browser back to (prefixes).
+    pub continue_urls: Vec<String>,
+}
+
+/// Fields to change in the plugin's default policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyOverrides {
+    /// Codes per set.
+    pub count: Option<u8>,
+    /// Random symbols per code.
+    pub symbols: Option<u8>,
+    /// Display group size.
+    pub group_size: Option<u8>,
+    /// `any-order` or `numbered`.
+    pub order: Option<String>,
+    /// Argon2 memory, KiB.
+    pub hash_memory_kib: Option<u32>,
+    /// Argon2 passes.
+    pub hash_iterations: Option<u32>,
+    /// Argon2 lanes.
+    pub hash_parallelism: Option<u32>,
+    /// Proof of saving.
+    pub require_activation: Option<bool>,
+    /// Failures before the first lockout.
+    pub free_failures: Option<u32>,
+    /// First lockout, seconds.
+    pub lockout_base_seconds: Option<u32>,
+    /// Longest lockout, seconds.
+    pub lockout_max_seconds: Option<u32>,
+    /// Failures that lock the set until regenerated.
+    pub max_failures: Option<u32>,
+    /// Low-water mark.
+    pub low_water: Option<u8>,
+}
+
+impl PolicyOverrides {
+    /// Apply to a base policy (the plugin checks the result's ranges).
+    pub fn apply(&self, mut p: Policy) -> Result<Policy, ConfigError> {
+        macro_rules! set {
+            ($($field:ident => $($target:ident).+),* $(,)?) => {
+                $(if let Some(v) = self.$field { p.$($target).+ = v; })*
+            };
+        }
+        set!(
+            count => count,
+            symbols => symbols,
+            group_size => group_size,
+            hash_memory_kib => hash.memory_kib,
+            hash_iterations => hash.iterations,
+            hash_parallelism => hash.parallelism,
+            require_activation => require_activation,
+            free_failures => free_failures,
+            lockout_base_seconds => lockout_base_seconds,
+            lockout_max_seconds => lockout_max_seconds,
+            max_failures => max_failures,
+            low_water => low_water,
+        );
+        if let Some(order) = &self.order {
+            p.order = match order.as_str() {
+                "any-order" => CodeOrder::AnyOrder,
+                "numbered" => CodeOrder::Numbered,
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "policy.order is {other:?}; use \"any-order\" or \"numbered\""
+                    )));
+                }
+            };
+        }
+        Ok(p)
+    }
+}
+
+impl Config {
+    /// Load defaults, then `file` (if given and present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "{} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let config: Self = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check values that need no plugin (policies are checked by the plugin).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.plugin.max_concurrent == 0 || self.plugin.max_concurrent > 1024 {
+            return invalid("plugin.max_concurrent must be within 1..=1024".into());
+        }
+        if !(16..=4096).contains(&self.plugin.memory_limit_mib) {
+            return invalid("plugin.memory_limit_mib must be within 16..=4096".into());
+        }
+        if self.plugin.call_timeout_ms < 10 {
+            return invalid("plugin.call_timeout_ms must be at least 10".into());
+        }
+        if let Some(hex) = &self.plugin.component_sha256 {
+            parse_sha256(hex)?;
+        }
+        if self.limits.body_bytes < 256 || self.limits.per_ip_per_minute == 0 {
+            return invalid("limits.body_bytes must be >= 256 and rates > 0".into());
+        }
+        if self.limits.per_subject_per_minute == 0 || self.limits.leeway_seconds > 300 {
+            return invalid(
+                "limits.per_subject_per_minute must be > 0 and leeway_seconds <= 300".into(),
+            );
+        }
+        for (id, t) in &self.tenants {
+            validate_tenant(id, t)?;
+        }
+        Ok(())
+    }
+
+    /// The plugin runtime settings.
+    pub fn plugin_config(&self) -> Result<PluginConfig, ConfigError> {
+        Ok(PluginConfig {
+            memory_limit: self.plugin.memory_limit_mib << 20,
+            call_timeout: Duration::from_millis(self.plugin.call_timeout_ms),
+            max_concurrent: self.plugin.max_concurrent,
+            queue_timeout: Duration::from_millis(self.plugin.queue_timeout_ms),
+            cache_dir: self.plugin.cache_dir.clone(),
+            expected_sha256: self
+                .plugin
+                .component_sha256
+                .as_deref()
+                .map(parse_sha256)
+                .transpose()?,
+        })
+    }
+}
+
+/// Parse a hex SHA-256.
+pub fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], ConfigError> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_digest.trim(), &mut out).map_err(|_| {
+        ConfigError::Invalid("plugin.component_sha256 must be 64 hex digits".into())
+    })?;
+    Ok(out)
+}
+
+fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
+    let invalid = |m: String| Err(ConfigError::Invalid(format!("tenants.{id}: {m}")));
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ConfigError::Invalid(format!(
+            "tenant id {id:?} must be 1..=64 of [A-Za-z0-9_-]"
+        )));
+    }
+    if t.issuer.is_empty() || t.audience.is_empty() {
+        return invalid("issuer and audience are required".into());
+    }
+    if t.algorithms.is_empty() {
+        return invalid("algorithms must name the accepted algorithm(s)".into());
+    }
+    let hs = t.algorithms.iter().any(|a| a == "HS256");
+    for a in &t.algorithms {
+        if !matches!(a.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
+            return invalid(format!(
+                "algorithm {a:?} is not accepted (HS256, RS256, ES256, EdDSA)"
+            ));
+        }
+    }
+    if hs && t.algorithms.len() > 1 {
+        return invalid("HS256 cannot be mixed with public-key algorithms".into());
+    }
+    if hs {
+        match &t.hs256_secret {
+            Some(s) if s.expose_secret().len() >= 32 => {}
+            _ => return invalid("HS256 needs hs256_secret of at least 32 bytes".into()),
+        }
+    } else if t.jwks_url.is_none() {
+        return invalid("public-key algorithms need jwks_url".into());
+    }
+    if let Some(p) = &t.pepper
+        && !(1..=64).contains(&p.expose_secret().len())
+    {
+        return invalid("pepper must be 1..=64 bytes".into());
+    }
+    if let Some(s) = &t.step_secret
+        && s.expose_secret().len() < 32
+    {
+        return invalid("step_secret must be at least 32 bytes".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> TenantConfig {
+        TenantConfig {
+            issuer: "https://idp.example".into(),
+            audience: "backup-codes".into(),
+            algorithms: vec!["HS256".into()],
+            hs256_secret: Some(SecretString::from("x".repeat(32))),
+            ..TenantConfig::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_secrets_are_redacted() {
+        let mut c = Config::default();
+        c.tenants.insert("acme".into(), tenant());
+        assert!(c.validate().is_ok());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(&"x".repeat(32)));
+    }
+
+    #[test]
+    fn inconsistent_tenants_are_refused_with_the_field_named() {
+        let mut t = tenant();
+        t.algorithms.push("RS256".into());
+        assert!(
+            validate_tenant("acme", &t)
+                .unwrap_err()
+                .to_string()
+                .contains("mixed")
+        );
+        let mut t = tenant();
+        t.hs256_secret = Some(SecretString::from("short".to_owned()));
+        assert!(validate_tenant("acme", &t).is_err());
+        let mut t = tenant();
+        t.algorithms = vec!["none".into()];
+        assert!(validate_tenant("acme", &t).is_err());
+        assert!(validate_tenant("bad id", &tenant()).is_err());
+    }
+
+    #[test]
+    fn policy_overrides_apply_and_reject_unknown_order() {
+        let base = Policy {
+            count: 10,
+            symbols: 13,
+            group_size: 5,
+            order: CodeOrder::AnyOrder,
+            hash: crate::plugin::HashParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+            },
+            require_activation: true,
+            free_failures: 5,
+            lockout_base_seconds: 30,
+            lockout_max_seconds: 3600,
+            max_failures: 100,
+            low_water: 3,
+        };
+        let o = PolicyOverrides {
+            count: Some(12),
+            hash_memory_kib: Some(8192),
+            order: Some("numbered".into()),
+            ..PolicyOverrides::default()
+        };
+        let p = o.apply(base).unwrap();
+        assert_eq!(
+            (p.count, p.hash.memory_kib, p.order),
+            (12, 8192, CodeOrder::Numbered)
+        );
+        let bad = PolicyOverrides {
+            order: Some("random".into()),
+            ..PolicyOverrides::default()
+        };
+        assert!(bad.apply(base).is_err());
+    }
+}
