@@ -242,7 +242,7 @@ impl Service {
         let tenant = self.tenant(tenant_id)?;
         for _ in 0..MAX_SWAP_ATTEMPTS {
             let current = self.store.get(tenant_id, subject).await?;
-            let policy = tenant.policy.clone();
+            let policy = tenant.policy;
             let pepper = tenant.pepper.clone();
             let bytes = current.as_ref().map(|r| r.credential.clone());
             let issued = self
@@ -286,7 +286,7 @@ impl Service {
                 .get(tenant_id, subject)
                 .await?
                 .ok_or(ServiceError::NotEnrolled)?;
-            let policy = tenant.policy.clone();
+            let policy = tenant.policy;
             let pepper = tenant.pepper.clone();
             let code = Arc::clone(&code);
             let input = credential.clone();
@@ -371,7 +371,7 @@ impl Service {
             .get(tenant_id, subject)
             .await?
             .ok_or(ServiceError::NotEnrolled)?;
-        let policy = tenant.policy.clone();
+        let policy = tenant.policy;
         self.run(tenant_id, subject, move |p| {
             p.status(&record.credential, &policy)
         })

@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn out_of_range_fields_are_named() {
-        let cases: [(fn(&mut Policy), &str); 10] = [
+        type Case = (fn(&mut Policy), &'static str);
+        let cases: [Case; 10] = [
             (|p| p.count = 0, "count"),
             (|p| p.count = 65, "count"),
             (|p| p.symbols = 3, "symbols"),
