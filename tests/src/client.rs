@@ -1,0 +1,179 @@
+//! An HTTP client for the shim's JSON API, as an identity provider uses it.
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::HarnessError;
+
+/// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Raw body text.
+    pub text: String,
+    /// Parsed body.
+    pub json: Value,
+}
+
+/// Calls the shim at a base URL.
+#[derive(Debug, Clone)]
+pub struct ShimClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl ShimClient {
+    /// A client for the shim at `base` (for example `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Result<Self, HarnessError> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .pool_max_idle_per_host(64)
+                .build()?,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Path of a subject's codes.
+    pub fn codes_path(tenant: &str, subject: &str) -> String {
+        format!(
+            "/v1/tenants/{tenant}/subjects/{}/codes",
+            encode_segment(subject)
+        )
+    }
+
+    /// Send a request; `token` goes into `Authorization: Bearer`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<RawBody>,
+    ) -> Result<Reply, HarnessError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, b.content_type)
+                .body(b.bytes);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+
+    /// Issue (or regenerate) a set.
+    pub async fn issue(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
+        self.send(Method::POST, &Self::codes_path(tenant, subject), Some(token), None)
+            .await
+    }
+
+    /// Status of a subject's codes.
+    pub async fn status(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
+        self.send(Method::GET, &Self::codes_path(tenant, subject), Some(token), None)
+            .await
+    }
+
+    /// Delete a subject's codes.
+    pub async fn delete(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
+        self.send(Method::DELETE, &Self::codes_path(tenant, subject), Some(token), None)
+            .await
+    }
+
+    /// Verify a code.
+    pub async fn verify(
+        &self,
+        tenant: &str,
+        subject: &str,
+        token: &str,
+        code: &str,
+    ) -> Result<Reply, HarnessError> {
+        let path = format!("{}/verify", Self::codes_path(tenant, subject));
+        self.send(Method::POST, &path, Some(token), Some(RawBody::json(&serde_json::json!({"code": code}))))
+            .await
+    }
+
+    /// Activate a pending set with one of its codes.
+    pub async fn activate(
+        &self,
+        tenant: &str,
+        subject: &str,
+        token: &str,
+        code: &str,
+    ) -> Result<Reply, HarnessError> {
+        let path = format!("{}/activate", Self::codes_path(tenant, subject));
+        self.send(Method::POST, &path, Some(token), Some(RawBody::json(&serde_json::json!({"code": code}))))
+            .await
+    }
+}
+
+/// A request body with its content type.
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    /// `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl RawBody {
+    /// A JSON body.
+    pub fn json(v: &Value) -> Self {
+        Self {
+            content_type: "application/json",
+            bytes: v.to_string().into_bytes(),
+        }
+    }
+
+    /// Arbitrary bytes sent as JSON (for malformed-body tests).
+    pub fn raw_json(bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            content_type: "application/json",
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// Percent-encode one path segment.
+pub fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The codes of an issue reply, in number order.
+pub fn codes(reply: &Reply) -> Vec<String> {
+    reply.json["codes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,220 @@
+//! Starting shims: in-process on `127.0.0.1:0`, or as processes of the real binary.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use backup_codes_shim::api::{self, AppState};
+use backup_codes_shim::config::{Config, Limits, PolicyOverrides, TenantConfig};
+use backup_codes_shim::server;
+
+use crate::HarnessError;
+
+/// Policy overrides that keep argon2 cheap in tests (the rules do not depend on it).
+pub fn cheap_policy() -> PolicyOverrides {
+    PolicyOverrides {
+        hash_memory_kib: Some(1024),
+        hash_iterations: Some(1),
+        ..PolicyOverrides::default()
+    }
+}
+
+/// A test configuration: the given database and tenants, generous rate limits,
+/// no compiled-code cache.
+pub fn test_config(database_url: &str, tenants: BTreeMap<String, TenantConfig>) -> Config {
+    let mut config = Config {
+        database_url: database_url.to_owned(),
+        tenants,
+        limits: Limits {
+            per_ip_per_minute: 1_000_000,
+            per_subject_per_minute: 1_000_000,
+            ..Limits::default()
+        },
+        ..Config::default()
+    };
+    config.plugin.cache_dir = None;
+    config.plugin.max_concurrent = 4;
+    config.plugin.queue_timeout_ms = 60_000;
+    config
+}
+
+/// A shim served in-process on real HTTP.
+pub struct InProcess {
+    /// Base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The shared state (service, store) for white-box checks.
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl InProcess {
+    /// Build from `config` and serve on an ephemeral loopback port.
+    pub async fn start(config: &Config) -> Result<Self, HarnessError> {
+        let state = server::build(config).await?;
+        Self::serve(state).await
+    }
+
+    /// Serve an already built state.
+    pub async fn serve(state: AppState) -> Result<Self, HarnessError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = api::app(state.clone());
+        let task = tokio::spawn(server::serve(listener, router, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            url,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Stop gracefully and wait.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The shim binary: `BACKUP_CODES_SHIM_BIN`, or the one cargo built next to the
+/// running test (built on demand when missing).
+pub fn binary() -> Result<PathBuf, HarnessError> {
+    if let Some(p) = std::env::var_os("BACKUP_CODES_SHIM_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> → target/<profile>/backup-codes-shim
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| HarnessError("cannot locate the target directory".into()))?;
+    let bin = profile_dir.join("backup-codes-shim");
+    if !bin.exists() {
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("debug");
+        let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "-p", "backup-codes-shim", "--bin", "backup-codes-shim"]);
+        if profile != "debug" {
+            cmd.args(["--profile", profile]);
+        }
+        let status = cmd.status()?;
+        if !status.success() {
+            return Err(HarnessError("building the shim binary failed".into()));
+        }
+    }
+    Ok(bin)
+}
+
+/// A free loopback port (bound and released; a tiny race is acceptable in tests).
+pub fn free_port() -> Result<u16, HarnessError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A shim running as a separate process of the real binary.
+pub struct ShimProcess {
+    /// Base URL.
+    pub url: String,
+    /// Its configuration file.
+    pub config_path: PathBuf,
+    /// Where its standard error goes.
+    pub log_path: PathBuf,
+    child: tokio::process::Child,
+}
+
+impl ShimProcess {
+    /// Write `config_toml` (plus a `listen` line) to `dir` and start the binary
+    /// with it; waits until `/readyz` answers.
+    pub async fn start(dir: &Path, name: &str, config_toml: &str) -> Result<Self, HarnessError> {
+        let port = free_port()?;
+        let config_path = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &config_path,
+            format!("listen = \"127.0.0.1:{port}\"\n{config_toml}"),
+        )?;
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let child = tokio::process::Command::new(binary()?)
+            .arg("--config")
+            .arg(&config_path)
+            .arg("serve")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut shim = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            config_path,
+            log_path,
+            child,
+        };
+        shim.wait_ready(Duration::from_secs(60)).await?;
+        Ok(shim)
+    }
+
+    async fn wait_ready(&mut self, within: Duration) -> Result<(), HarnessError> {
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+                return Err(HarnessError(format!("shim exited ({status}) at start:\n{log}")));
+            }
+            if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(HarnessError("shim did not become ready in time".into()))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub async fn kill9(&mut self) -> Result<(), HarnessError> {
+        self.child.kill().await?;
+        Ok(())
+    }
+
+    /// `SIGTERM`, then wait for a graceful exit; returns its exit status.
+    pub async fn terminate(&mut self) -> Result<std::process::ExitStatus, HarnessError> {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()?;
+        }
+        Ok(tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .map_err(|_| HarnessError("shim did not exit after SIGTERM".into()))??)
+    }
+
+    /// What the shim wrote to standard error so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
