@@ -10,6 +10,7 @@
 //! - [`service`]: the operations (plugin + store, with retries on conflicts).
 //! - [`auth`]: IdP bearer tokens (JWKS or HS256, pinned algorithms, single-use `jti`).
 //! - [`api`]: the axum router ([`api::app`]) with the JSON API, health and metrics.
+//! - [`step`]: the redirect login step for identity providers, its pages and the demo.
 //! - [`config`] and [`server`]: typed configuration and start-up.
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod plugin;
 pub mod server;
 pub mod service;
+pub mod step;
 pub mod store;
 
 pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig};

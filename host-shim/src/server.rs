@@ -64,6 +64,7 @@ pub fn with_demo_tenant(config: &mut Config, data_dir: &Path) -> Result<bool, St
             ..TenantConfig::default()
         },
     );
+    config.demo = true;
     Ok(true)
 }
 

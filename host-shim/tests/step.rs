@@ -1,0 +1,911 @@
+//! The redirect step over real HTTP on 127.0.0.1 with a temporary SQLite
+//! database: the IdP's session token is checked (tampered, expired, replayed,
+//! wrong audience, reused state are refused with a clear page and, when the
+//! token is the IdP's, a signed failure back), and codes typed in the pages
+//! produce signed results that bind sub, state and the result.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use backup_codes_shim::api::{self, AppState};
+use backup_codes_shim::config::{Config, PolicyOverrides, TenantConfig};
+use backup_codes_shim::server;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+const TENANT: &str = "acme";
+const ISSUER: &str = "https://idp.test";
+const STEP_SECRET: &str = "step-secret-for-tests-0123456789abcdef";
+const CONTINUE: &str = "https://idp.test/continue";
+
+struct Shim {
+    base: String,
+    http: reqwest::Client,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(count: u8) -> Shim {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        public_url: base.clone(),
+        database_url: format!("sqlite://{}/shim.db", dir.path().display()),
+        ..Config::default()
+    };
+    config.plugin.cache_dir = None;
+    let mut tenants = BTreeMap::new();
+    tenants.insert(
+        TENANT.to_owned(),
+        TenantConfig {
+            issuer: ISSUER.into(),
+            audience: "backup-codes".into(),
+            algorithms: vec!["HS256".into()],
+            hs256_secret: Some(SecretString::from("api-secret-for-tests-0123456789abcdef")),
+            step_secret: Some(SecretString::from(STEP_SECRET)),
+            continue_urls: vec![CONTINUE.into(), "https://idp.test/interaction/".into()],
+            policy: PolicyOverrides {
+                count: Some(count),
+                hash_memory_kib: Some(1024),
+                hash_iterations: Some(1),
+                ..PolicyOverrides::default()
+            },
+            ..TenantConfig::default()
+        },
+    );
+    config.tenants = tenants;
+    config.validate().unwrap();
+    let state = server::build(&config).await.unwrap();
+    let app = api::app(state.clone());
+    tokio::spawn(server::serve(listener, app, std::future::pending()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Shim {
+        base,
+        http,
+        state,
+        _dir: dir,
+    }
+}
+
+fn now() -> i64 {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap()
+}
+
+fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A session token as Auth0 makes it (aud = the redirect URL, state claim).
+fn session(shim: &Shim, sub: &str, state: &str, kind: &str) -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": sub,
+        "aud": format!("{}/step/{TENANT}/{kind}", shim.base),
+        "iat": now(),
+        "exp": now() + 300,
+        "state": state,
+        "jti": format!("jti-{state}"),
+    })
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').unwrap();
+        let entity = &tail[1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            e if e.starts_with("#x") => {
+                char::from_u32(u32::from_str_radix(&e[2..], 16).unwrap()).unwrap()
+            }
+            e if e.starts_with('#') => char::from_u32(e[1..].parse().unwrap()).unwrap(),
+            other => panic!("unknown entity {other}"),
+        };
+        out.push(c);
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of the hidden field `name` (the first one).
+fn field(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
+    let end = start + html[start..].find('"')?;
+    Some(unescape(&html[start..end]))
+}
+
+/// The `action` of the form holding the hidden field `session_token`.
+fn handoff_action(html: &str) -> Option<String> {
+    let at = html.find("name=\"session_token\"")?;
+    let form = html[..at].rfind("<form")?;
+    let start = form + html[form..].find("action=\"")? + 8;
+    let end = start + html[start..].find('"')?;
+    Some(unescape(&html[start..end]))
+}
+
+/// The codes shown on a new-set page, in number order.
+fn codes(html: &str) -> Vec<(u8, String)> {
+    html.split("<code data-number=\"")
+        .skip(1)
+        .map(|part| {
+            let (n, rest) = part.split_once("\">").unwrap();
+            let code = rest.split_once("</code>").unwrap().0;
+            (n.parse().unwrap(), unescape(code))
+        })
+        .collect()
+}
+
+/// The result token of a page, checked the way an IdP must check it.
+fn result_claims(shim: &Shim, html: &str, state: &str) -> Value {
+    assert_eq!(handoff_action(html).as_deref(), Some(CONTINUE));
+    assert_eq!(field(html, "state").as_deref(), Some(state));
+    let token = field(html, "session_token").expect("a signed result");
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_issuer(&[shim.base.as_str()]);
+    v.set_audience(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        &token,
+        &DecodingKey::from_secret(STEP_SECRET.as_bytes()),
+        &v,
+    )
+    .expect("the result verifies with the step secret")
+    .claims;
+    assert_eq!(claims["state"], state);
+    let ttl = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!((1..=300).contains(&ttl));
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16));
+    claims
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    html: String,
+}
+
+impl Page {
+    fn cookie(&self) -> String {
+        let set = self
+            .headers
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("bc_flow_"))
+            .expect("a flow cookie");
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+        set.split(';').next().unwrap().to_owned()
+    }
+
+    fn assert_clear(&self, status: StatusCode, text: &str) {
+        assert_eq!(self.status, status, "{}", self.html);
+        assert!(
+            self.html.contains(text),
+            "page should say {text:?}:\n{}",
+            self.html
+        );
+        assert!(self.html.contains("<h1>"), "a human-readable page");
+        let ct = self.headers[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap();
+        assert!(ct.starts_with("text/html"));
+        assert_eq!(self.headers[reqwest::header::CACHE_CONTROL], "no-store");
+        let csp = self.headers[reqwest::header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(csp.starts_with("default-src 'none'; style-src 'self'; script-src 'self'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+    }
+}
+
+async fn get(shim: &Shim, path: &str, query: &[(&str, &str)]) -> Page {
+    let url = url::Url::parse_with_params(&format!("{}{path}", shim.base), query).unwrap();
+    let r = shim.http.get(url).send().await.unwrap();
+    Page {
+        status: r.status(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    }
+}
+
+async fn post(shim: &Shim, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = shim
+        .http
+        .post(format!("{}{path}", shim.base))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body);
+    if let Some(c) = cookie {
+        req = req.header(reqwest::header::COOKIE, c);
+    }
+    let r = req.send().await.unwrap();
+    Page {
+        status: r.status(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    }
+}
+
+async fn enter(shim: &Shim, kind: &str, claims: &Value, state: &str) -> Page {
+    let token = sign(claims, STEP_SECRET);
+    get(
+        shim,
+        &format!("/step/{TENANT}/{kind}"),
+        &[("state", state), ("session_token", &token)],
+    )
+    .await
+}
+
+/// Enrol `sub` through the pages; returns the codes.
+async fn enrol(shim: &Shim, sub: &str, state: &str) -> Vec<(u8, String)> {
+    let entry = enter(shim, "enroll", &session(shim, sub, state, "enroll"), state).await;
+    entry.assert_clear(StatusCode::OK, "Set up backup codes");
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let shown = post(
+        shim,
+        &format!("/step/{TENANT}/enroll/issue"),
+        Some(&cookie),
+        &[("flow", &flow)],
+    )
+    .await;
+    shown.assert_clear(StatusCode::OK, "shown only this once");
+    let codes = codes(&shown.html);
+    let flow = field(&shown.html, "flow").unwrap();
+    let done = post(
+        shim,
+        &format!("/step/{TENANT}/enroll/activate"),
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[0].1)],
+    )
+    .await;
+    done.assert_clear(StatusCode::OK, "are active");
+    let claims = result_claims(shim, &done.html, state);
+    assert_eq!(claims["result"]["status"], "success");
+    assert_eq!(claims["result"]["action"], "enroll");
+    codes
+}
+
+#[tokio::test]
+async fn bad_session_tokens_and_reused_state_are_refused() {
+    let shim = start(10).await;
+
+    // Tampered: the payload changed after signing. Not the IdP's token, so
+    // nothing is signed back to anyone; the state is not spent.
+    let good = sign(
+        &session(&shim, "alice", "s-tampered", "enroll"),
+        STEP_SECRET,
+    );
+    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let forged = session(&shim, "mallory", "s-tampered", "enroll");
+    parts[1] = base64_url(&serde_json::to_vec(&forged).unwrap());
+    let tampered = parts.join(".");
+    let page = get(
+        &shim,
+        &format!("/step/{TENANT}/enroll"),
+        &[("state", "s-tampered"), ("session_token", &tampered)],
+    )
+    .await;
+    page.assert_clear(StatusCode::FORBIDDEN, "not valid");
+    assert!(field(&page.html, "session_token").is_none());
+    // Signed with another secret: the same.
+    let other = sign(
+        &session(&shim, "alice", "s-tampered", "enroll"),
+        "another-secret-0123456789abcdef0123456789",
+    );
+    let page = get(
+        &shim,
+        &format!("/step/{TENANT}/enroll"),
+        &[("state", "s-tampered"), ("session_token", &other)],
+    )
+    .await;
+    page.assert_clear(StatusCode::FORBIDDEN, "not valid");
+    assert!(field(&page.html, "session_token").is_none());
+    // The state was not spent by those refusals.
+    enter(
+        &shim,
+        "enroll",
+        &session(&shim, "alice", "s-tampered", "enroll"),
+        "s-tampered",
+    )
+    .await
+    .assert_clear(StatusCode::OK, "Set up backup codes");
+
+    // Expired: the IdP's token, so a signed failure goes back.
+    let mut expired = session(&shim, "alice", "s-expired", "login");
+    expired["iat"] = json!(now() - 4000);
+    expired["exp"] = json!(now() - 3600);
+    let page = enter(&shim, "login", &expired, "s-expired").await;
+    page.assert_clear(StatusCode::FORBIDDEN, "expired");
+    let claims = result_claims(&shim, &page.html, "s-expired");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["result"],
+        json!({"status": "failed", "method": "backup_code", "reason": "expired_token"})
+    );
+
+    // Wrong audience.
+    let mut wrong = session(&shim, "alice", "s-aud", "login");
+    wrong["aud"] = json!("https://another-service.test/step");
+    let page = enter(&shim, "login", &wrong, "s-aud").await;
+    page.assert_clear(StatusCode::FORBIDDEN, "wrong audience");
+    let claims = result_claims(&shim, &page.html, "s-aud");
+    assert_eq!(claims["result"]["reason"], "wrong_audience");
+
+    // Wrong issuer, and a state claim that is not the query's state.
+    let mut iss = session(&shim, "alice", "s-iss", "login");
+    iss["iss"] = json!("https://other-idp.test");
+    enter(&shim, "login", &iss, "s-iss")
+        .await
+        .assert_clear(StatusCode::FORBIDDEN, "not issued by the expected");
+    let mismatch = session(&shim, "alice", "s-one", "login");
+    let page = enter(&shim, "login", &mismatch, "s-two").await;
+    page.assert_clear(StatusCode::FORBIDDEN, "another sign-in attempt");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-two")["result"]["reason"],
+        "state_mismatch"
+    );
+
+    // A continue URL the tenant does not list: refused, nothing sent anywhere.
+    let mut evil = session(&shim, "alice", "s-evil", "login");
+    evil["continue_uri"] = json!("https://evil.test/continue");
+    let page = enter(&shim, "login", &evil, "s-evil").await;
+    page.assert_clear(StatusCode::BAD_REQUEST, "not registered");
+    assert!(field(&page.html, "session_token").is_none());
+    // A listed prefix: the result goes there.
+    let mut listed = session(&shim, "alice", "s-listed", "login");
+    listed["continue_uri"] = json!("https://idp.test/interaction/abc/continue");
+    listed["exp"] = json!(now() - 3600);
+    listed["iat"] = json!(now() - 3700);
+    let page = enter(&shim, "login", &listed, "s-listed").await;
+    assert_eq!(
+        handoff_action(&page.html).as_deref(),
+        Some("https://idp.test/interaction/abc/continue")
+    );
+
+    // Missing parameters.
+    get(&shim, &format!("/step/{TENANT}/login"), &[("state", "x")])
+        .await
+        .assert_clear(StatusCode::BAD_REQUEST, "missing");
+    // Unknown tenant.
+    get(&shim, "/step/nobody/login", &[])
+        .await
+        .assert_clear(StatusCode::NOT_FOUND, "does not belong");
+
+    // Replayed: the same token and state a second time.
+    let first = session(&shim, "alice", "s-replay", "enroll");
+    enter(&shim, "enroll", &first, "s-replay")
+        .await
+        .assert_clear(StatusCode::OK, "Set up backup codes");
+    let page = enter(&shim, "enroll", &first, "s-replay").await;
+    page.assert_clear(StatusCode::CONFLICT, "already used");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-replay")["result"]["reason"],
+        "state_reused"
+    );
+    // The same token (no state claim) with a fresh state: a replayed token.
+    let mut no_state = session(&shim, "alice", "unused", "enroll");
+    no_state.as_object_mut().unwrap().remove("state");
+    no_state["jti"] = json!("jti-no-state");
+    enter(&shim, "enroll", &no_state, "s-fresh-1")
+        .await
+        .assert_clear(StatusCode::OK, "Set up backup codes");
+    let page = enter(&shim, "enroll", &no_state, "s-fresh-2").await;
+    page.assert_clear(StatusCode::CONFLICT, "replay");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-fresh-2")["result"]["reason"],
+        "replayed_token"
+    );
+    // Reused state with a new, valid token.
+    let mut again = session(&shim, "alice", "s-replay", "enroll");
+    again["jti"] = json!("another-jti");
+    let page = enter(&shim, "enroll", &again, "s-replay").await;
+    page.assert_clear(StatusCode::CONFLICT, "already used");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-replay")["result"]["reason"],
+        "state_reused"
+    );
+
+    // Logging in without codes: a clear page and a signed failure.
+    let page = enter(
+        &shim,
+        "login",
+        &session(&shim, "nobody", "s-none", "login"),
+        "s-none",
+    )
+    .await;
+    page.assert_clear(StatusCode::CONFLICT, "no active backup codes");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-none")["result"]["reason"],
+        "not_enrolled"
+    );
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test]
+async fn codes_in_the_pages_produce_signed_results() {
+    let shim = start(4).await;
+    let codes = enrol(&shim, "alice", "s-enrol").await;
+    assert_eq!(
+        codes.iter().map(|c| c.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+
+    // Login page: an accessible code field.
+    let entry = enter(
+        &shim,
+        "login",
+        &session(&shim, "alice", "s-login", "login"),
+        "s-login",
+    )
+    .await;
+    entry.assert_clear(StatusCode::OK, "Enter a backup code");
+    for attr in [
+        "autocomplete=\"one-time-code\"",
+        "inputmode=\"text\"",
+        "autocapitalize=\"characters\"",
+        "spellcheck=\"false\"",
+        "<label for=\"code\">",
+        "aria-describedby=\"code-hint\"",
+        "<html lang=\"en\">",
+    ] {
+        assert!(entry.html.contains(attr), "{attr}");
+    }
+    assert!(!entry.html.contains("<script>"), "no inline script");
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let path = format!("/step/{TENANT}/login");
+
+    // Without the flow cookie (CSRF): refused, nothing spent.
+    post(
+        &shim,
+        &path,
+        None,
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await
+    .assert_clear(StatusCode::FORBIDDEN, "security check");
+    post(
+        &shim,
+        &path,
+        Some("bc_flow_x=y"),
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await
+    .assert_clear(StatusCode::FORBIDDEN, "security check");
+    // A forged flow token.
+    post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &format!("{flow}x")), ("code", &codes[1].1)],
+    )
+    .await
+    .assert_clear(StatusCode::FORBIDDEN, "expired");
+
+    // A typo: caught by the check symbol, tied to the field, not counted.
+    let typo = {
+        let mut c = codes[1].1.clone();
+        let last = c.pop().unwrap();
+        c.push(if last == '7' { '8' } else { '7' });
+        c
+    };
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &typo)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "typo");
+    assert!(
+        page.html
+            .contains("aria-describedby=\"code-hint code-error\"")
+    );
+    assert!(page.html.contains("aria-invalid=\"true\""));
+
+    // A wrong code (another user's): counted, with the attempts left.
+    let bob = shim.state.service.issue(TENANT, "bob").await.unwrap();
+    let wrong = bob.codes[0].code.expose_secret().clone();
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &wrong)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "4 attempts left");
+
+    // The right code, typed loosely: a signed success. Few codes are left, so
+    // the notice offers a new set before continuing.
+    let loose = format!(" {} ", codes[1].1.to_lowercase().replace('-', " "));
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &loose)],
+    )
+    .await;
+    page.assert_clear(StatusCode::OK, "Code #2 was accepted");
+    let claims = result_claims(&shim, &page.html, "s-login");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iss"], shim.base.as_str());
+    assert_eq!(claims["aud"], ISSUER);
+    let result = &claims["result"];
+    assert_eq!(result["status"], "success");
+    assert_eq!(result["method"], "backup_code");
+    assert_eq!(result["action"], "verify");
+    assert_eq!(result["number"], 2);
+    assert_eq!(result["remaining"], 3);
+    assert_eq!(result["low"], true);
+    assert!(result["set_id"].as_str().is_some_and(|s| !s.is_empty()));
+    // No code in the result or anywhere on the page.
+    for (_, c) in &codes {
+        assert!(!page.html.contains(c.as_str()));
+    }
+
+    // The flow cannot finish twice.
+    post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[2].1)],
+    )
+    .await
+    .assert_clear(StatusCode::FORBIDDEN, "expired");
+
+    // Regenerate from the notice: a new set, confirmed; the result carries the
+    // login and the new set.
+    let regen_cookie = page.cookie();
+    let regen_flow = field(&page.html, "flow").unwrap();
+    let shown = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/issue"),
+        Some(&regen_cookie),
+        &[("flow", &regen_flow)],
+    )
+    .await;
+    shown.assert_clear(StatusCode::OK, "shown only this once");
+    let new_codes = codes_of(&shown.html);
+    let flow2 = field(&shown.html, "flow").unwrap();
+    // An old code does not confirm the new set.
+    let page = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/activate"),
+        Some(&regen_cookie),
+        &[("flow", &flow2), ("code", &codes[3].1)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "not one of the new set");
+    assert!(codes_of(&page.html).is_empty(), "codes are shown once only");
+    let done = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/activate"),
+        Some(&regen_cookie),
+        &[("flow", &flow2), ("code", &new_codes[3].1)],
+    )
+    .await;
+    let claims = result_claims(&shim, &done.html, "s-login");
+    assert_eq!(claims["result"]["action"], "verify");
+    assert_eq!(claims["result"]["number"], 2);
+    assert_eq!(claims["result"]["regenerated"]["action"], "enroll");
+    assert_eq!(claims["result"]["regenerated"]["count"], 4);
+    assert_ne!(claims["result"]["regenerated"]["set_id"], result["set_id"]);
+
+    // Old codes are gone; a used new code is refused as already used.
+    let status = shim.state.service.status(TENANT, "alice").await.unwrap();
+    assert_eq!(status.active.unwrap().remaining, 4);
+    let entry = enter(
+        &shim,
+        "login",
+        &session(&shim, "alice", "s-login-2", "login"),
+        "s-login-2",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[3].1)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "not right");
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &new_codes[0].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-login-2")["result"]["number"],
+        1
+    );
+    let entry = enter(
+        &shim,
+        "login",
+        &session(&shim, "alice", "s-login-3", "login"),
+        "s-login-3",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &new_codes[0].1)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "already used");
+
+    // Cancelling sends a signed failure.
+    let page = post(
+        &shim,
+        &format!("/step/{TENANT}/cancel"),
+        Some(&cookie),
+        &[("flow", &flow)],
+    )
+    .await;
+    page.assert_clear(StatusCode::OK, "Returning you");
+    assert!(page.html.contains("data-autosubmit"));
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-login-3")["result"]["reason"],
+        "cancelled"
+    );
+}
+
+fn codes_of(html: &str) -> Vec<(u8, String)> {
+    codes(html)
+}
+
+#[tokio::test]
+async fn lockout_shows_the_time_then_fails_back_to_the_idp() {
+    let shim = start(10).await;
+    enrol(&shim, "carol", "s-carol").await;
+    let bob = shim.state.service.issue(TENANT, "bob").await.unwrap();
+    let wrong = bob.codes[0].code.expose_secret().clone();
+    let entry = enter(
+        &shim,
+        "login",
+        &session(&shim, "carol", "s-lock", "login"),
+        "s-lock",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let path = format!("/step/{TENANT}/login");
+    let free = shim
+        .state
+        .service
+        .tenant(TENANT)
+        .unwrap()
+        .policy
+        .free_failures;
+    for _ in 1..free {
+        post(
+            &shim,
+            &path,
+            Some(&cookie),
+            &[("flow", &flow), ("code", &wrong)],
+        )
+        .await
+        .assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "left");
+    }
+    // The failure that starts the lockout: the page tells until when.
+    post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &wrong)],
+    )
+    .await
+    .assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "try again after");
+    // An attempt during the lockout: a clear page and a signed failure.
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &wrong)],
+    )
+    .await;
+    page.assert_clear(StatusCode::TOO_MANY_REQUESTS, "Too many wrong codes");
+    assert!(page.headers.contains_key(reqwest::header::RETRY_AFTER));
+    let claims = result_claims(&shim, &page.html, "s-lock");
+    assert_eq!(claims["result"]["status"], "failed");
+    assert_eq!(claims["result"]["reason"], "locked");
+    assert!(claims["result"]["locked_until"].as_i64().unwrap() > now());
+    // A new login while locked is refused at once, with the same failure.
+    let page = enter(
+        &shim,
+        "login",
+        &session(&shim, "carol", "s-lock-2", "login"),
+        "s-lock-2",
+    )
+    .await;
+    page.assert_clear(StatusCode::TOO_MANY_REQUESTS, "Try again after");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-lock-2")["result"]["reason"],
+        "locked"
+    );
+}
+
+#[tokio::test]
+async fn static_assets_are_served_and_demo_is_off_with_tenants() {
+    let shim = start(10).await;
+    let css = shim
+        .http
+        .get(format!("{}/static/step.css", shim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(
+        css.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let js = shim
+        .http
+        .get(format!("{}/static/step.js", shim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    let demo = shim
+        .http
+        .get(format!("{}/demo", shim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demo.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn demo_mode_plays_a_tiny_idp() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        public_url: base.clone(),
+        database_url: format!("sqlite://{}/shim.db", dir.path().display()),
+        ..Config::default()
+    };
+    config.plugin.cache_dir = None;
+    assert!(server::with_demo_tenant(&mut config, dir.path()).unwrap());
+    assert!(config.demo);
+    let state = server::build(&config).await.unwrap();
+    tokio::spawn(server::serve(
+        listener,
+        api::app(state.clone()),
+        std::future::pending(),
+    ));
+    let shim = Shim {
+        base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        _dir: dir,
+    };
+    get(&shim, "/demo", &[])
+        .await
+        .assert_clear(StatusCode::OK, "tiny identity provider");
+    let start = get(
+        &shim,
+        "/demo/start",
+        &[("user", "dora"), ("action", "enroll")],
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    let demo_cookie = start.headers[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let location = start.headers[reqwest::header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(&format!("{}/step/demo/enroll?", shim.base)));
+    let r = shim.http.get(location).send().await.unwrap();
+    let entry = Page {
+        status: r.status(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    };
+    entry.assert_clear(StatusCode::OK, "Set up backup codes");
+    let cookie = entry.cookie();
+    let shown = post(
+        &shim,
+        "/step/demo/enroll/issue",
+        Some(&cookie),
+        &[("flow", &field(&entry.html, "flow").unwrap())],
+    )
+    .await;
+    let codes = codes(&shown.html);
+    assert_eq!(codes.len(), 10);
+    let done = post(
+        &shim,
+        "/step/demo/enroll/activate",
+        Some(&cookie),
+        &[
+            ("flow", &field(&shown.html, "flow").unwrap()),
+            ("code", &codes[4].1),
+        ],
+    )
+    .await;
+    assert_eq!(
+        handoff_action(&done.html).as_deref(),
+        Some(format!("{}/demo/continue", shim.base).as_str())
+    );
+    let result = post(
+        &shim,
+        "/demo/continue",
+        Some(&demo_cookie),
+        &[
+            ("state", &field(&done.html, "state").unwrap()),
+            (
+                "session_token",
+                &field(&done.html, "session_token").unwrap(),
+            ),
+        ],
+    )
+    .await;
+    result.assert_clear(StatusCode::OK, "Enrolled: set");
+    assert!(
+        result.html.contains("&#34;action&#34;: &#34;enroll&#34;")
+            || result
+                .html
+                .contains("&quot;action&quot;: &quot;enroll&quot;"),
+        "{}",
+        result.html
+    );
+    // Without the demo's state cookie the result is refused.
+    let refused = post(
+        &shim,
+        "/demo/continue",
+        None,
+        &[
+            ("state", &field(&done.html, "state").unwrap()),
+            (
+                "session_token",
+                &field(&done.html, "session_token").unwrap(),
+            ),
+        ],
+    )
+    .await;
+    refused.assert_clear(StatusCode::FORBIDDEN, "not the one this demo sent");
+}
