@@ -293,12 +293,16 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     );
     if demo {
         eprintln!(
-            "No tenant is configured, so the local `demo` tenant is on. Try it:\n\
+            "No tenant is configured, so the local `demo` tenant is on. Try it in a browser:\n\
+             \n  {public}/demo\n\
+             \n(set up backup codes, then sign in with one; the page plays a tiny identity provider\n\
+             and shows the signed result it receives). The JSON API works too:\n\
              \n  TOKEN=$(cargo run -q -p backup-codes-shim -- token --subject alice)\n\
-             \x20 curl -s -X POST -H \"Authorization: Bearer $TOKEN\" http://{address}/v1/tenants/demo/subjects/alice/codes\n\
+             \x20 curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {public}/v1/tenants/demo/subjects/alice/codes\n\
              \nEvery call needs a fresh token (each is single-use). The API is described at\n\
-             http://{address}/v1/openapi.json; configure your identity provider as a tenant with\n\
-             `tenant-init` (see README.md)."
+             {public}/v1/openapi.json; configure your identity provider as a tenant with\n\
+             `tenant-init` (see README.md).",
+            public = config.public_url.trim_end_matches('/'),
         );
     }
     let router = backup_codes_shim::api::app(state.clone());
