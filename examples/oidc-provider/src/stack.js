@@ -1,0 +1,157 @@
+// Start the whole example on 127.0.0.1: the shim (the real binary, with a
+// temporary configuration and SQLite database), the OpenID provider and the
+// relying party. Used by `npm start` and by the end-to-end test.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProvider } from './provider.js';
+import { startRp } from './rp.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHIM_BIN = process.env.SHIM_BIN ?? resolve(root, '../../target/debug/backup-codes-shim');
+export const TENANT = 'example';
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((ok) => s.listen(0, '127.0.0.1', ok));
+  const { port } = s.address();
+  await new Promise((ok) => s.close(ok));
+  return port;
+}
+
+const toml = (s) => JSON.stringify(s); // TOML basic strings accept JSON escapes
+
+/** The shim's configuration for this example: one HS256 tenant for the provider. */
+export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = {} }) {
+  const lines = [
+    `listen = ${toml(`127.0.0.1:${port}`)}`,
+    `public_url = ${toml(`http://127.0.0.1:${port}`)}`,
+    `database_url = ${toml(`sqlite://${join(dir, 'shim.db')}`)}`,
+    'log_filter = "warn"',
+    '',
+    '[plugin]',
+    `cache_dir = ${toml(join(dir, 'cache'))}`,
+    '',
+    `[tenants.${TENANT}]`,
+    `issuer = ${toml(issuer)}`,
+    'audience = "backup-codes"',
+    'algorithms = ["HS256"]',
+    `hs256_secret = ${toml(apiSecret)}`,
+    `step_secret = ${toml(stepSecret)}`,
+    `continue_urls = [${toml(`${issuer}/interaction/`)}]`,
+    '',
+    `[tenants.${TENANT}.policy]`,
+    ...Object.entries(policy).map(([k, v]) => `${k} = ${typeof v === 'string' ? toml(v) : v}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function waitReady(url, child, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`the shim exited with code ${child.exitCode}`);
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  throw new Error('the shim did not become ready in time');
+}
+
+/** Pick a free port on 127.0.0.1. */
+export { freePort };
+
+/**
+ * Run the shim binary with `config` (TOML text) until `stop()`; resolves once
+ * /readyz answers.
+ */
+export async function startShim({ dir, url, config, quiet = true }) {
+  const configPath = join(dir, 'shim.toml');
+  writeFileSync(configPath, config, { mode: 0o600 });
+  const child = spawn(SHIM_BIN, ['--config', configPath, 'serve'], {
+    stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'pipe' : 'inherit'],
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  let log = '';
+  child.stderr?.on('data', (d) => { log = (log + d).slice(-20_000); });
+  try {
+    await waitReady(url, child);
+  } catch (e) {
+    child.kill('SIGTERM');
+    throw new Error(`${e.message}\n${log}`);
+  }
+  return {
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((ok) => child.once('exit', ok));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/**
+ * @param {object} [o]
+ * @param {object} [o.policy]  shim policy overrides for the tenant (snake_case)
+ * @param {boolean} [o.quiet]  hide the shim's log output
+ */
+export async function startStack({ policy = {}, quiet = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'backup-codes-example-'));
+  const apiSecret = randomBytes(32).toString('base64url');
+  const stepSecret = randomBytes(32).toString('base64url');
+  const clientSecret = randomBytes(32).toString('base64url');
+  const shimPort = await freePort();
+  const shimUrl = `http://127.0.0.1:${shimPort}`;
+
+  let issuer = '';
+  const rp = await startRp({ clientId: 'example-app', clientSecret, issuer: () => issuer });
+  const idp = await startProvider({
+    clients: [{
+      client_id: 'example-app',
+      client_secret: clientSecret,
+      redirect_uris: [rp.redirectUri],
+      post_logout_redirect_uris: [`${rp.base}/`],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    mode: 'shim',
+    shim: { url: shimUrl, tenant: TENANT, stepSecret, apiSecret },
+  });
+  issuer = idp.issuer;
+
+  let shim;
+  try {
+    shim = await startShim({
+      dir,
+      url: shimUrl,
+      config: shimConfig({ port: shimPort, dir, issuer, apiSecret, stepSecret, policy }),
+      quiet,
+    });
+  } catch (e) {
+    await Promise.all([rp.close(), idp.close()]);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+
+  return {
+    shimUrl,
+    issuer,
+    rp,
+    idp,
+    shimLog: () => shim.log(),
+    async stop() {
+      await Promise.all([rp.close(), idp.close()]);
+      await shim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
