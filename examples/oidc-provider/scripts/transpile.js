@@ -19,7 +19,8 @@ if (!existsSync(shimBin)) {
 }
 mkdirSync(join(root, 'build'), { recursive: true });
 const wasm = join(root, 'build', 'backup-codes.wasm');
-execFileSync(shimBin, ['component', '--out', wasm], { stdio: 'inherit' });
+// Run from build/: the shim's start-up may create its data directory (demo secret) in its cwd.
+execFileSync(shimBin, ['component', '--out', wasm], { stdio: 'inherit', cwd: join(root, 'build') });
 
 const jco = join(root, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js');
 execFileSync(process.execPath, [jco, 'transpile', wasm, '-o', join(root, 'build', 'component'), '--name', 'backup-codes', '--quiet'], {
