@@ -24,7 +24,10 @@ struct AppState {
 }
 
 async fn home(State(app): State<AppState>) -> String {
-    format!("{}: backup codes are served under /backup-codes/v1\n", app.name)
+    format!(
+        "{}: backup codes are served under /backup-codes/v1\n",
+        app.name
+    )
 }
 
 /// The application's own page that shows how many codes a user has left,
@@ -106,5 +109,4 @@ mod tests {
         server.abort();
         let _ = std::fs::remove_dir_all(dir);
     }
-
 }

@@ -12,8 +12,11 @@ CREATE TABLE IF NOT EXISTS credentials (
 );
 
 -- Audit trail of plugin events and refusals (never a code or digest).
+-- `version` is the credential version the event's change created (NULL for
+-- events that changed no credential), which orders events of one subject.
 CREATE TABLE IF NOT EXISTS audit_events (
     at       BIGINT NOT NULL,
+    version  BIGINT,
     tenant   TEXT   NOT NULL,
     subject  TEXT   NOT NULL,
     kind     TEXT   NOT NULL,

@@ -19,6 +19,20 @@ use crate::plugin::{CodeOrder, PluginConfig, Policy};
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "BACKUP_CODES_";
 
+/// The configuration's top-level keys (environment variables must start with one).
+const TOP_LEVEL_KEYS: [&str; 10] = [
+    "listen",
+    "public_url",
+    "database_url",
+    "database_max_connections",
+    "log_format",
+    "log_filter",
+    "plugin",
+    "limits",
+    "demo",
+    "tenants",
+];
+
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -255,7 +269,12 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        // Only variables naming a configuration section: other BACKUP_CODES_*
+        // variables (the CLI's --config, test settings) are not configuration.
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            TOP_LEVEL_KEYS.contains(&top.to_ascii_lowercase().as_str())
+        }));
         let config: Self = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;

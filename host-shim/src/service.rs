@@ -71,7 +71,7 @@ pub struct Attempt {
     pub outcome: Outcome,
     /// Unused codes in the active set.
     pub remaining: u8,
-    /// The active set's id (after the call).
+    /// The id of the set the attempt was checked against (when it was checked).
     pub set_id: Option<String>,
     /// Remaining is at or below the tenant's low-water mark.
     pub low: bool,
@@ -117,6 +117,7 @@ pub fn audit_records(events: &[Event], at: i64) -> Vec<AuditRecord> {
                 at,
                 kind: kind.to_owned(),
                 detail: detail.to_string(),
+                version: None,
             }
         })
         .collect()
@@ -145,6 +146,17 @@ pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
         ),
         Event::Exhausted(e) => ("exhausted", json!({"set_id": e.set_id})),
     }
+}
+
+/// The set id the plugin's events name, if any.
+fn event_set_id(events: &[Event]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::Issued(e) => Some(e.set_id.clone()),
+        Event::Activated(e) | Event::Exhausted(e) => Some(e.set_id.clone()),
+        Event::Used(e) | Event::Low(e) => Some(e.set_id.clone()),
+        Event::Failed(e) => Some(e.set_id.clone()),
+        Event::Locked(e) => Some(e.set_id.clone()),
+    })
 }
 
 /// Stable name of a failure reason.
@@ -227,6 +239,7 @@ impl Service {
                     at: self.now(),
                     kind: "engine_failure".into(),
                     detail: json!({ "kind": kind }).to_string(),
+                    version: None,
                 };
                 if let Err(err) = self.store.audit(tenant, subject, &[audit]).await {
                     tracing::error!(error = %err, "could not record the engine failure");
@@ -290,15 +303,13 @@ impl Service {
             let pepper = tenant.pepper.clone();
             let code = Arc::clone(&code);
             let input = credential.clone();
-            let (v, status) = self
+            let v = self
                 .run(tenant_id, subject, move |p| {
-                    let v = if activation {
-                        p.activate(&input, &code, &policy, pepper.as_ref())?
+                    if activation {
+                        p.activate(&input, &code, &policy, pepper.as_ref())
                     } else {
-                        p.verify(&input, &code, &policy, pepper.as_ref())?
-                    };
-                    let status = p.status(&v.credential, &policy)?;
-                    Ok((v, status))
+                        p.verify(&input, &code, &policy, pepper.as_ref())
+                    }
                 })
                 .await?;
             let now = self.now();
@@ -324,12 +335,11 @@ impl Service {
                     Outcome::Exhausted => "exhausted",
                 };
                 metrics::counter!("backup_codes_attempts_total", "outcome" => outcome_kind, "activation" => if activation { "true" } else { "false" }).increment(1);
-                let active = status.active.as_ref();
                 return Ok(Attempt {
                     outcome: v.outcome,
                     remaining: v.remaining,
-                    set_id: active.map(|s| s.set_id.clone()),
-                    low: active.is_some_and(|s| s.low),
+                    set_id: event_set_id(&v.events),
+                    low: v.remaining <= tenant.policy.low_water,
                     events: v.events,
                 });
             }
@@ -386,6 +396,7 @@ impl Service {
             at: self.now(),
             kind: "deleted".into(),
             detail: "{}".into(),
+            version: None,
         };
         if self.store.delete(tenant_id, subject, &[audit]).await? {
             Ok(())

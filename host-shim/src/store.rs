@@ -52,6 +52,9 @@ pub struct AuditRecord {
     pub kind: String,
     /// JSON details (set id, numbers, reasons; never a code).
     pub detail: String,
+    /// The credential version the event's change created, set by the store
+    /// (`None` for events that changed no credential). Orders one subject's events.
+    pub version: Option<i64>,
 }
 
 /// Which database engine is behind the pool.
@@ -190,9 +193,10 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        insert_audit(&mut tx, tenant, subject, audit).await?;
+        let version = expected.map_or(1, |v| v + 1);
+        insert_audit(&mut tx, tenant, subject, Some(version), audit).await?;
         tx.commit().await?;
-        Ok(Some(expected.map_or(1, |v| v + 1)))
+        Ok(Some(version))
     }
 
     /// Delete a subject's credential, with its audit rows. Returns whether one existed.
@@ -210,7 +214,7 @@ impl Store {
             .await?
             .rows_affected();
         if n == 1 {
-            insert_audit(&mut tx, tenant, subject, audit).await?;
+            insert_audit(&mut tx, tenant, subject, None, audit).await?;
         }
         tx.commit().await?;
         Ok(n == 1)
@@ -224,7 +228,7 @@ impl Store {
         audit: &[AuditRecord],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        insert_audit(&mut tx, tenant, subject, audit).await?;
+        insert_audit(&mut tx, tenant, subject, None, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -236,7 +240,7 @@ impl Store {
         subject: &str,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, kind, detail FROM audit_events WHERE tenant = $1 AND subject = $2 ORDER BY at",
+            "SELECT at, kind, detail, version FROM audit_events WHERE tenant = $1 AND subject = $2 ORDER BY at",
         )
         .bind(tenant)
         .bind(subject)
@@ -248,6 +252,7 @@ impl Store {
                     at: r.try_get(0)?,
                     kind: r.try_get(1)?,
                     detail: r.try_get(2)?,
+                    version: r.try_get(3)?,
                 })
             })
             .collect()
@@ -286,13 +291,16 @@ async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tenant: &str,
     subject: &str,
+    version: Option<i64>,
     audit: &[AuditRecord],
 ) -> Result<(), StoreError> {
     for a in audit {
         sqlx::query(
-            "INSERT INTO audit_events (at, tenant, subject, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO audit_events (at, version, tenant, subject, kind, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(a.at)
+        .bind(version)
         .bind(tenant)
         .bind(subject)
         .bind(&a.kind)

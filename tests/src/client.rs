@@ -82,21 +82,51 @@ impl ShimClient {
     }
 
     /// Issue (or regenerate) a set.
-    pub async fn issue(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
-        self.send(Method::POST, &Self::codes_path(tenant, subject), Some(token), None)
-            .await
+    pub async fn issue(
+        &self,
+        tenant: &str,
+        subject: &str,
+        token: &str,
+    ) -> Result<Reply, HarnessError> {
+        self.send(
+            Method::POST,
+            &Self::codes_path(tenant, subject),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// Status of a subject's codes.
-    pub async fn status(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
-        self.send(Method::GET, &Self::codes_path(tenant, subject), Some(token), None)
-            .await
+    pub async fn status(
+        &self,
+        tenant: &str,
+        subject: &str,
+        token: &str,
+    ) -> Result<Reply, HarnessError> {
+        self.send(
+            Method::GET,
+            &Self::codes_path(tenant, subject),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// Delete a subject's codes.
-    pub async fn delete(&self, tenant: &str, subject: &str, token: &str) -> Result<Reply, HarnessError> {
-        self.send(Method::DELETE, &Self::codes_path(tenant, subject), Some(token), None)
-            .await
+    pub async fn delete(
+        &self,
+        tenant: &str,
+        subject: &str,
+        token: &str,
+    ) -> Result<Reply, HarnessError> {
+        self.send(
+            Method::DELETE,
+            &Self::codes_path(tenant, subject),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// Verify a code.
@@ -108,8 +138,13 @@ impl ShimClient {
         code: &str,
     ) -> Result<Reply, HarnessError> {
         let path = format!("{}/verify", Self::codes_path(tenant, subject));
-        self.send(Method::POST, &path, Some(token), Some(RawBody::json(&serde_json::json!({"code": code}))))
-            .await
+        self.send(
+            Method::POST,
+            &path,
+            Some(token),
+            Some(RawBody::json(&serde_json::json!({"code": code}))),
+        )
+        .await
     }
 
     /// Activate a pending set with one of its codes.
@@ -121,8 +156,13 @@ impl ShimClient {
         code: &str,
     ) -> Result<Reply, HarnessError> {
         let path = format!("{}/activate", Self::codes_path(tenant, subject));
-        self.send(Method::POST, &path, Some(token), Some(RawBody::json(&serde_json::json!({"code": code}))))
-            .await
+        self.send(
+            Method::POST,
+            &path,
+            Some(token),
+            Some(RawBody::json(&serde_json::json!({"code": code}))),
+        )
+        .await
     }
 }
 

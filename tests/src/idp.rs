@@ -261,17 +261,59 @@ impl TestIdp {
         };
         let now = now();
         let mut out = vec![
-            ("alg none", unsigned(&json!({"alg": "none", "typ": "JWT"}), &good)),
-            ("alg none lowercase kid", unsigned(&json!({"alg": "None", "kid": "rsa-1"}), &good)),
+            (
+                "alg none",
+                unsigned(&json!({"alg": "none", "typ": "JWT"}), &good),
+            ),
+            (
+                "alg none lowercase kid",
+                unsigned(&json!({"alg": "None", "kid": "rsa-1"}), &good),
+            ),
             ("garbage", "not.a.jwt".to_owned()),
-            ("expired", self.sign(alg, &with(&|c| { c["exp"] = json!(now - 600); c["iat"] = json!(now - 900); c["nbf"] = json!(now - 900); }))),
-            ("future nbf", self.sign(alg, &with(&|c| c["nbf"] = json!(now + 600)))),
-            ("wrong iss", self.sign(alg, &with(&|c| c["iss"] = json!("https://evil.test")))),
-            ("wrong aud", self.sign(alg, &with(&|c| c["aud"] = json!("someone-else")))),
-            ("wrong sub", self.sign(alg, &with(&|c| c["sub"] = json!("mallory")))),
-            ("no jti", self.sign(alg, &with(&|c| { c.as_object_mut().map(|m| m.remove("jti")); }))),
-            ("lifetime too long", self.sign(alg, &with(&|c| c["exp"] = json!(now + 86_400)))),
-            ("tampered payload", tamper(&self.token(alg, subject), subject)),
+            (
+                "expired",
+                self.sign(
+                    alg,
+                    &with(&|c| {
+                        c["exp"] = json!(now - 600);
+                        c["iat"] = json!(now - 900);
+                        c["nbf"] = json!(now - 900);
+                    }),
+                ),
+            ),
+            (
+                "future nbf",
+                self.sign(alg, &with(&|c| c["nbf"] = json!(now + 600))),
+            ),
+            (
+                "wrong iss",
+                self.sign(alg, &with(&|c| c["iss"] = json!("https://evil.test"))),
+            ),
+            (
+                "wrong aud",
+                self.sign(alg, &with(&|c| c["aud"] = json!("someone-else"))),
+            ),
+            (
+                "wrong sub",
+                self.sign(alg, &with(&|c| c["sub"] = json!("mallory"))),
+            ),
+            (
+                "no jti",
+                self.sign(
+                    alg,
+                    &with(&|c| {
+                        c.as_object_mut().map(|m| m.remove("jti"));
+                    }),
+                ),
+            ),
+            (
+                "lifetime too long",
+                self.sign(alg, &with(&|c| c["exp"] = json!(now + 86_400))),
+            ),
+            (
+                "tampered payload",
+                tamper(&self.token(alg, subject), subject),
+            ),
         ];
         let mut bad_sig = self.token(alg, subject);
         if let Some(last) = bad_sig.pop() {

@@ -106,8 +106,15 @@ pub fn binary() -> Result<PathBuf, HarnessError> {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("debug");
-        let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-p", "backup-codes-shim", "--bin", "backup-codes-shim"]);
+        let mut cmd =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args([
+            "build",
+            "-p",
+            "backup-codes-shim",
+            "--bin",
+            "backup-codes-shim",
+        ]);
         if profile != "debug" {
             cmd.args(["--profile", profile]);
         }
@@ -178,7 +185,9 @@ impl ShimProcess {
         while tokio::time::Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
                 let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-                return Err(HarnessError(format!("shim exited ({status}) at start:\n{log}")));
+                return Err(HarnessError(format!(
+                    "shim exited ({status}) at start:\n{log}"
+                )));
             }
             if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await
                 && r.status().is_success()
@@ -208,9 +217,11 @@ impl ShimProcess {
                 .args(["-TERM", &pid.to_string()])
                 .status()?;
         }
-        Ok(tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .map_err(|_| HarnessError("shim did not exit after SIGTERM".into()))??)
+        Ok(
+            tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+                .await
+                .map_err(|_| HarnessError("shim did not exit after SIGTERM".into()))??,
+        )
     }
 
     /// What the shim wrote to standard error so far.

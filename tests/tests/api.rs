@@ -104,23 +104,45 @@ async fn lifecycle(backend: Backend, alg: Alg) {
     assert_eq!(first.len(), 10);
 
     let r = c.verify(TENANT, subject, &t(), &first[1]).await.unwrap();
-    assert_eq!(r.status, StatusCode::CONFLICT, "no active set before activation");
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "no active set before activation"
+    );
 
     let r = c.activate(TENANT, subject, &t(), &first[0]).await.unwrap();
-    assert_eq!((r.status, &r.json["result"]), (StatusCode::OK, &json!("accepted")));
+    assert_eq!(
+        (r.status, &r.json["result"]),
+        (StatusCode::OK, &json!("accepted"))
+    );
 
-    let r = c.verify(TENANT, subject, &t(), &first[1].to_lowercase()).await.unwrap();
+    let r = c
+        .verify(TENANT, subject, &t(), &first[1].to_lowercase())
+        .await
+        .unwrap();
     assert_eq!(r.json["result"], "accepted", "{}", r.text);
-    assert_eq!((r.json["number"].as_u64(), r.json["remaining"].as_u64()), (Some(2), Some(9)));
+    assert_eq!(
+        (r.json["number"].as_u64(), r.json["remaining"].as_u64()),
+        (Some(2), Some(9))
+    );
 
     let r = c.verify(TENANT, subject, &t(), &first[1]).await.unwrap();
-    assert_eq!((r.json["result"].as_str(), r.json["reason"].as_str()), (Some("rejected"), Some("already_used")));
+    assert_eq!(
+        (r.json["result"].as_str(), r.json["reason"].as_str()),
+        (Some("rejected"), Some("already_used"))
+    );
 
-    let r = c.verify(TENANT, subject, &t(), &foreign_code(&env).await).await.unwrap();
+    let r = c
+        .verify(TENANT, subject, &t(), &foreign_code(&env).await)
+        .await
+        .unwrap();
     assert_eq!(r.json["reason"], "mismatch");
 
     let r = c.verify(TENANT, subject, &t(), "ABCD").await.unwrap();
-    assert_eq!((r.status, r.json["reason"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_length")));
+    assert_eq!(
+        (r.status, r.json["reason"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_length"))
+    );
 
     let s = c.status(TENANT, subject, &t()).await.unwrap();
     assert_eq!(s.status, StatusCode::OK);
@@ -133,14 +155,36 @@ async fn lifecycle(backend: Backend, alg: Alg) {
     let again = c.issue(TENANT, subject, &t()).await.unwrap();
     let second = codes(&again);
     assert_eq!(again.json["pending"], true);
-    assert_eq!(c.verify(TENANT, subject, &t(), &first[2]).await.unwrap().json["result"], "accepted");
-    assert_eq!(c.activate(TENANT, subject, &t(), &second[4]).await.unwrap().json["result"], "accepted");
+    assert_eq!(
+        c.verify(TENANT, subject, &t(), &first[2])
+            .await
+            .unwrap()
+            .json["result"],
+        "accepted"
+    );
+    assert_eq!(
+        c.activate(TENANT, subject, &t(), &second[4])
+            .await
+            .unwrap()
+            .json["result"],
+        "accepted"
+    );
     let r = c.verify(TENANT, subject, &t(), &first[3]).await.unwrap();
     assert_eq!(r.json["result"], "rejected", "old codes die with their set");
     let r = c.verify(TENANT, subject, &t(), &second[4]).await.unwrap();
-    assert_eq!(r.json["result"], "accepted", "activation did not use the code");
+    assert_eq!(
+        r.json["result"], "accepted",
+        "activation did not use the code"
+    );
 
-    let trail = env.shim.state.service.store().audit_trail(TENANT, subject).await.unwrap();
+    let trail = env
+        .shim
+        .state
+        .service
+        .store()
+        .audit_trail(TENANT, subject)
+        .await
+        .unwrap();
     let kinds: Vec<&str> = trail.iter().map(|a| a.kind.as_str()).collect();
     for kind in ["issued", "activated", "used", "failed"] {
         assert!(kinds.contains(&kind), "audit has {kind}: {kinds:?}");
@@ -151,8 +195,14 @@ async fn lifecycle(backend: Backend, alg: Alg) {
         }
     }
 
-    assert_eq!(c.delete(TENANT, subject, &t()).await.unwrap().status, StatusCode::NO_CONTENT);
-    assert_eq!(c.status(TENANT, subject, &t()).await.unwrap().status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.delete(TENANT, subject, &t()).await.unwrap().status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        c.status(TENANT, subject, &t()).await.unwrap().status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,7 +230,12 @@ async fn auth_failures(backend: Backend, alg: Alg) {
     let replayed = env.token(subject);
     let first = env
         .client
-        .send(Method::GET, &ShimClient::codes_path(TENANT, subject), Some(&replayed), None)
+        .send(
+            Method::GET,
+            &ShimClient::codes_path(TENANT, subject),
+            Some(&replayed),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(first.status, StatusCode::OK);
@@ -193,21 +248,46 @@ async fn auth_failures(backend: Backend, alg: Alg) {
             .send(Method::POST, &path, Some(token), body())
             .await
             .unwrap();
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{alg:?} {name}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{alg:?} {name}: {}",
+            r.text
+        );
         assert_eq!(r.text, r#"{"error":"unauthorized"}"#, "{name}");
     }
-    let r = env.client.send(Method::POST, &path, None, body()).await.unwrap();
-    assert_eq!((r.status, r.text.as_str()), (StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#));
     let r = env
         .client
-        .send(Method::DELETE, &ShimClient::codes_path(TENANT, subject), Some(&cases[3].1), None)
+        .send(Method::POST, &path, None, body())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized"}"#)
+    );
+    let r = env
+        .client
+        .send(
+            Method::DELETE,
+            &ShimClient::codes_path(TENANT, subject),
+            Some(&cases[3].1),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
-    assert_eq!(env.stored(subject).await, before, "{alg:?}: nothing changed");
+    assert_eq!(
+        env.stored(subject).await,
+        before,
+        "{alg:?}: nothing changed"
+    );
     // The code the attackers sent is still unused.
-    let r = env.client.verify(TENANT, subject, &env.token(subject), &codes[1]).await.unwrap();
+    let r = env
+        .client
+        .verify(TENANT, subject, &env.token(subject), &codes[1])
+        .await
+        .unwrap();
     assert_eq!(r.json["result"], "accepted");
 }
 
@@ -238,13 +318,28 @@ async fn unknown_kid_refetches_the_jwks_at_most_once_per_interval() {
     for _ in 0..5 {
         refused().await;
     }
-    assert_eq!(env.idp.jwks_fetches(), 1, "a storm of unknown kids right after a fetch fetches nothing");
-    tokio::time::sleep(backup_codes_shim::auth::JWKS_REFETCH_INTERVAL + std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        env.idp.jwks_fetches(),
+        1,
+        "a storm of unknown kids right after a fetch fetches nothing"
+    );
+    tokio::time::sleep(
+        backup_codes_shim::auth::JWKS_REFETCH_INTERVAL + std::time::Duration::from_millis(200),
+    )
+    .await;
     for _ in 0..5 {
         refused().await;
     }
-    assert_eq!(env.idp.jwks_fetches(), 2, "then at most one refetch per interval (key rotation)");
-    let r = env.client.status(TENANT, "carol", &env.token("carol")).await.unwrap();
+    assert_eq!(
+        env.idp.jwks_fetches(),
+        2,
+        "then at most one refetch per interval (key rotation)"
+    );
+    let r = env
+        .client
+        .status(TENANT, "carol", &env.token("carol"))
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::OK, "known keys keep working");
 }
 
@@ -272,14 +367,30 @@ async fn concurrent_single_use(backend: Backend) {
     for t in tasks {
         let r: Reply = t.await.unwrap();
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        let key = format!("{}/{}", r.json["result"].as_str().unwrap(), r.json["reason"].as_str().unwrap_or("-"));
+        let key = format!(
+            "{}/{}",
+            r.json["result"].as_str().unwrap(),
+            r.json["reason"].as_str().unwrap_or("-")
+        );
         *results.entry(key).or_default() += 1;
     }
-    assert_eq!(results.get("accepted/-"), Some(&1), "{backend:?}: {results:?}");
+    assert_eq!(
+        results.get("accepted/-"),
+        Some(&1),
+        "{backend:?}: {results:?}"
+    );
     assert_eq!(results.get("rejected/already_used"), Some(&(attempts - 1)));
-    let s = env.client.status(TENANT, subject, &env.token(subject)).await.unwrap();
+    let s = env
+        .client
+        .status(TENANT, subject, &env.token(subject))
+        .await
+        .unwrap();
     assert_eq!(s.json["active"]["remaining"], 9);
-    assert_eq!(s.json["consecutive_failures"], attempts - 1, "every failure counted exactly");
+    assert_eq!(
+        s.json["consecutive_failures"],
+        attempts - 1,
+        "every failure counted exactly"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -303,14 +414,38 @@ async fn bad_input(backend: Backend) {
         ("not an object", RawBody::raw_json("[1,2,3]")),
         ("wrong type", RawBody::json(&json!({"code": 12345}))),
         ("missing field", RawBody::json(&json!({}))),
-        ("unknown field", RawBody::json(&json!({"code": "ABCDE", "admin": true}))),
-        ("invalid utf-8", RawBody::raw_json(b"{\"code\": \"\xff\xfe\"}".to_vec())),
-        ("deeply nested", RawBody::raw_json(format!("{}{}", "[".repeat(5000), "]".repeat(5000)))),
-        ("oversized", RawBody::json(&json!({"code": "A".repeat(64 * 1024)}))),
-        ("code of 10 KB", RawBody::json(&json!({"code": "A".repeat(10 * 1024)}))),
+        (
+            "unknown field",
+            RawBody::json(&json!({"code": "ABCDE", "admin": true})),
+        ),
+        (
+            "invalid utf-8",
+            RawBody::raw_json(b"{\"code\": \"\xff\xfe\"}".to_vec()),
+        ),
+        (
+            "deeply nested",
+            RawBody::raw_json(format!("{}{}", "[".repeat(5000), "]".repeat(5000))),
+        ),
+        (
+            "oversized",
+            RawBody::json(&json!({"code": "A".repeat(64 * 1024)})),
+        ),
+        (
+            "code of 10 KB",
+            RawBody::json(&json!({"code": "A".repeat(10 * 1024)})),
+        ),
         ("empty code", RawBody::json(&json!({"code": ""}))),
-        ("look-alike", RawBody::json(&json!({"code": "АВСDE-FGHJK-MNPQ"}))),
-        ("wrong content type", RawBody { content_type: "text/plain", bytes: b"{\"code\":\"x\"}".to_vec() }),
+        (
+            "look-alike",
+            RawBody::json(&json!({"code": "АВСDE-FGHJK-MNPQ"})),
+        ),
+        (
+            "wrong content type",
+            RawBody {
+                content_type: "text/plain",
+                bytes: b"{\"code\":\"x\"}".to_vec(),
+            },
+        ),
     ];
     for (name, body) in bodies {
         let r = env
@@ -318,19 +453,54 @@ async fn bad_input(backend: Backend) {
             .send(Method::POST, &verify, Some(&env.token(subject)), Some(body))
             .await
             .unwrap();
-        assert!(r.status.is_client_error(), "{name}: {} {}", r.status, r.text);
-        assert!(!r.text.is_empty() && r.json["error"].is_string(), "{name}: clear message, got {}", r.text);
+        assert!(
+            r.status.is_client_error(),
+            "{name}: {} {}",
+            r.status,
+            r.text
+        );
+        assert!(
+            !r.text.is_empty() && r.json["error"].is_string(),
+            "{name}: clear message, got {}",
+            r.text
+        );
     }
     let long_subject = "x".repeat(256);
-    let r = env.client.issue(TENANT, &long_subject, &env.token(&long_subject)).await.unwrap();
-    assert_eq!((r.status, r.json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_subject")));
-    let r = env.client.issue("no-such-tenant", subject, &env.token(subject)).await.unwrap();
-    assert_eq!((r.status, r.json["error"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_tenant")));
-    let r = env.client.issue(TENANT, "ctl\u{7}char", &env.token("ctl\u{7}char")).await.unwrap();
+    let r = env
+        .client
+        .issue(TENANT, &long_subject, &env.token(&long_subject))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_subject"))
+    );
+    let r = env
+        .client
+        .issue("no-such-tenant", subject, &env.token(subject))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_tenant"))
+    );
+    let r = env
+        .client
+        .issue(TENANT, "ctl\u{7}char", &env.token("ctl\u{7}char"))
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = env.client.activate(TENANT, subject, &env.token(subject), "ABCDE").await.unwrap();
+    let r = env
+        .client
+        .activate(TENANT, subject, &env.token(subject), "ABCDE")
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::CONFLICT, "no pending set: {}", r.text);
-    let r = env.client.verify(TENANT, "nobody", &env.token("nobody"), "ABCDE").await.unwrap();
+    let r = env
+        .client
+        .verify(TENANT, "nobody", &env.token("nobody"), "ABCDE")
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(env.stored(subject).await, before, "nothing written");
     assert_eq!(env.stored(&long_subject[..255]).await, (None, 0));
@@ -355,7 +525,11 @@ async fn rate_limits_answer_429_with_retry_after() {
     let codes = env.enroll("frank").await; // activation is the first attempt
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let r = env.client.verify(TENANT, "frank", &env.token("frank"), &codes[1]).await.unwrap();
+        let r = env
+            .client
+            .verify(TENANT, "frank", &env.token("frank"), &codes[1])
+            .await
+            .unwrap();
         if r.status == StatusCode::TOO_MANY_REQUESTS {
             assert!(r.headers.contains_key("retry-after"));
         }
@@ -368,8 +542,14 @@ async fn rate_limits_answer_429_with_retry_after() {
 async fn health_readiness_and_metrics() {
     let env = Env::new(Backend::Sqlite, Alg::Hs256).await;
     let codes = env.enroll("gina").await;
-    env.client.verify(TENANT, "gina", &env.token("gina"), &codes[2]).await.unwrap();
-    env.client.verify(TENANT, "gina", "bad", &codes[3]).await.unwrap();
+    env.client
+        .verify(TENANT, "gina", &env.token("gina"), &codes[2])
+        .await
+        .unwrap();
+    env.client
+        .verify(TENANT, "gina", "bad", &codes[3])
+        .await
+        .unwrap();
     let get = |p: &'static str| env.client.send(Method::GET, p, None, None);
     assert_eq!(get("/healthz").await.unwrap().status, StatusCode::OK);
     assert_eq!(get("/readyz").await.unwrap().status, StatusCode::OK);
@@ -393,7 +573,11 @@ async fn health_readiness_and_metrics() {
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_document_matches_the_implementation() {
     let env = Env::new(Backend::Sqlite, Alg::Hs256).await;
-    let served = env.client.send(Method::GET, "/v1/openapi.json", None, None).await.unwrap();
+    let served = env
+        .client
+        .send(Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .unwrap();
     let doc: Value = served.json.clone();
     assert_eq!(doc["openapi"], "3.1.0");
     let subject = "hank";
@@ -401,14 +585,21 @@ async fn openapi_document_matches_the_implementation() {
     let check = |op: &Value, r: &Reply, name: &str| {
         let code = r.status.as_u16().to_string();
         let documented = &op["responses"][&code];
-        assert!(documented.is_object(), "{name}: status {code} is not documented ({})", r.text);
+        assert!(
+            documented.is_object(),
+            "{name}: status {code} is not documented ({})",
+            r.text
+        );
         if let Some(schema) = documented["content"]["application/json"]["schema"].as_object() {
             let mut root = json!({"components": doc["components"].clone()});
             for (k, v) in schema {
                 root[k] = v.clone();
             }
             let validator = jsonschema::draft202012::new(&root).unwrap();
-            let errors: Vec<String> = validator.iter_errors(&r.json).map(|e| e.to_string()).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&r.json)
+                .map(|e| e.to_string())
+                .collect();
             assert!(errors.is_empty(), "{name} {code}: {errors:?} in {}", r.text);
         }
     };
@@ -418,31 +609,79 @@ async fn openapi_document_matches_the_implementation() {
     let op = |path: &str, method: &str| paths[path][method].clone();
     let base = "/v1/tenants/{tenant}/subjects/{subject}/codes";
 
-    let issued = env.client.issue(TENANT, subject, &env.token(subject)).await.unwrap();
+    let issued = env
+        .client
+        .issue(TENANT, subject, &env.token(subject))
+        .await
+        .unwrap();
     check(&op(base, "post"), &issued, "issue");
     let codes = codes(&issued);
-    let r = env.client.verify(TENANT, subject, &env.token(subject), &codes[0]).await.unwrap();
-    check(&op(&format!("{base}/verify"), "post"), &r, "verify before activation");
-    let r = env.client.activate(TENANT, subject, &env.token(subject), "AAAA").await.unwrap();
-    check(&op(&format!("{base}/activate"), "post"), &r, "activate malformed");
-    let r = env.client.activate(TENANT, subject, &env.token(subject), &codes[0]).await.unwrap();
+    let r = env
+        .client
+        .verify(TENANT, subject, &env.token(subject), &codes[0])
+        .await
+        .unwrap();
+    check(
+        &op(&format!("{base}/verify"), "post"),
+        &r,
+        "verify before activation",
+    );
+    let r = env
+        .client
+        .activate(TENANT, subject, &env.token(subject), "AAAA")
+        .await
+        .unwrap();
+    check(
+        &op(&format!("{base}/activate"), "post"),
+        &r,
+        "activate malformed",
+    );
+    let r = env
+        .client
+        .activate(TENANT, subject, &env.token(subject), &codes[0])
+        .await
+        .unwrap();
     check(&op(&format!("{base}/activate"), "post"), &r, "activate");
     for code in [&codes[1], &codes[1]] {
-        let r = env.client.verify(TENANT, subject, &env.token(subject), code).await.unwrap();
+        let r = env
+            .client
+            .verify(TENANT, subject, &env.token(subject), code)
+            .await
+            .unwrap();
         check(&op(&format!("{base}/verify"), "post"), &r, "verify");
     }
-    let r = env.client.status(TENANT, subject, &env.token(subject)).await.unwrap();
+    let r = env
+        .client
+        .status(TENANT, subject, &env.token(subject))
+        .await
+        .unwrap();
     check(&op(base, "get"), &r, "status");
-    let r = env.client.send(Method::GET, &codes_path, Some("bad"), None).await.unwrap();
+    let r = env
+        .client
+        .send(Method::GET, &codes_path, Some("bad"), None)
+        .await
+        .unwrap();
     check(&op(base, "get"), &r, "status unauthorized");
-    let r = env.client.delete(TENANT, subject, &env.token(subject)).await.unwrap();
+    let r = env
+        .client
+        .delete(TENANT, subject, &env.token(subject))
+        .await
+        .unwrap();
     check(&op(base, "delete"), &r, "delete");
-    let r = env.client.status(TENANT, subject, &env.token(subject)).await.unwrap();
+    let r = env
+        .client
+        .status(TENANT, subject, &env.token(subject))
+        .await
+        .unwrap();
     check(&op(base, "get"), &r, "status not enrolled");
 
     // Nothing is served that the document does not describe.
     let documented: Vec<&String> = paths.keys().collect();
     assert_eq!(documented.len(), 3);
-    let r = env.client.send(Method::PUT, &codes_path, Some(&env.token(subject)), None).await.unwrap();
+    let r = env
+        .client
+        .send(Method::PUT, &codes_path, Some(&env.token(subject)), None)
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -1,0 +1,123 @@
+//! A component with the plugin's world that misbehaves on demand: `verify` with
+//! the code `LOOP`, `BOMB`, `HUGE`, `EVENTS`, `TRAP` or `STACK` spins forever,
+//! allocates without bound, returns an oversized credential or event list,
+//! traps, or overflows its stack. Everything else answers like a (trivial) plugin
+//! so the shim starts and enrols subjects. Built from source by the harness.
+#![deny(unsafe_code)]
+
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code, clippy::panic, missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({ world: "plugin", path: "../../wit", generate_all });
+
+    use exports::authn::backup_codes::engine::{
+        CodeOrder, CredentialStatus, Error, Event, Guest, HashParams, Issuance, IssuedCode,
+        Outcome, Policy, SetRef, Verification,
+    };
+
+    struct Hostile;
+
+    #[allow(unconditional_recursion)]
+    fn recurse(depth: u64) -> u64 {
+        let frame = [depth; 64];
+        std::hint::black_box(&frame);
+        recurse(depth + 1) + frame[0]
+    }
+
+    impl Guest for Hostile {
+        fn default_policy() -> Policy {
+            Policy {
+                count: 2,
+                symbols: 13,
+                group_size: 5,
+                order: CodeOrder::AnyOrder,
+                hash: HashParams {
+                    memory_kib: 1024,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                require_activation: false,
+                free_failures: 5,
+                lockout_base_seconds: 30,
+                lockout_max_seconds: 3600,
+                max_failures: 100,
+                low_water: 0,
+            }
+        }
+
+        fn issue(
+            _current: Option<Vec<u8>>,
+            _policy: Policy,
+            _pepper: Option<Vec<u8>>,
+        ) -> Result<Issuance, Error> {
+            Ok(Issuance {
+                credential: b"hostile".to_vec(),
+                codes: vec![IssuedCode {
+                    number: 1,
+                    code: "LOOP".into(),
+                }],
+                set_id: "HOSTILE".into(),
+                fingerprint: "HOST".into(),
+                events: Vec::new(),
+            })
+        }
+
+        fn activate(
+            current: Vec<u8>,
+            code: String,
+            policy: Policy,
+            pepper: Option<Vec<u8>>,
+        ) -> Result<Verification, Error> {
+            Self::verify(current, code, policy, pepper)
+        }
+
+        fn verify(
+            current: Vec<u8>,
+            code: String,
+            _policy: Policy,
+            _pepper: Option<Vec<u8>>,
+        ) -> Result<Verification, Error> {
+            let mut events = Vec::new();
+            let mut credential = current;
+            match code.as_str() {
+                "LOOP" => loop {
+                    std::hint::black_box(&credential);
+                },
+                "BOMB" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![1u8; 1 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                "HUGE" => credential = vec![7u8; 8 << 20],
+                "EVENTS" => {
+                    events = (0..10_000)
+                        .map(|_| {
+                            Event::Exhausted(SetRef {
+                                set_id: "X".repeat(100),
+                            })
+                        })
+                        .collect();
+                }
+                "TRAP" => panic!("hostile plugin traps on purpose"),
+                "STACK" => {
+                    std::hint::black_box(recurse(0));
+                }
+                _ => {}
+            }
+            Ok(Verification {
+                credential,
+                outcome: Outcome::Accepted(1),
+                remaining: 1,
+                events,
+            })
+        }
+
+        fn status(_current: Vec<u8>, _policy: Policy) -> Result<CredentialStatus, Error> {
+            Err(Error::MalformedCredential)
+        }
+    }
+
+    export!(Hostile);
+}

@@ -1,0 +1,387 @@
+//! Real shim processes sharing one store: single use under load, lockout across
+//! instances, crash safety under `kill -9`, graceful shutdown, component pinning.
+//!
+//! `BACKUP_CODES_LOAD_ATTEMPTS` raises the number of attempts (default 10,000).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backup_codes_harness::client::{ShimClient, codes};
+use backup_codes_harness::db::{Backend, TestDb};
+use backup_codes_harness::idp::{Alg, TestIdp};
+use backup_codes_harness::shim::ShimProcess;
+use reqwest::StatusCode;
+use tokio::sync::Semaphore;
+
+const TENANT: &str = "acme";
+
+fn config(db: &TestDb, idp: &TestIdp, extra_policy: &str) -> String {
+    config_with(db, idp, extra_policy, "")
+}
+
+fn config_with(db: &TestDb, idp: &TestIdp, extra_policy: &str, extra_plugin: &str) -> String {
+    format!(
+        "database_url = {:?}\nlog_filter = \"warn\"\n\
+         [plugin]\nmax_concurrent = 4\nqueue_timeout_ms = 120000\ncache_dir = {:?}\n{extra_plugin}\n\
+         [limits]\nper_ip_per_minute = 100000000\nper_subject_per_minute = 100000000\n\
+         {}\
+         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n{extra_policy}\n",
+        db.url,
+        db.dir.path().join("cache").display().to_string(),
+        idp.tenant_toml(TENANT, Alg::Hs256),
+    )
+}
+
+/// Issue and activate a set for `subject`; returns the codes.
+async fn enroll(client: &ShimClient, idp: &TestIdp, subject: &str) -> Vec<String> {
+    let r = client
+        .issue(TENANT, subject, &idp.token(Alg::Hs256, subject))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let codes = codes(&r);
+    let a = client
+        .activate(TENANT, subject, &idp.token(Alg::Hs256, subject), &codes[0])
+        .await
+        .unwrap();
+    assert_eq!(a.json["result"], "accepted", "{}", a.text);
+    codes
+}
+
+fn load_attempts() -> usize {
+    std::env::var("BACKUP_CODES_LOAD_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+async fn single_use_under_load(backend: Backend) {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(backend).await.unwrap();
+    let toml = config(&db, &idp, "free_failures = 100\nmax_failures = 100");
+    let a = ShimProcess::start(db.dir.path(), "a", &toml).await.unwrap();
+    let b = ShimProcess::start(db.dir.path(), "b", &toml).await.unwrap();
+    let clients = [
+        ShimClient::new(&a.url).unwrap(),
+        ShimClient::new(&b.url).unwrap(),
+    ];
+
+    // Subjects × codes × repeats = attempts; repeats stay below 100 consecutive
+    // failures per subject so no set locks for good.
+    let total = load_attempts();
+    let (codes_per_subject, repeats) = (5usize, 10usize);
+    let subjects = total.div_ceil(codes_per_subject * repeats);
+    let mut plan = Vec::new();
+    let mut enrolled = BTreeMap::new();
+    for s in 0..subjects {
+        let subject = format!("user-{s}");
+        let codes = enroll(&clients[s % 2], &idp, &subject).await;
+        for code in &codes[1..=codes_per_subject] {
+            for _ in 0..repeats {
+                plan.push((subject.clone(), code.clone()));
+            }
+        }
+        enrolled.insert(subject, codes);
+    }
+    // Interleave deterministically so repeats of one code are spread out.
+    plan.sort_by_key(|(s, c)| {
+        let mut h = 0u64;
+        for b in s.bytes().chain(c.bytes()) {
+            h = h.wrapping_mul(31).wrapping_add(u64::from(b));
+        }
+        h
+    });
+
+    let started = Instant::now();
+    let limit = Arc::new(Semaphore::new(64));
+    let idp = Arc::new(idp);
+    let mut tasks = Vec::with_capacity(plan.len());
+    for (i, (subject, code)) in plan.iter().cloned().enumerate() {
+        let permit = Arc::clone(&limit).acquire_owned().await.unwrap();
+        let client = clients[i % 2].clone();
+        let idp = Arc::clone(&idp);
+        tasks.push(tokio::spawn(async move {
+            let token = idp.token(Alg::Hs256, &subject);
+            let r = client
+                .verify(TENANT, &subject, &token, &code)
+                .await
+                .unwrap();
+            drop(permit);
+            (subject, code, r)
+        }));
+    }
+    let mut accepted: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut rejected: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks {
+        let (subject, code, r) = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{subject}: {}", r.text);
+        match r.json["result"].as_str() {
+            Some("accepted") => *accepted.entry((subject, code)).or_default() += 1,
+            Some("rejected") => {
+                assert_eq!(r.json["reason"], "already_used");
+                *rejected.entry(subject).or_default() += 1;
+            }
+            other => panic!("unexpected result {other:?}: {}", r.text),
+        }
+    }
+    let elapsed = started.elapsed();
+
+    // Each code succeeded exactly once.
+    assert_eq!(accepted.len(), subjects * codes_per_subject, "{backend:?}");
+    assert!(
+        accepted.values().all(|&n| n == 1),
+        "{backend:?}: a code succeeded twice"
+    );
+    // Failure counters are exact: the store's audit trail and counters agree with
+    // what clients saw.
+    let store = backup_codes_shim::store::Store::connect(&db.url, 2)
+        .await
+        .unwrap();
+    let plugin = backup_codes_shim::Plugin::embedded(Default::default()).unwrap();
+    let mut policy = plugin.default_policy().unwrap();
+    policy.hash.memory_kib = 1024;
+    policy.hash.iterations = 1;
+    for (subject, codes) in &enrolled {
+        let trail = store.audit_trail(TENANT, subject).await.unwrap();
+        let failed = trail.iter().filter(|a| a.kind == "failed").count();
+        let used = trail.iter().filter(|a| a.kind == "used").count();
+        assert_eq!(
+            failed,
+            rejected.get(subject).copied().unwrap_or(0),
+            "{subject}"
+        );
+        assert_eq!(used, codes_per_subject, "{subject}");
+        // Versions order one subject's changes exactly (times only to the second).
+        let last_use = trail
+            .iter()
+            .filter(|a| a.kind == "used")
+            .filter_map(|a| a.version)
+            .max();
+        let since_last_use = trail
+            .iter()
+            .filter(|a| a.kind == "failed" && a.version > last_use)
+            .count();
+        let record = store.get(TENANT, subject).await.unwrap().unwrap();
+        let status = plugin.status(&record.credential, &policy).unwrap();
+        assert_eq!(
+            status.consecutive_failures as usize, since_last_use,
+            "{subject}: consecutive failures"
+        );
+        assert_eq!(
+            status.active.unwrap().remaining as usize,
+            codes.len() - codes_per_subject
+        );
+    }
+    eprintln!(
+        "{backend:?}: {} attempts over 2 shim processes on {} subjects in {:.1} s ({:.0}/s)",
+        plan.len(),
+        subjects,
+        elapsed.as_secs_f64(),
+        plan.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_single_use_under_load_on_sqlite() {
+    single_use_under_load(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_single_use_under_load_on_postgres() {
+    single_use_under_load(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lockout_holds_across_instances() {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let toml = config(&db, &idp, "");
+    let a = ShimProcess::start(db.dir.path(), "a", &toml).await.unwrap();
+    let b = ShimProcess::start(db.dir.path(), "b", &toml).await.unwrap();
+    let (ca, cb) = (
+        ShimClient::new(&a.url).unwrap(),
+        ShimClient::new(&b.url).unwrap(),
+    );
+    let codes = enroll(&ca, &idp, "ivan").await;
+    let other = enroll(&ca, &idp, "someone").await;
+    let t = || idp.token(Alg::Hs256, "ivan");
+    for i in 0..5 {
+        let client = if i % 2 == 0 { &ca } else { &cb };
+        let r = client
+            .verify(TENANT, "ivan", &t(), &other[1])
+            .await
+            .unwrap();
+        assert_eq!(r.json["result"], "rejected");
+    }
+    // Locked now, on both instances, even for a right code.
+    for client in [&ca, &cb] {
+        let r = client
+            .verify(TENANT, "ivan", &t(), &codes[1])
+            .await
+            .unwrap();
+        assert_eq!(r.json["result"], "locked", "{}", r.text);
+        assert!(r.json["locked_until"].as_u64().is_some());
+    }
+}
+
+/// Sustained issue / verify / regenerate load on two processes; one is killed
+/// with SIGKILL mid-flight and restarted. Afterwards every credential decodes,
+/// no code reported used can be used again, and no set is half-written.
+async fn crash_safety(backend: Backend) {
+    let idp = Arc::new(TestIdp::start().await.unwrap());
+    let db = TestDb::new(backend).await.unwrap();
+    let toml = config(&db, &idp, "free_failures = 100\nmax_failures = 100");
+    let mut victim = ShimProcess::start(db.dir.path(), "victim", &toml)
+        .await
+        .unwrap();
+    let survivor = ShimProcess::start(db.dir.path(), "survivor", &toml)
+        .await
+        .unwrap();
+    let cv = ShimClient::new(&victim.url).unwrap();
+    let cs = ShimClient::new(&survivor.url).unwrap();
+    let subjects: Vec<String> = (0..12).map(|i| format!("crash-{i}")).collect();
+    let mut known = BTreeMap::new();
+    for s in &subjects {
+        known.insert(s.clone(), enroll(&cs, &idp, s).await);
+    }
+    let known = Arc::new(tokio::sync::Mutex::new(known));
+    let used = Arc::new(tokio::sync::Mutex::new(BTreeSet::<(String, String)>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let mut workers = Vec::new();
+    for w in 0..16usize {
+        let (client, idp, known, used, stop) = (
+            if w % 2 == 0 { cv.clone() } else { cs.clone() },
+            Arc::clone(&idp),
+            Arc::clone(&known),
+            Arc::clone(&used),
+            Arc::clone(&stop),
+        );
+        let subjects = subjects.clone();
+        workers.push(tokio::spawn(async move {
+            let mut n = w;
+            let mut done = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n = n.wrapping_mul(7).wrapping_add(3);
+                let subject = &subjects[n % subjects.len()];
+                let token = idp.token(Alg::Hs256, subject);
+                match n % 10 {
+                    // Regenerate and activate.
+                    0 => {
+                        let Ok(r) = client.issue(TENANT, subject, &token).await else {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        };
+                        if r.status != StatusCode::CREATED {
+                            continue;
+                        }
+                        let fresh = codes(&r);
+                        let token = idp.token(Alg::Hs256, subject);
+                        if let Ok(a) = client.activate(TENANT, subject, &token, &fresh[0]).await
+                            && a.json["result"] == "accepted"
+                        {
+                            known.lock().await.insert(subject.clone(), fresh);
+                        }
+                    }
+                    _ => {
+                        let code = {
+                            let k = known.lock().await;
+                            let c = &k[subject];
+                            c[1 + n % (c.len() - 1)].clone()
+                        };
+                        let Ok(r) = client.verify(TENANT, subject, &token, &code).await else {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        };
+                        if r.json["result"] == "accepted" {
+                            assert!(
+                                used.lock().await.insert((subject.clone(), code)),
+                                "a code was accepted twice"
+                            );
+                        }
+                    }
+                }
+                done += 1;
+            }
+            done
+        }));
+    }
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    victim.kill9().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let victim = ShimProcess::start(db.dir.path(), "victim-restarted", &toml)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut operations = 0;
+    for w in workers {
+        operations += w.await.unwrap();
+    }
+
+    let cr = ShimClient::new(&victim.url).unwrap();
+    // Every credential decodes and is consistent.
+    for s in &subjects {
+        let r = cr
+            .status(TENANT, s, &idp.token(Alg::Hs256, s))
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{s}: {}", r.text);
+        assert!(r.json["active"].is_object(), "{s} has an active set");
+    }
+    // No code reported used is usable again, on either instance.
+    let used = used.lock().await.clone();
+    for (i, (subject, code)) in used.iter().enumerate() {
+        let client = if i % 2 == 0 { &cr } else { &cs };
+        let r = client
+            .verify(TENANT, subject, &idp.token(Alg::Hs256, subject), code)
+            .await
+            .unwrap();
+        assert_ne!(
+            r.json["result"], "accepted",
+            "{subject}: a used code worked again"
+        );
+    }
+    eprintln!(
+        "{backend:?}: {operations} operations, {} codes used, one shim killed with SIGKILL and restarted",
+        used.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_under_load_loses_nothing_on_sqlite() {
+    crash_safety(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_under_load_loses_nothing_on_postgres() {
+    crash_safety(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_gracefully() {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let mut shim = ShimProcess::start(db.dir.path(), "term", &config(&db, &idp, ""))
+        .await
+        .unwrap();
+    let status = shim.terminate().await.unwrap();
+    assert!(status.success(), "exit status {status}: {}", shim.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_with_another_sha256_is_refused_at_start() {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let pin = format!("component_sha256 = \"{}\"", "00".repeat(32));
+    let toml = config_with(&db, &idp, "", &pin);
+    let err = ShimProcess::start(db.dir.path(), "pinned", &toml)
+        .await
+        .err();
+    let message = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("does not match"), "{message}");
+}
