@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState, RateLimits};
 use crate::auth::Authenticator;
 use crate::config::{Config, ConfigError, TenantConfig};
-use crate::plugin::{CallError, Clock, Plugin, PluginError, SystemClock};
+use crate::plugin::{CallError, Clock, Plugin, PluginError, Policy, SystemClock};
 use crate::service::{Service, Tenant};
 use crate::store::Store;
 
@@ -122,14 +122,6 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
     let mut out = BTreeMap::new();
     for (id, t) in &config.tenants {
         let policy = t.policy.apply(base)?;
-        // `status` checks the policy before it reads the (here empty) credential.
-        match plugin.status(&[], &policy) {
-            Err(CallError::Plugin(PluginError::InvalidPolicy(m))) => {
-                return Err(ConfigError::Invalid(format!("tenants.{id}.policy: {m}")).into());
-            }
-            Err(CallError::Plugin(_)) | Ok(_) => {}
-            Err(e) => return Err(e.into()),
-        }
         let argon_bytes = usize::try_from(policy.hash.memory_kib).unwrap_or(usize::MAX) << 10;
         if argon_bytes.saturating_add(8 << 20) > config.plugin.memory_limit_mib << 20 {
             return Err(ConfigError::Invalid(format!(
@@ -142,7 +134,28 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
             .pepper
             .as_ref()
             .map(|p| SecretSlice::from(p.expose_secret().as_bytes().to_vec()));
-        out.insert(id.clone(), Tenant { policy, pepper });
+        // Issuing the decoy also has the plugin check every range of the policy.
+        let decoy_policy = Policy {
+            count: 1,
+            low_water: 0,
+            require_activation: false,
+            ..policy
+        };
+        let decoy = match plugin.issue(None, &decoy_policy, pepper.as_ref()) {
+            Ok(issued) => issued.credential,
+            Err(CallError::Plugin(PluginError::InvalidPolicy(m))) => {
+                return Err(ConfigError::Invalid(format!("tenants.{id}.policy: {m}")).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.insert(
+            id.clone(),
+            Tenant {
+                policy,
+                pepper,
+                decoy,
+            },
+        );
     }
     Ok(out)
 }

@@ -27,6 +27,10 @@ pub struct Tenant {
     pub policy: Policy,
     /// Optional pepper passed to argon2 as its secret.
     pub pepper: Option<SecretSlice<u8>>,
+    /// A credential no subject owns, with the tenant's hashing: attempts for
+    /// subjects without codes are checked against it, so they cost the same
+    /// argon2 evaluation as real ones and timing does not tell them apart.
+    pub decoy: Vec<u8>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -34,7 +38,7 @@ impl std::fmt::Debug for Tenant {
         f.debug_struct("Tenant")
             .field("policy", &self.policy)
             .field("pepper", &self.pepper.as_ref().map(|_| "[REDACTED]"))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,12 +154,13 @@ pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
 
 /// The set id the plugin's events name, if any.
 fn event_set_id(events: &[Event]) -> Option<String> {
-    events.iter().find_map(|e| match e {
-        Event::Issued(e) => Some(e.set_id.clone()),
-        Event::Activated(e) | Event::Exhausted(e) => Some(e.set_id.clone()),
-        Event::Used(e) | Event::Low(e) => Some(e.set_id.clone()),
-        Event::Failed(e) => Some(e.set_id.clone()),
-        Event::Locked(e) => Some(e.set_id.clone()),
+    // Every event names its set; all events of one call name the same set.
+    events.first().map(|e| match e {
+        Event::Issued(e) => e.set_id.clone(),
+        Event::Activated(e) | Event::Exhausted(e) => e.set_id.clone(),
+        Event::Used(e) | Event::Low(e) => e.set_id.clone(),
+        Event::Failed(e) => e.set_id.clone(),
+        Event::Locked(e) => e.set_id.clone(),
     })
 }
 
@@ -291,16 +296,22 @@ impl Service {
         let tenant = self.tenant(tenant_id)?;
         let code = Arc::new(code);
         for _ in 0..MAX_SWAP_ATTEMPTS {
-            let Record {
-                version,
-                credential,
-            } = self
-                .store
-                .get(tenant_id, subject)
-                .await?
-                .ok_or(ServiceError::NotEnrolled)?;
             let policy = tenant.policy;
             let pepper = tenant.pepper.clone();
+            let Some(Record {
+                version,
+                credential,
+            }) = self.store.get(tenant_id, subject).await?
+            else {
+                let (decoy, code) = (tenant.decoy.clone(), Arc::clone(&code));
+                // Same cost as a real attempt; the result is thrown away.
+                let _ = self
+                    .run(tenant_id, subject, move |p| {
+                        p.verify(&decoy, &code, &policy, pepper.as_ref())
+                    })
+                    .await;
+                return Err(ServiceError::NotEnrolled);
+            };
             let code = Arc::clone(&code);
             let input = credential.clone();
             let v = self
