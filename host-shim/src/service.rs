@@ -55,7 +55,7 @@ pub enum ServiceError {
     #[error("no backup codes are enrolled for this subject")]
     NotEnrolled,
     /// The plugin refused the input (bad code format, no pending set, ...).
-    #[error("refused: {0:?}")]
+    #[error("{}", refusal_text(.0))]
     Refused(PluginError),
     /// The plugin failed (trap, timeout, limit): the step fails closed.
     #[error("the backup-code engine failed ({})", .0.kind())]
@@ -149,6 +149,36 @@ pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
             json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
         ),
         Event::Exhausted(e) => ("exhausted", json!({"set_id": e.set_id})),
+    }
+}
+
+/// A sentence describing a refusal (never repeating the input).
+pub fn refusal_text(e: &PluginError) -> String {
+    use crate::plugin::CodeFormatError as F;
+    match e {
+        PluginError::InvalidPolicy(m) => format!("invalid policy: {m}"),
+        PluginError::MalformedCredential => "the stored credential is corrupt".into(),
+        PluginError::UnsupportedVersion(v) => {
+            format!("the stored credential has format version {v}, newer than this plugin")
+        }
+        PluginError::InvalidCode(f) => {
+            let why = match f {
+                F::Empty => "it is empty",
+                F::TooLong => "it is too long",
+                F::InvalidCharacter => "it has a character that is not in the code alphabet",
+                F::WrongLength => "it has the wrong number of characters",
+                F::CheckSymbolMismatch => "its check character does not match: a typo",
+            };
+            format!("the code is not well formed ({why}); it was not counted as an attempt")
+        }
+        PluginError::NoActiveSet => {
+            "no active set: type one code of the new set back first (activate)".into()
+        }
+        PluginError::NoPendingSet => "there is no new set waiting for activation".into(),
+        PluginError::PepperMismatch => {
+            "the configured pepper differs from the one the set was issued with".into()
+        }
+        PluginError::HostFailure => "the host's random source or clock failed".into(),
     }
 }
 
