@@ -1,7 +1,8 @@
 //! Real shim processes sharing one store: single use under load, lockout across
 //! instances, crash safety under `kill -9`, graceful shutdown, component pinning.
 //!
-//! `BACKUP_CODES_LOAD_ATTEMPTS` raises the number of attempts (default 10,000).
+//! Longer variants: `BACKUP_CODES_LOAD_ATTEMPTS` (default 10,000 attempts) and
+//! `BACKUP_CODES_CRASH_CYCLES` (default 3 kill/restart cycles).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -228,7 +229,7 @@ async fn lockout_holds_across_instances() {
 }
 
 /// Sustained issue / verify / regenerate load on two processes; one is killed
-/// with SIGKILL mid-flight and restarted. Afterwards every credential decodes,
+/// with SIGKILL mid-flight and restarted, `BACKUP_CODES_CRASH_CYCLES` times (3). Afterwards every credential decodes,
 /// no code reported used can be used again, and no set is half-written.
 async fn crash_safety(backend: Backend) {
     let idp = Arc::new(TestIdp::start().await.unwrap());
@@ -240,7 +241,10 @@ async fn crash_safety(backend: Backend) {
     let survivor = ShimProcess::start(db.dir.path(), "survivor", &toml)
         .await
         .unwrap();
-    let cv = ShimClient::new(&victim.url).unwrap();
+    // Workers read the victim's address anew each time: it changes on restart.
+    let cv = Arc::new(std::sync::RwLock::new(
+        ShimClient::new(&victim.url).unwrap(),
+    ));
     let cs = ShimClient::new(&survivor.url).unwrap();
     let subjects: Vec<String> = (0..12).map(|i| format!("crash-{i}")).collect();
     let mut known = BTreeMap::new();
@@ -253,8 +257,9 @@ async fn crash_safety(backend: Backend) {
 
     let mut workers = Vec::new();
     for w in 0..16usize {
-        let (client, idp, known, used, stop) = (
-            if w % 2 == 0 { cv.clone() } else { cs.clone() },
+        let (cv, cs, idp, known, used, stop) = (
+            Arc::clone(&cv),
+            cs.clone(),
             Arc::clone(&idp),
             Arc::clone(&known),
             Arc::clone(&used),
@@ -265,6 +270,11 @@ async fn crash_safety(backend: Backend) {
             let mut n = w;
             let mut done = 0usize;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let client = if w % 2 == 0 {
+                    cv.read().unwrap().clone()
+                } else {
+                    cs.clone()
+                };
                 n = n.wrapping_mul(7).wrapping_add(3);
                 let subject = &subjects[n % subjects.len()];
                 let token = idp.token(Alg::Hs256, subject);
@@ -310,13 +320,19 @@ async fn crash_safety(backend: Backend) {
         }));
     }
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    victim.kill9().await.unwrap();
+    let cycles: usize = std::env::var("BACKUP_CODES_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    for cycle in 0..cycles {
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        victim.kill9().await.unwrap();
+        victim = ShimProcess::start(db.dir.path(), &format!("victim-{cycle}"), &toml)
+            .await
+            .unwrap();
+        *cv.write().unwrap() = ShimClient::new(&victim.url).unwrap();
+    }
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let victim = ShimProcess::start(db.dir.path(), "victim-restarted", &toml)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut operations = 0;
     for w in workers {
@@ -347,7 +363,7 @@ async fn crash_safety(backend: Backend) {
         );
     }
     eprintln!(
-        "{backend:?}: {operations} operations, {} codes used, one shim killed with SIGKILL and restarted",
+        "{backend:?}: {operations} operations, {} codes used, a shim killed with SIGKILL and restarted {cycles} times",
         used.len()
     );
 }
