@@ -50,11 +50,29 @@ impl RateLimits {
         }
     }
 
+    /// Count a request from `ip`; `Err` holds how long to wait when over the limit.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.per_ip.check_key(&ip).map_err(wait)
+    }
+
+    /// Count a code attempt for a subject, whichever door it came through (API
+    /// or login step); `Err` holds how long to wait when over the limit.
+    pub fn check_subject(&self, tenant: &str, subject: &str) -> Result<(), Duration> {
+        let key = (tenant.to_owned(), subject.to_owned());
+        self.per_subject.check_key(&key).map_err(wait)
+    }
+
     /// Forget keys that are back to a full allowance (bounds memory).
     pub fn shrink(&self) {
         self.per_ip.retain_recent();
         self.per_subject.retain_recent();
     }
+}
+
+fn wait(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    not_until.wait_time_from(governor::clock::Clock::now(
+        &governor::clock::DefaultClock::default(),
+    ))
 }
 
 /// Everything the handlers share.
@@ -275,13 +293,10 @@ async fn admit(
         .await
         .map_err(ApiError::Unauthorized)?;
     if attempt {
-        let key = (tenant.to_owned(), subject.to_owned());
-        if let Err(not_until) = state.rates.per_subject.check_key(&key) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Err(ApiError::RateLimited(wait));
-        }
+        state
+            .rates
+            .check_subject(tenant, subject)
+            .map_err(ApiError::RateLimited)?;
     }
     Ok(())
 }
@@ -440,12 +455,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
     let method = request.method().clone();
+    // The login step's pages count against the same allowance but answer with a
+    // page of their own (see `step`).
     if route.starts_with("/v1/tenants")
-        && let Err(not_until) = state.rates.per_ip.check_key(&ip)
+        && let Err(wait) = state.rates.check_ip(ip)
     {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
         return ApiError::RateLimited(wait).into_response();
     }
     let span = tracing::info_span!("request", %method, route = %route);

@@ -37,20 +37,16 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use askama::Template;
+use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use base64::Engine as _;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -86,22 +82,9 @@ const DEMO_STATE_COOKIE: &str = "bc_demo_state";
 // ---------------------------------------------------------------------------
 // Router
 
-/// Limits of the step's own (per IP for every page, per subject for code attempts).
-struct StepLimits {
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    per_subject: DefaultKeyedRateLimiter<(String, String)>,
-    requests: AtomicU64,
-}
-
 /// The step's routes (and the demo's when the demo tenant is on), to merge into
 /// [`crate::api::app`].
 pub fn router(state: AppState) -> Router<AppState> {
-    let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
-    let limits = Arc::new(StepLimits {
-        per_ip: RateLimiter::keyed(quota(state.limits.per_ip_per_minute)),
-        per_subject: RateLimiter::keyed(quota(state.limits.per_subject_per_minute)),
-        requests: AtomicU64::new(0),
-    });
     let mut router = Router::new()
         .route("/static/step.css", get(css))
         .route("/static/step.js", get(js))
@@ -118,9 +101,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             .route("/demo/start", get(demo_start))
             .route("/demo/continue", post(demo_continue));
     }
-    router
-        .layer(middleware::from_fn(limit_ip))
-        .layer(Extension(limits))
+    router.layer(middleware::from_fn_with_state(state, limit_ip))
 }
 
 /// Is the local demo on (the demo tenant added by [`crate::server::with_demo_tenant`])?
@@ -133,20 +114,13 @@ fn demo_on(state: &AppState) -> bool {
             .is_some_and(|t| t.issuer == crate::server::DEMO_ISSUER && t.step_secret.is_some())
 }
 
-async fn limit_ip(
-    Extension(limits): Extension<Arc<StepLimits>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The shared per-IP allowance ([`crate::api::RateLimits`]), answered with a page.
+async fn limit_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-    if limits.requests.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-        limits.per_ip.retain_recent();
-        limits.per_subject.retain_recent();
-    }
-    if limits.per_ip.check_key(&ip).is_err() {
+    if state.rates.check_ip(ip).is_err() {
         return Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests",
@@ -1223,9 +1197,9 @@ fn handoff_page(title: &str, message: String, handoff: Handoff) -> Response {
     hand_back_page(StatusCode::OK, body)
 }
 
-fn subject_limited(limits: &StepLimits, tenant: &str, sub: &str) -> Result<(), Refusal> {
-    let key = (tenant.to_owned(), sub.to_owned());
-    if limits.per_subject.check_key(&key).is_err() {
+/// The shared per-subject allowance: attempts through the API and the step count together.
+fn subject_limited(state: &AppState, tenant: &str, sub: &str) -> Result<(), Refusal> {
+    if state.rates.check_subject(tenant, sub).is_err() {
         return Err(Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
@@ -1302,17 +1276,15 @@ fn attempts_note(
 
 async fn login_submit(
     State(state): State<AppState>,
-    Extension(limits): Extension<Arc<StepLimits>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
 ) -> Response {
-    flatten(login_submit_inner(&state, &limits, &tenant, &headers, form).await)
+    flatten(login_submit_inner(&state, &tenant, &headers, form).await)
 }
 
 async fn login_submit_inner(
     state: &AppState,
-    limits: &StepLimits,
     tenant: &str,
     headers: &HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
@@ -1321,7 +1293,7 @@ async fn login_submit_inner(
     let Form(form) = form.map_err(|_| bad_form())?;
     let flow = open_flow(&t, headers, &form, Some(Kind::Login))?;
     let code = form.code.ok_or_else(bad_form)?;
-    subject_limited(limits, tenant, &flow.sub)?;
+    subject_limited(state, tenant, &flow.sub)?;
     let attempt = match state.service.verify(tenant, &flow.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
@@ -1487,7 +1459,6 @@ async fn cancel(
 
 async fn enroll_issue(
     State(state): State<AppState>,
-    Extension(limits): Extension<Arc<StepLimits>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
@@ -1497,7 +1468,7 @@ async fn enroll_issue(
             let t = step_tenant(&state, &tenant)?;
             let Form(form) = form.map_err(|_| bad_form())?;
             let mut flow = open_flow(&t, &headers, &form, Some(Kind::Enroll))?;
-            subject_limited(&limits, &tenant, &flow.sub)?;
+            subject_limited(&state, &tenant, &flow.sub)?;
             let mut allowed = false;
             for n in 0..MAX_ISSUES_PER_FLOW {
                 if spend(&state, &format!("issue:{tenant}:{}:{n}", flow.fid), flow.exp.saturating_add(60)).await? {
@@ -1555,7 +1526,6 @@ async fn enroll_issue(
 
 async fn enroll_activate(
     State(state): State<AppState>,
-    Extension(limits): Extension<Arc<StepLimits>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
@@ -1569,7 +1539,7 @@ async fn enroll_activate(
                 return Err(expired_flow());
             };
             let code = form.code.ok_or_else(bad_form)?;
-            subject_limited(&limits, &tenant, &flow.sub)?;
+            subject_limited(&state, &tenant, &flow.sub)?;
             let reshow = |error: String| -> Page {
                 let body = CodesPage {
                     title: "Confirm your backup codes",
