@@ -116,6 +116,9 @@ pub struct PluginSettings {
     pub queue_timeout_ms: u64,
     /// Compiled-code cache directory (`None`: no disk cache).
     pub cache_dir: Option<PathBuf>,
+    /// Memory each instance slot keeps resident between calls, MiB (reset in
+    /// place instead of faulted in again; 0: return it to the kernel each call).
+    pub keep_resident_mib: usize,
 }
 
 impl Default for PluginSettings {
@@ -129,6 +132,7 @@ impl Default for PluginSettings {
             max_concurrent: d.max_concurrent,
             queue_timeout_ms: u64::try_from(d.queue_timeout.as_millis()).unwrap_or(u64::MAX),
             cache_dir: Some(PathBuf::from("data/cache")),
+            keep_resident_mib: d.keep_resident >> 20,
         }
     }
 }
@@ -319,6 +323,7 @@ impl Config {
             max_concurrent: self.plugin.max_concurrent,
             queue_timeout: Duration::from_millis(self.plugin.queue_timeout_ms),
             cache_dir: self.plugin.cache_dir.clone(),
+            keep_resident: self.plugin.keep_resident_mib.saturating_mul(1 << 20),
             expected_sha256: self
                 .plugin
                 .component_sha256
