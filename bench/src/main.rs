@@ -76,9 +76,10 @@ pub struct ReportArgs {
     /// 3: P3 overhead and start-up, 4: engine variants).
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
     sections: Vec<u8>,
-    /// Python interpreter with `argon2-cffi` installed, for the C libargon2 row.
-    #[arg(long, default_value = "python3")]
-    python: String,
+    /// Python interpreters with `argon2-cffi` installed, one C libargon2 row
+    /// each (e.g. the PyPI wheel, and a build with `CFLAGS=-march=native`).
+    #[arg(long, value_delimiter = ',', default_value = "python3")]
+    python: Vec<String>,
     /// Measure this component file instead of the embedded one (e.g. a
     /// candidate build of the plugin with other flags).
     #[arg(long)]

@@ -56,8 +56,8 @@ pub struct Settings {
     pub startup_runs: usize,
     /// Sections to run (1 to 4).
     pub sections: Vec<u8>,
-    /// Python interpreter with `argon2-cffi`, for the C libargon2 row.
-    pub python: String,
+    /// Python interpreters with `argon2-cffi`, one C libargon2 row each.
+    pub python: Vec<String>,
     /// A component file to measure instead of the embedded one.
     pub component: Option<std::path::PathBuf>,
 }
@@ -91,7 +91,7 @@ impl Settings {
             trivial_samples: 5000,
             startup_runs: 3,
             sections: vec![1, 2, 3, 4],
-            python: "python3".into(),
+            python: vec!["python3".into()],
             component: None,
         }
     }
@@ -388,34 +388,65 @@ struct Results {
     c_median: Option<f64>,
 }
 
-/// Time the C reference implementation (libargon2 via `argon2-cffi`) in a
-/// Python child process: `samples` evaluations, the median in seconds.
-fn c_libargon2(settings: &Settings, hash: HashParams, samples: usize) -> Option<f64> {
-    let script = include_str!("../argon2_c.py");
-    let output = Command::new(&settings.python)
-        .arg("-c")
-        .arg(script)
-        .args([
-            hash.memory_kib.to_string(),
-            hash.iterations.to_string(),
-            hash.parallelism.to_string(),
-            samples.to_string(),
-        ])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
+/// The C reference implementation (libargon2 via `argon2-cffi`) in a Python
+/// child process that evaluates argon2id once per request, so it can be
+/// interleaved with the other cells.
+struct CReference {
+    python: String,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl CReference {
+    fn start(python: &str, hash: HashParams) -> Option<Self> {
+        use std::io::BufRead;
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(include_str!("../argon2_c.py"))
+            .args([
+                hash.memory_kib.to_string(),
+                hash.iterations.to_string(),
+                hash.parallelism.to_string(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = std::io::BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).ok()?;
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(Self {
+            python: python.to_owned(),
+            child,
+            stdin,
+            stdout,
+        })
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut values: Vec<f64> = text
-        .lines()
-        .filter_map(|l| l.trim().parse::<f64>().ok())
-        .collect();
-    if values.is_empty() {
-        return None;
+
+    /// One evaluation, seconds of wall-clock time as the child measured it.
+    fn hash(&mut self) -> BoxResult<f64> {
+        use std::io::BufRead;
+        writeln!(self.stdin)?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        Ok(line.trim().parse::<f64>()?)
     }
-    values.sort_by(f64::total_cmp);
-    Some(crate::stats::quantile(&values, 0.5))
+}
+
+impl Drop for CReference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Section 1 (P2): component verify in a fresh store vs native argon2id, interleaved.
@@ -432,13 +463,17 @@ fn section_verify_vs_native(
     }
     let mut comp = Cell::default();
     let mut nat = Cell::default();
-    // The C reference runs in its own process between the two halves of the run.
-    let mut c_median = None;
-    let half = settings.warmup + settings.samples / 2;
-    for round in 0..settings.warmup + settings.samples {
-        if round == half {
-            c_median = c_libargon2(settings, bench.policy.hash, settings.samples.max(5));
+    let mut refs: Vec<CReference> = Vec::new();
+    let mut missing: Vec<&str> = Vec::new();
+    for python in &settings.python {
+        match CReference::start(python, bench.policy.hash) {
+            Some(r) => refs.push(r),
+            None => missing.push(python),
         }
+    }
+    let mut c_times: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
+    let mut c_ratios: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
+    for round in 0..settings.warmup + settings.samples {
         // Alternate which goes first, so neither always follows the other.
         let (c, n) = if round % 2 == 0 {
             let n = native.hash()?;
@@ -447,11 +482,23 @@ fn section_verify_vs_native(
             let c = fixture.verify_right(&bench.plugin)?;
             (c, native.hash()?)
         };
+        let mut cs = Vec::new();
+        for r in &mut refs {
+            cs.push(r.hash()?);
+        }
         if round >= settings.warmup {
             comp.push(c);
             nat.push(n);
+            for (k, t) in cs.into_iter().enumerate() {
+                c_times[k].push(t);
+                c_ratios[k].push(n.wall / t);
+            }
         }
     }
+    let c_median = c_times
+        .iter()
+        .map(|v| summarize(v).median)
+        .min_by(f64::total_cmp);
     let c = comp.wall();
     let n = nat.wall();
     let (wall_ratios, cpu_ratios) = comp.ratios(&nat);
@@ -490,17 +537,23 @@ fn section_verify_vs_native(
         ms(n.mad),
         ms(nat.cpu().median)
     )?;
-    match c_median {
-        Some(m) => writeln!(
+    for (r, times) in refs.iter().zip(&c_times) {
+        let t = summarize(times);
+        writeln!(
             out,
-            "| for context: C libargon2 (`argon2-cffi` `hash_secret_raw`, own process) | {} | | | | |",
-            ms(m)
-        )?,
-        None => writeln!(
+            "| for context: C libargon2 (`argon2-cffi` `hash_secret_raw` under `{}`) | {} | {} | {} | {} | |",
+            r.python,
+            ms(t.median),
+            ms(t.p10),
+            ms(t.p90),
+            ms(t.mad)
+        )?;
+    }
+    for python in &missing {
+        writeln!(
             out,
-            "| for context: C libargon2 | not measured (`{} -c 'import argon2'` failed; `pip install argon2-cffi`) | | | | |",
-            settings.python
-        )?,
+            "| for context: C libargon2 | not measured (`{python}` cannot `import argon2`; `pip install argon2-cffi`) | | | | |"
+        )?;
     }
     writeln!(out)?;
     writeln!(out, "| ratio | value | target |")?;
@@ -525,11 +578,12 @@ fn section_verify_vs_native(
         "| component - native, medians | {} ms | |",
         ms(c.median - n.median)
     )?;
-    if let Some(m) = c_median {
+    for (r, ratios) in refs.iter().zip(&c_ratios) {
         writeln!(
             out,
-            "| native `argon2` crate / C libargon2, medians | {:.2}x | |",
-            n.median / m
+            "| native `argon2` crate / C libargon2 under `{}`, per round, median | {:.2}x | |",
+            r.python,
+            summarize(ratios).median
         )?;
     }
     writeln!(out)?;
@@ -1054,7 +1108,7 @@ fn write_summary(out: &mut impl Write, results: &Results) -> BoxResult<()> {
     if let (Some(n), Some(c)) = (results.native_median, results.c_median) {
         writeln!(
             out,
-            "| context: native `argon2` crate / C libargon2 | {:.2}x | | |",
+            "| context: native `argon2` crate / fastest C libargon2 measured, medians | {:.2}x | | |",
             n / c
         )?;
     }
