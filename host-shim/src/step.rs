@@ -1134,6 +1134,21 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Check a posted flow token and its CSRF cookie.
+/// The prelude of every posted step form: the tenant, the form itself and the
+/// flow it carries (checked for `kind` when given).
+fn posted_flow<'a>(
+    state: &'a AppState,
+    tenant: &'a str,
+    headers: &HeaderMap,
+    form: Result<Form<FlowForm>, FormRejection>,
+    kind: Option<Kind>,
+) -> Result<(StepTenant<'a>, FlowForm, Flow), Refusal> {
+    let t = step_tenant(state, tenant)?;
+    let Form(form) = form.map_err(|_| bad_form())?;
+    let flow = open_flow(&t, headers, &form, kind)?;
+    Ok((t, form, flow))
+}
+
 fn open_flow(
     t: &StepTenant<'_>,
     headers: &HeaderMap,
@@ -1289,9 +1304,7 @@ async fn login_submit_inner(
     headers: &HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
 ) -> Page {
-    let t = step_tenant(state, tenant)?;
-    let Form(form) = form.map_err(|_| bad_form())?;
-    let flow = open_flow(&t, headers, &form, Some(Kind::Login))?;
+    let (t, form, flow) = posted_flow(state, tenant, headers, form, Some(Kind::Login))?;
     let code = form.code.ok_or_else(bad_form)?;
     subject_limited(state, tenant, &flow.sub)?;
     let attempt = match state.service.verify(tenant, &flow.sub, code).await {
@@ -1430,9 +1443,7 @@ async fn cancel(
 ) -> Response {
     flatten(
         async {
-            let t = step_tenant(&state, &tenant)?;
-            let Form(form) = form.map_err(|_| bad_form())?;
-            let flow = open_flow(&t, &headers, &form, None)?;
+            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, None)?;
             finish(&state, &t, &flow).await?;
             let handoff = failure(
                 &state,
@@ -1465,9 +1476,7 @@ async fn enroll_issue(
 ) -> Response {
     flatten(
         async {
-            let t = step_tenant(&state, &tenant)?;
-            let Form(form) = form.map_err(|_| bad_form())?;
-            let mut flow = open_flow(&t, &headers, &form, Some(Kind::Enroll))?;
+            let (t, _, mut flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
             subject_limited(&state, &tenant, &flow.sub)?;
             let mut allowed = false;
             for n in 0..MAX_ISSUES_PER_FLOW {
@@ -1532,9 +1541,7 @@ async fn enroll_activate(
 ) -> Response {
     flatten(
         async {
-            let t = step_tenant(&state, &tenant)?;
-            let Form(form) = form.map_err(|_| bad_form())?;
-            let flow = open_flow(&t, &headers, &form, Some(Kind::Enroll))?;
+            let (t, form, flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
             let Some(set) = flow.set.clone() else {
                 return Err(expired_flow());
             };
@@ -1605,9 +1612,7 @@ async fn enroll_done(
 ) -> Response {
     flatten(
         async {
-            let t = step_tenant(&state, &tenant)?;
-            let Form(form) = form.map_err(|_| bad_form())?;
-            let flow = open_flow(&t, &headers, &form, Some(Kind::Enroll))?;
+            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
             let Some(set) = flow.set.clone().filter(|_| !flow.pending) else {
                 return Err(expired_flow());
             };
