@@ -383,7 +383,8 @@ struct EnrollPage<'a> {
     error: Option<String>,
 }
 
-/// One code as shown.
+/// One code as shown; its plaintext is wiped when the page has been rendered.
+#[derive(zeroize::ZeroizeOnDrop)]
 struct CodeRow {
     number: u8,
     code: String,
