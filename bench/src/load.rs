@@ -202,7 +202,8 @@ fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
 
 fn shim_binary(explicit: Option<&Path>) -> BoxResult<PathBuf> {
     if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
+        // The shim runs in its own directory: a relative path must not depend on it.
+        return std::fs::canonicalize(p).map_err(|e| format!("--shim {}: {e}", p.display()).into());
     }
     let exe = std::env::current_exe()?;
     let bin = exe
