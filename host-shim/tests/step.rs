@@ -262,6 +262,15 @@ async fn enter(shim: &Shim, kind: &str, claims: &Value, state: &str) -> Page {
 }
 
 /// Enrol `sub` through the pages; returns the codes.
+/// Open the login step for `sub` with a fresh session: the entry page, its
+/// cookie and its flow token.
+async fn open_login(shim: &Shim, sub: &str, state: &str) -> (Page, String, String) {
+    let entry = enter(shim, "login", &session(shim, sub, state, "login"), state).await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    (entry, cookie, flow)
+}
+
 async fn enrol(shim: &Shim, sub: &str, state: &str) -> Vec<(u8, String)> {
     let entry = enter(shim, "enroll", &session(shim, sub, state, "enroll"), state).await;
     entry.assert_clear(StatusCode::OK, "Set up backup codes");
@@ -624,15 +633,7 @@ async fn codes_in_the_pages_produce_signed_results() {
     // Old codes are gone; a used new code is refused as already used.
     let status = shim.state.service.status(TENANT, "alice").await.unwrap();
     assert_eq!(status.active.unwrap().remaining, 4);
-    let entry = enter(
-        &shim,
-        "login",
-        &session(&shim, "alice", "s-login-2", "login"),
-        "s-login-2",
-    )
-    .await;
-    let cookie = entry.cookie();
-    let flow = field(&entry.html, "flow").unwrap();
+    let (_, cookie, flow) = open_login(&shim, "alice", "s-login-2").await;
     let page = post(
         &shim,
         &path,
@@ -652,15 +653,7 @@ async fn codes_in_the_pages_produce_signed_results() {
         result_claims(&shim, &page.html, "s-login-2")["result"]["number"],
         1
     );
-    let entry = enter(
-        &shim,
-        "login",
-        &session(&shim, "alice", "s-login-3", "login"),
-        "s-login-3",
-    )
-    .await;
-    let cookie = entry.cookie();
-    let flow = field(&entry.html, "flow").unwrap();
+    let (_, cookie, flow) = open_login(&shim, "alice", "s-login-3").await;
     let page = post(
         &shim,
         &path,
@@ -696,15 +689,7 @@ async fn lockout_shows_the_time_then_fails_back_to_the_idp() {
     enrol(&shim, "carol", "s-carol").await;
     let bob = shim.state.service.issue(TENANT, "bob").await.unwrap();
     let wrong = bob.codes[0].code.expose_secret().clone();
-    let entry = enter(
-        &shim,
-        "login",
-        &session(&shim, "carol", "s-lock", "login"),
-        "s-lock",
-    )
-    .await;
-    let cookie = entry.cookie();
-    let flow = field(&entry.html, "flow").unwrap();
+    let (_, cookie, flow) = open_login(&shim, "carol", "s-lock").await;
     let path = format!("/step/{TENANT}/login");
     let free = shim
         .state
