@@ -297,7 +297,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
              \n  {public}/demo\n\
              \n(set up backup codes, then sign in with one; the page plays a tiny identity provider\n\
              and shows the signed result it receives). The JSON API works too:\n\
-             \n  TOKEN=$(cargo run -q -p backup-codes-shim -- token --subject alice)\n\
+             \n  TOKEN=$(cargo run -q --release -p backup-codes-shim -- token --subject alice)\n\
              \x20 curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {public}/v1/tenants/demo/subjects/alice/codes\n\
              \nEvery call needs a fresh token (each is single-use). The API is described at\n\
              {public}/v1/openapi.json; configure your identity provider as a tenant with\n\
