@@ -1,41 +1,9 @@
 //! The bench binary's subcommands run end to end and print every row (no
 //! assertion about any timing).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BENCH: &str = env!("CARGO_BIN_EXE_backup-codes-bench");
-
-/// The shim binary cargo built next to this test, built on demand when missing.
-fn shim_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // target/<profile>/deps/<test> -> target/<profile>/backup-codes-shim
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("no target directory")?;
-    let bin = profile_dir.join("backup-codes-shim");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-p",
-            "backup-codes-shim",
-            "--bin",
-            "backup-codes-shim",
-        ]);
-        let profile = profile_dir.file_name().and_then(|n| n.to_str());
-        if let Some(p) = profile.filter(|p| *p != "debug") {
-            cmd.args(["--profile", p]);
-        }
-        let status = cmd.status().map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err("building the shim failed".into());
-        }
-    }
-    Ok(bin)
-}
 
 #[test]
 fn startup_child_loads_from_a_warm_cache() {
@@ -76,7 +44,7 @@ fn load_quick_prints_every_row() {
             "2",
             "--shim",
         ])
-        .arg(shim_binary().unwrap())
+        .arg(backup_codes_harness::shim::binary().unwrap())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
