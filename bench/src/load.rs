@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use backup_codes_harness::shim::ShimProcess;
 use backup_codes_shim::plugin::{HashParams, PluginConfig};
 use clap::Args;
 use serde_json::{Value, json};
@@ -107,7 +107,8 @@ pub struct LoadArgs {
 /// given with `--url`.
 struct Shim {
     url: String,
-    child: Option<std::process::Child>,
+    /// The process this tool started (killed on drop, before its directory goes).
+    _process: Option<ShimProcess>,
     pid: Option<u32>,
     _dir: Option<tempfile::TempDir>,
     tenant: String,
@@ -121,15 +122,6 @@ struct TokenKey {
     issuer: String,
     audience: String,
     secret: String,
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 /// `VmHWM` and `VmRSS` of a process, bytes (0 when unknown).
@@ -238,7 +230,7 @@ async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
     if let Some(url) = &args.url {
         let shim = Shim {
             url: url.trim_end_matches('/').to_owned(),
-            child: None,
+            _process: None,
             pid: args.pid,
             _dir: None,
             tenant: args.tenant.clone(),
@@ -253,9 +245,6 @@ async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
         return Ok(shim);
     }
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let secret = random_hex(32);
     let cache = args
         .cache_dir
@@ -268,9 +257,7 @@ async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
     };
     let tenant = "load";
     let config = format!(
-        r#"listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-database_url = "sqlite://{db}"
+        r#"database_url = "sqlite://{db}"
 log_filter = "warn"
 
 [plugin]
@@ -303,36 +290,22 @@ hash_iterations = {t}
         audience = key.audience,
         secret = key.secret,
     );
-    let config_path = dir.path().join("shim.toml");
-    std::fs::write(&config_path, config)?;
-    let log = std::fs::File::create(dir.path().join("shim.log"))?;
-    let mut cmd = std::process::Command::new(shim_binary(args.shim.as_deref())?);
-    // Only the configuration file counts: no BACKUP_CODES_* from the caller.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("BACKUP_CODES_") {
-            cmd.env_remove(&k);
-        }
-    }
-    let child = cmd
-        .arg("--config")
-        .arg(&config_path)
-        .arg("serve")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()?;
-    let pid = child.id();
-    let shim = Shim {
-        url: format!("http://127.0.0.1:{port}"),
-        child: Some(child),
-        pid: Some(pid),
+    let process = ShimProcess::start_binary(
+        &shim_binary(args.shim.as_deref())?,
+        dir.path(),
+        "shim",
+        &config,
+    )
+    .await?;
+    Ok(Shim {
+        url: process.url.clone(),
+        pid: process.pid(),
+        _process: Some(process),
         _dir: Some(dir),
         tenant: tenant.to_owned(),
         key,
         max_concurrent,
-    };
-    wait_ready(&shim).await?;
-    Ok(shim)
+    })
 }
 
 async fn wait_ready(shim: &Shim) -> BoxResult<()> {

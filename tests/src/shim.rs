@@ -148,6 +148,18 @@ impl ShimProcess {
     /// Write `config_toml` (plus a `listen` line) to `dir` and start the binary
     /// with it; waits until `/readyz` answers.
     pub async fn start(dir: &Path, name: &str, config_toml: &str) -> Result<Self, HarnessError> {
+        Self::start_binary(&binary()?, dir, name, config_toml).await
+    }
+
+    /// [`ShimProcess::start`] with a given shim binary (e.g. a release build).
+    /// Only the configuration file counts: the caller's `BACKUP_CODES_*`
+    /// variables are not passed on.
+    pub async fn start_binary(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        config_toml: &str,
+    ) -> Result<Self, HarnessError> {
         let port = free_port()?;
         let config_path = dir.join(format!("{name}.toml"));
         std::fs::write(
@@ -159,7 +171,13 @@ impl ShimProcess {
             .create(true)
             .append(true)
             .open(&log_path)?;
-        let child = tokio::process::Command::new(binary()?)
+        let mut cmd = tokio::process::Command::new(bin);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("BACKUP_CODES_") {
+                cmd.env_remove(&k);
+            }
+        }
+        let child = cmd
             .arg("--config")
             .arg(&config_path)
             .arg("serve")
