@@ -14,6 +14,10 @@ use crate::state::{CodeEntry, CodeSet, Credential, DecodeError, SALT_LEN, SET_ID
 
 /// Longest pepper accepted, in bytes.
 pub const MAX_PEPPER_LEN: usize = 64;
+/// A code used this many seconds ago or less, typed again, is a double submit
+/// (two tabs, a retried request, two logins racing with one code): it is refused
+/// as already used but not counted toward lockout. Older reuse counts as usual.
+pub const REUSE_GRACE_SECONDS: u64 = 60;
 
 /// Why a call failed. None of these changes the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -418,6 +422,23 @@ fn attempt(
 
     let verdict = match matched {
         None => Err(FailureReason::Mismatch),
+        Some(i)
+            if set.codes[i]
+                .used_at
+                .is_some_and(|at| now.saturating_sub(at) <= REUSE_GRACE_SECONDS) =>
+        {
+            // A double submit of a code just used: refused, nothing counted.
+            let consecutive_failures = set.failures;
+            return Ok(unchanged(
+                Outcome::Rejected {
+                    reason: FailureReason::AlreadyUsed,
+                    consecutive_failures,
+                    locked_until: None,
+                    permanent: false,
+                },
+                active_remaining(&credential),
+            ));
+        }
         Some(i) if set.codes[i].used_at.is_some() => Err(FailureReason::AlreadyUsed),
         Some(i)
             if target == Target::Active

@@ -127,7 +127,8 @@ fn a_code_verifies_once_and_only_once() {
             remaining: 9
         }]
     );
-    let again = verify(&first.credential, &codes[2], &p, None, T0 + 2).unwrap();
+    let later = T0 + 2 + REUSE_GRACE_SECONDS;
+    let again = verify(&first.credential, &codes[2], &p, None, later).unwrap();
     assert!(matches!(
         again.outcome,
         Outcome::Rejected {
@@ -137,6 +138,44 @@ fn a_code_verifies_once_and_only_once() {
         }
     ));
     assert_eq!(again.remaining, 9);
+}
+
+/// A code typed again just after it was used (a double submit, two logins
+/// racing with one code) is refused as already used, changes nothing and does
+/// not count toward lockout on its own; after the grace window it counts.
+#[test]
+fn a_double_submit_of_a_used_code_does_not_count_toward_lockout() {
+    let p = Policy {
+        free_failures: 1,
+        ..policy()
+    };
+    let (cred, codes) = active(&p, 5);
+    let used = verify(&cred, &codes[0], &p, None, T0).unwrap();
+    let mut current = used.credential.clone();
+    for dt in [0, 1, REUSE_GRACE_SECONDS] {
+        let again = verify(&current, &codes[0], &p, None, T0 + dt).unwrap();
+        assert_eq!(
+            again.outcome,
+            Outcome::Rejected {
+                reason: FailureReason::AlreadyUsed,
+                consecutive_failures: 0,
+                locked_until: None,
+                permanent: false,
+            }
+        );
+        assert_eq!(again.credential, current, "nothing changed");
+        assert!(again.events.is_empty());
+        current = again.credential;
+    }
+    let late = verify(&current, &codes[0], &p, None, T0 + REUSE_GRACE_SECONDS + 1).unwrap();
+    assert!(matches!(
+        late.outcome,
+        Outcome::Rejected {
+            reason: FailureReason::AlreadyUsed,
+            consecutive_failures: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
