@@ -22,9 +22,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::{AuthError, Authenticator, Operation};
 use crate::config::Limits;
 use crate::plugin::{
     CallError, CodeFormatError, CredentialStatus, Outcome, PluginError, SetStatus,
@@ -119,6 +120,9 @@ pub enum ApiError {
     /// Missing or invalid bearer token.
     #[error("unauthorized")]
     Unauthorized(AuthError),
+    /// A valid token whose `scope` does not cover this operation.
+    #[error("insufficient scope")]
+    Forbidden,
     /// No such tenant.
     #[error("unknown tenant")]
     UnknownTenant,
@@ -131,6 +135,9 @@ pub enum ApiError {
     /// The body is larger than allowed.
     #[error("request body too large")]
     TooLarge,
+    /// The client did not send its body in time.
+    #[error("request body not received in time")]
+    BodyTimeout,
     /// The subject has no codes.
     #[error("not enrolled")]
     NotEnrolled,
@@ -167,6 +174,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownTenant => Self::UnknownTenant,
             ServiceError::InvalidSubject => Self::InvalidSubject,
             ServiceError::NotEnrolled => Self::NotEnrolled,
+            ServiceError::AlreadyEnrolled => Self::Conflict("backup codes are already enrolled"),
             ServiceError::Refused(PluginError::InvalidCode(f)) => Self::InvalidCode(f),
             ServiceError::Refused(PluginError::NoActiveSet) => {
                 Self::Conflict("no active set: activate the pending set first")
@@ -193,6 +201,14 @@ impl IntoResponse for ApiError {
                     .increment(1);
                 (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}))
             }
+            Self::Forbidden => {
+                metrics::counter!("backup_codes_auth_failures_total", "reason" => AuthError::Scope.label())
+                    .increment(1);
+                (
+                    StatusCode::FORBIDDEN,
+                    json!({"error": "insufficient_scope"}),
+                )
+            }
             Self::UnknownTenant => (
                 StatusCode::NOT_FOUND,
                 json!({"error": "unknown_tenant", "message": "no such tenant is configured"}),
@@ -208,6 +224,10 @@ impl IntoResponse for ApiError {
             Self::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": "body_too_large"}),
+            ),
+            Self::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": "request_timeout"}),
             ),
             Self::NotEnrolled => (
                 StatusCode::NOT_FOUND,
@@ -278,7 +298,7 @@ async fn admit(
     headers: &HeaderMap,
     tenant: &str,
     subject: &str,
-    attempt: bool,
+    operation: Operation,
 ) -> Result<(), ApiError> {
     if !state.service.has_tenant(tenant) {
         return Err(ApiError::UnknownTenant);
@@ -289,10 +309,19 @@ async fn admit(
         .and_then(|v| v.to_str().ok());
     state
         .auth
-        .authenticate(state.service.store(), tenant, subject, authorization)
+        .authenticate(
+            state.service.store(),
+            tenant,
+            subject,
+            operation,
+            authorization,
+        )
         .await
-        .map_err(ApiError::Unauthorized)?;
-    if attempt {
+        .map_err(|e| match e {
+            AuthError::Scope => ApiError::Forbidden,
+            other => ApiError::Unauthorized(other),
+        })?;
+    if matches!(operation, Operation::Verify | Operation::Activate) {
         state
             .rates
             .check_subject(tenant, subject)
@@ -339,7 +368,14 @@ pub fn attempt_json(a: &Attempt) -> Value {
             "locked_until": r.locked_until,
             "permanent": r.permanent,
         }),
-        Outcome::Locked(until) => json!({"result": "locked", "locked_until": until}),
+        // The same fields as a rejection, so IdPs read one shape.
+        Outcome::Locked(until) => json!({
+            "result": "locked",
+            "reason": "locked",
+            "consecutive_failures": a.consecutive_failures,
+            "locked_until": until,
+            "permanent": until.is_none(),
+        }),
         Outcome::Exhausted => json!({"result": "exhausted"}),
     };
     if let Some(map) = v.as_object_mut() {
@@ -355,7 +391,7 @@ async fn issue(
     Path((tenant, subject)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, &tenant, &subject, false).await?;
+    admit(&state, &headers, &tenant, &subject, Operation::Issue).await?;
     let issued = state.service.issue(&tenant, &subject).await?;
     let pending = issued
         .events
@@ -379,7 +415,7 @@ async fn status(
     Path((tenant, subject)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    admit(&state, &headers, &tenant, &subject, false).await?;
+    admit(&state, &headers, &tenant, &subject, Operation::Status).await?;
     let s = state.service.status(&tenant, &subject).await?;
     Ok(Json(status_json(&s)))
 }
@@ -389,7 +425,7 @@ async fn delete(
     Path((tenant, subject)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    admit(&state, &headers, &tenant, &subject, false).await?;
+    admit(&state, &headers, &tenant, &subject, Operation::Delete).await?;
     state.service.delete(&tenant, &subject).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -399,10 +435,23 @@ async fn verify(
     Path((tenant, subject)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
-    admit(&state, &headers, &tenant, &subject, true).await?;
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Verify).await?;
     let a = state.service.verify(&tenant, &subject, body.code).await?;
-    Ok(Json(attempt_json(&a)))
+    Ok(attempt_response(&a))
+}
+
+/// An attempt's JSON; a lockout also says in `Retry-After` when to try again.
+fn attempt_response(a: &Attempt) -> Response {
+    let mut response = Json(attempt_json(a)).into_response();
+    if let Outcome::Locked(Some(until)) = a.outcome {
+        let now = jsonwebtoken::get_current_timestamp();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(until.saturating_sub(now).max(1)),
+        );
+    }
+    response
 }
 
 async fn activate(
@@ -410,10 +459,10 @@ async fn activate(
     Path((tenant, subject)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body<CodeBody>,
-) -> Result<Json<Value>, ApiError> {
-    admit(&state, &headers, &tenant, &subject, true).await?;
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Activate).await?;
     let a = state.service.activate(&tenant, &subject, body.code).await?;
-    Ok(Json(attempt_json(&a)))
+    Ok(attempt_response(&a))
 }
 
 async fn healthz() -> &'static str {
@@ -473,19 +522,75 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Declared bodies over the limit but at most this large are read and thrown
+/// away before the 413, so the client gets the answer rather than a reset
+/// connection; larger ones are refused at once.
+const DRAIN_BYTES: u64 = 1 << 20;
+
+/// Read the whole body before the handler runs, within the size limit and the
+/// body-read deadline: a declared `Content-Length` over the limit is refused
+/// (413; at once above [`DRAIN_BYTES`]), a body that does not arrive in time gets
+/// 408, so a slow client holds no handler, engine slot or database connection.
+async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.limits.body_bytes;
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let deadline = Duration::from_millis(state.limits.body_read_timeout_ms);
+    if let Some(n) = declared.filter(|&n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        if n <= DRAIN_BYTES {
+            let drain = async {
+                let mut body = body;
+                while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+            };
+            let _ = tokio::time::timeout(deadline, drain).await;
+        }
+        return ApiError::TooLarge.into_response();
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    let bytes = match tokio::time::timeout(deadline, http_body_util::BodyExt::collect(limited))
+        .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::TooLarge.into_response();
+        }
+        Ok(Err(_)) => {
+            return ApiError::BadBody("the request body could not be read".into()).into_response();
+        }
+        Err(_) => {
+            metrics::counter!("backup_codes_http_body_timeouts_total").increment(1);
+            return ApiError::BodyTimeout.into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
 /// The API router.
 pub fn app(state: AppState) -> Router {
     let subject = "/v1/tenants/{tenant}/subjects/{subject}/codes";
     let timeout = Duration::from_millis(state.limits.request_timeout_ms);
-    Router::new()
+    // Every API answer is about one subject's codes: never cached anywhere.
+    let api = Router::new()
         .route(subject, post(issue).get(status).delete(delete))
         .route(&format!("{subject}/verify"), post(verify))
         .route(&format!("{subject}/activate"), post(activate))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .merge(api)
         .route("/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(crate::step::router(state.clone()))
+        .route_layer(middleware::from_fn_with_state(state.clone(), read_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -7,8 +7,18 @@
 //! are checked with a small leeway, tokens may not live longer than
 //! [`MAX_TOKEN_LIFETIME`], and each `jti` is accepted once (remembered in the
 //! store until the token expires, so the rule holds across shim instances).
+//!
+//! A token is bound to operations by its `scope` claim (space-separated
+//! [`Operation`] names); a tenant with `require_scope` refuses tokens without
+//! one. A token carrying a `step` claim is a login-step session token and is
+//! never accepted here.
+//!
+//! Refetching the JWKS never blocks requests whose key is known: they read the
+//! current set, while one request at a time (single flight) fetches for an
+//! unknown `kid`, with a deadline, at most once per [`JWKS_REFETCH_INTERVAL`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -16,7 +26,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::RwLock;
 
 use crate::config::TenantConfig;
 use crate::store::Store;
@@ -27,6 +36,47 @@ pub const MAX_TOKEN_LIFETIME: u64 = 900;
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Shortest interval between two JWKS fetches for unknown key ids.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Longest a JWKS fetch may take (connection, answer and body).
+pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest bearer token accepted, bytes.
+pub const MAX_API_TOKEN_BYTES: usize = 8192;
+
+/// What an API call does; a token's `scope` names the operations it may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST .../codes`: issue or regenerate a set.
+    Issue,
+    /// `POST .../codes/activate`: confirm a pending set.
+    Activate,
+    /// `POST .../codes/verify`: check a code at login.
+    Verify,
+    /// `GET .../codes`: read the status.
+    Status,
+    /// `DELETE .../codes`: remove the codes.
+    Delete,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Self; 5] = [
+        Self::Issue,
+        Self::Activate,
+        Self::Verify,
+        Self::Status,
+        Self::Delete,
+    ];
+
+    /// Its name in a `scope` claim.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Issue => "issue",
+            Self::Activate => "activate",
+            Self::Verify => "verify",
+            Self::Status => "status",
+            Self::Delete => "delete",
+        }
+    }
+}
 
 /// Why a token was refused. All map to the same short 401 answer; the variant
 /// is only logged (at debug level) and counted.
@@ -53,6 +103,10 @@ pub enum AuthError {
     /// The `jti` was used before.
     #[error("replayed token")]
     Replayed,
+    /// The token's `scope` does not name the operation (or names none where the
+    /// tenant requires one). Answered with 403, not 401.
+    #[error("operation not in the token's scope")]
+    Scope,
     /// The replay store could not be reached: fail closed.
     #[error("replay store unavailable")]
     Store,
@@ -69,6 +123,7 @@ impl AuthError {
             Self::Invalid => "invalid",
             Self::Lifetime => "lifetime",
             Self::Replayed => "replayed",
+            Self::Scope => "scope",
             Self::Store => "store",
         }
     }
@@ -79,26 +134,51 @@ impl AuthError {
 struct Claims {
     exp: u64,
     jti: Option<String>,
+    scope: Option<String>,
+    /// Only login-step session tokens carry it: such a token is refused here.
+    step: Option<serde_json::Value>,
 }
 
 enum Keys {
     Shared(DecodingKey),
-    Jwks {
-        url: String,
-        cache: RwLock<JwksCache>,
-    },
+    Jwks(Jwks),
 }
 
-#[derive(Default)]
-struct JwksCache {
-    set: Option<JwkSet>,
-    last_fetch: Option<Instant>,
+/// A tenant's JWKS: the current set, read without waiting, and the refetch
+/// state, locked only by requests whose `kid` is unknown.
+struct Jwks {
+    url: String,
+    current: RwLock<Option<Arc<JwkSet>>>,
+    /// When the last fetch started; held across a fetch (single flight).
+    refetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Jwks {
+    fn new(url: String) -> Self {
+        Self {
+            url,
+            current: RwLock::new(None),
+            refetch: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The current set (a cheap clone of an `Arc`; the lock is never held across I/O).
+    fn current(&self) -> Option<Arc<JwkSet>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+
+    fn replace(&self, set: JwkSet) {
+        if let Ok(mut g) = self.current.write() {
+            *g = Some(Arc::new(set));
+        }
+    }
 }
 
 struct TenantAuth {
     issuer: String,
     audience: String,
     algorithms: Vec<Algorithm>,
+    require_scope: bool,
     keys: Keys,
 }
 
@@ -140,7 +220,7 @@ impl Authenticator {
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
+            .timeout(JWKS_FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let tenants = tenants
@@ -150,20 +230,15 @@ impl Authenticator {
                     (Some(secret), _) if t.algorithms.iter().any(|a| a == "HS256") => {
                         Keys::Shared(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
                     }
-                    (_, Some(url)) => Keys::Jwks {
-                        url: url.clone(),
-                        cache: RwLock::new(JwksCache::default()),
-                    },
+                    (_, Some(url)) => Keys::Jwks(Jwks::new(url.clone())),
                     // Validation guarantees one of the two; an empty JWKS refuses all.
-                    _ => Keys::Jwks {
-                        url: String::new(),
-                        cache: RwLock::new(JwksCache::default()),
-                    },
+                    _ => Keys::Jwks(Jwks::new(String::new())),
                 };
                 let auth = TenantAuth {
                     issuer: t.issuer.clone(),
                     audience: t.audience.clone(),
                     algorithms: t.algorithms.iter().filter_map(|a| algorithm(a)).collect(),
+                    require_scope: t.require_scope,
                     keys,
                 };
                 (id.clone(), auth)
@@ -176,13 +251,14 @@ impl Authenticator {
         })
     }
 
-    /// Check the `Authorization` header value for a call about `subject` of
-    /// `tenant`, and spend its `jti`.
+    /// Check the `Authorization` header value for `operation` on `subject` of
+    /// `tenant`, and spend its `jti` (only once everything else holds).
     pub async fn authenticate(
         &self,
         store: &Store,
         tenant_id: &str,
         subject: &str,
+        operation: Operation,
         authorization: Option<&str>,
     ) -> Result<(), AuthError> {
         let tenant = self.tenants.get(tenant_id).ok_or(AuthError::Invalid)?;
@@ -191,6 +267,9 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
+        if token.len() > MAX_API_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !tenant.algorithms.contains(&header.alg) {
             return Err(AuthError::Algorithm);
@@ -206,8 +285,16 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|_| AuthError::Invalid)?;
         let claims = data.claims;
+        if claims.step.is_some() {
+            return Err(AuthError::Invalid);
+        }
         if claims.exp > now().saturating_add(MAX_TOKEN_LIFETIME) {
             return Err(AuthError::Lifetime);
+        }
+        match &claims.scope {
+            Some(scope) if scope.split(' ').any(|s| s == operation.scope()) => {}
+            None if !tenant.require_scope => {}
+            _ => return Err(AuthError::Scope),
         }
         let jti = claims
             .jti
@@ -236,16 +323,11 @@ impl Authenticator {
     ) -> Result<DecodingKey, AuthError> {
         let key = match &tenant.keys {
             Keys::Shared(key) => key.clone(),
-            Keys::Jwks { url, cache } => {
+            Keys::Jwks(jwks) => {
                 let kid = kid.ok_or(AuthError::UnknownKey)?;
-                let found = find_key(cache.read().await.set.as_ref(), kid, alg)?;
-                match found {
+                match find_key(jwks.current().as_deref(), kid, alg)? {
                     Some(k) => k,
-                    None => {
-                        self.refresh(url, cache).await;
-                        find_key(cache.read().await.set.as_ref(), kid, alg)?
-                            .ok_or(AuthError::UnknownKey)?
-                    }
+                    None => self.refetch_for(jwks, kid, alg).await?,
                 }
             }
         };
@@ -255,19 +337,33 @@ impl Authenticator {
         Ok(key)
     }
 
-    async fn refresh(&self, url: &str, cache: &RwLock<JwksCache>) {
-        let mut guard = cache.write().await;
-        if guard
-            .last_fetch
-            .is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL)
-        {
-            return;
+    /// An unknown `kid`: fetch the JWKS again, one request at a time and at most
+    /// once per interval. Requests with known keys never wait for this.
+    async fn refetch_for(
+        &self,
+        jwks: &Jwks,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Result<DecodingKey, AuthError> {
+        let wait = JWKS_FETCH_TIMEOUT.saturating_add(Duration::from_secs(1));
+        let mut last = tokio::time::timeout(wait, jwks.refetch.lock())
+            .await
+            .map_err(|_| AuthError::UnknownKey)?;
+        // Another request may have fetched the key while this one waited.
+        if let Some(k) = find_key(jwks.current().as_deref(), kid, alg)? {
+            return Ok(k);
         }
-        guard.last_fetch = Some(Instant::now());
-        match self.fetch(url).await {
-            Ok(set) => guard.set = Some(set),
-            Err(e) => tracing::warn!(error = %e, "fetching the JWKS failed"),
+        if last.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
+            return Err(AuthError::UnknownKey);
         }
+        *last = Some(Instant::now());
+        match tokio::time::timeout(JWKS_FETCH_TIMEOUT, self.fetch(&jwks.url)).await {
+            Ok(Ok(set)) => jwks.replace(set),
+            Ok(Err(e)) => tracing::warn!(error = %e, "fetching the JWKS failed"),
+            Err(_) => tracing::warn!("fetching the JWKS timed out"),
+        }
+        drop(last);
+        find_key(jwks.current().as_deref(), kid, alg)?.ok_or(AuthError::UnknownKey)
     }
 
     async fn fetch(&self, url: &str) -> Result<JwkSet, String> {

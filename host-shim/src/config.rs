@@ -18,6 +18,9 @@ use crate::plugin::{CodeOrder, PluginConfig, Policy};
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "BACKUP_CODES_";
+/// Smallest `limits.body_bytes` a login step works with: its forms carry a flow
+/// token of up to 8 KiB and a code.
+pub const MIN_STEP_BODY_BYTES: usize = 10 * 1024;
 
 /// The configuration's top-level keys (environment variables must start with one).
 const TOP_LEVEL_KEYS: [&str; 10] = [
@@ -143,8 +146,13 @@ impl Default for PluginSettings {
 pub struct Limits {
     /// Largest request body, bytes.
     pub body_bytes: usize,
-    /// Longest request, milliseconds.
+    /// Longest request, milliseconds (503 when a handler takes longer).
     pub request_timeout_ms: u64,
+    /// Longest a client may take to send its request headers, milliseconds (the
+    /// connection is closed after that).
+    pub header_read_timeout_ms: u64,
+    /// Longest a client may take to send its request body, milliseconds (408).
+    pub body_read_timeout_ms: u64,
     /// Requests per minute from one IP address.
     pub per_ip_per_minute: u32,
     /// Code attempts per minute for one subject.
@@ -158,6 +166,8 @@ impl Default for Limits {
         Self {
             body_bytes: 16 * 1024,
             request_timeout_ms: 15_000,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
             per_ip_per_minute: 600,
             per_subject_per_minute: 30,
             leeway_seconds: 30,
@@ -180,6 +190,11 @@ pub struct TenantConfig {
     pub jwks_url: Option<String>,
     /// Shared secret for HS256 (at least 32 bytes).
     pub hs256_secret: Option<SecretString>,
+    /// Refuse API tokens without a `scope` claim (tokens that carry one are
+    /// always held to it). Default `false`, so IdPs that predate scopes keep
+    /// working; set it once the IdP mints scoped tokens (`verify` for its login
+    /// path, `issue activate status` for enrolment, `delete` for administration).
+    pub require_scope: bool,
     /// Optional pepper (1..=64 bytes) given to argon2 as its secret.
     pub pepper: Option<SecretString>,
     /// Policy overrides on the plugin's default policy.
@@ -304,13 +319,32 @@ impl Config {
         if self.limits.body_bytes < 256 || self.limits.per_ip_per_minute == 0 {
             return invalid("limits.body_bytes must be >= 256 and rates > 0".into());
         }
+        if self.limits.header_read_timeout_ms == 0 || self.limits.body_read_timeout_ms == 0 {
+            return invalid(
+                "limits.header_read_timeout_ms and limits.body_read_timeout_ms must be > 0".into(),
+            );
+        }
         if self.limits.per_subject_per_minute == 0 || self.limits.leeway_seconds > 300 {
             return invalid(
                 "limits.per_subject_per_minute must be > 0 and leeway_seconds <= 300".into(),
             );
         }
+        if self.tenants.values().any(|t| t.step_secret.is_some())
+            && self.limits.body_bytes < MIN_STEP_BODY_BYTES
+        {
+            return invalid(format!(
+                "limits.body_bytes must be at least {MIN_STEP_BODY_BYTES} when a tenant has a login step (its forms carry the flow)"
+            ));
+        }
         for (id, t) in &self.tenants {
             validate_tenant(id, t)?;
+            if !t.issuer.is_empty()
+                && t.issuer.trim_end_matches('/') == self.public_url.trim_end_matches('/')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "tenants.{id}.issuer must differ from public_url: the shim's own result tokens carry public_url as their issuer"
+                )));
+            }
         }
         Ok(())
     }
@@ -390,6 +424,18 @@ fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
     {
         return invalid("step_secret must be at least 32 bytes".into());
     }
+    // One secret per purpose: a token signed for the API must never verify as a
+    // step session token, or the other way round.
+    if let (Some(step), Some(api)) = (&t.step_secret, &t.hs256_secret)
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            step.expose_secret().as_bytes(),
+            api.expose_secret().as_bytes(),
+        ))
+    {
+        return invalid(
+            "step_secret must differ from hs256_secret (one secret per purpose)".into(),
+        );
+    }
     Ok(())
 }
 
@@ -432,6 +478,26 @@ mod tests {
         let mut t = tenant();
         t.algorithms = vec!["none".into()];
         assert!(validate_tenant("acme", &t).is_err());
+        // One secret for two purposes.
+        let mut t = tenant();
+        t.step_secret = t.hs256_secret.clone();
+        assert!(
+            validate_tenant("acme", &t)
+                .unwrap_err()
+                .to_string()
+                .contains("step_secret must differ from hs256_secret")
+        );
+        // The IdP's issuer may not be the shim's own.
+        let mut c = Config::default();
+        let mut t = tenant();
+        t.issuer = format!("{}/", c.public_url);
+        c.tenants.insert("acme".into(), t);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("must differ from public_url")
+        );
         assert!(validate_tenant("bad id", &tenant()).is_err());
     }
 

@@ -61,6 +61,10 @@ enum Command {
         /// Lifetime in seconds (at most 900).
         #[arg(long, default_value_t = 300)]
         ttl: u64,
+        /// Operations the token may be used for (space-separated: issue
+        /// activate verify status delete).
+        #[arg(long, default_value = "issue activate verify status delete")]
+        scope: String,
     },
     /// Write the embedded component (.wasm) to a file, for other hosts.
     Component {
@@ -209,9 +213,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             issuer,
             audience,
         } => {
-            let secret = server::random_secret(32);
-            let step = server::random_secret(32);
-            let pepper = server::random_secret(24);
+            let secret = server::random_secret(32).map_err(|e| e.to_string())?;
+            let step = server::random_secret(32).map_err(|e| e.to_string())?;
+            let pepper = server::random_secret(24).map_err(|e| e.to_string())?;
             println!(
                 "# Add to backup-codes.toml; keep the secrets out of version control\n\
                  # (or set them as BACKUP_CODES_TENANTS__{up}__HS256_SECRET etc.).\n\
@@ -225,17 +229,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Token { subject, ttl } => {
+        Command::Token {
+            subject,
+            ttl,
+            scope,
+        } => {
             if !demo {
                 return Err("`token` mints tokens for the demo tenant only; with configured tenants, tokens come from your identity provider".into());
             }
-            let secret =
+            let root =
                 server::demo_secret(&server::data_dir(&config)).map_err(|e| e.to_string())?;
+            let secret = server::DemoSecrets::derive(&root)
+                .map_err(|e| e.to_string())?
+                .api;
             let now = jsonwebtoken::get_current_timestamp();
             let claims = serde_json::json!({
                 "iss": DEMO_ISSUER, "aud": DEMO_AUDIENCE, "sub": subject,
-                "iat": now, "exp": now + ttl.min(900),
-                "jti": server::random_secret(16).expose_secret(),
+                "iat": now, "exp": now + ttl.min(900), "scope": scope,
+                "jti": server::random_secret(16).map_err(|e| e.to_string())?.expose_secret(),
             });
             let token = jsonwebtoken::encode(
                 &jsonwebtoken::Header::default(),
@@ -306,7 +317,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         );
     }
     let router = backup_codes_shim::api::app(state.clone());
-    let result = server::serve(listener, router, server::shutdown_signal()).await;
+    let result = server::serve(listener, router, &config.limits, server::shutdown_signal()).await;
     housekeeping.abort();
     state.service.store().close().await;
     result.map_err(|e| e.to_string())

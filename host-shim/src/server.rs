@@ -43,6 +43,9 @@ pub enum StartError {
     /// The HTTP client for JWKS could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// A secret could not be made (the OS random source failed) or derived.
+    #[error("secret: {0}")]
+    Secret(&'static str),
 }
 
 /// Add the demo tenant when no tenant is configured: HS256 with a secret kept in
@@ -51,21 +54,54 @@ pub fn with_demo_tenant(config: &mut Config, data_dir: &Path) -> Result<bool, St
     if !config.tenants.is_empty() {
         return Ok(false);
     }
-    let secret = demo_secret(data_dir)?;
+    let secrets = DemoSecrets::derive(&demo_secret(data_dir)?)?;
     config.tenants.insert(
         DEMO_TENANT.into(),
         TenantConfig {
             issuer: DEMO_ISSUER.into(),
             audience: DEMO_AUDIENCE.into(),
             algorithms: vec!["HS256".into()],
-            hs256_secret: Some(secret.clone()),
-            step_secret: Some(secret),
+            hs256_secret: Some(secrets.api),
+            require_scope: true,
+            step_secret: Some(secrets.step),
             continue_urls: vec![format!("{}/demo/", config.public_url.trim_end_matches('/'))],
             ..TenantConfig::default()
         },
     );
     config.demo = true;
     Ok(true)
+}
+
+/// The demo tenant's per-purpose secrets, derived from its one stored secret
+/// (HMAC-SHA-256 under a label per purpose), so an API token never verifies as a
+/// step session token or the other way round.
+pub struct DemoSecrets {
+    /// Signs API bearer tokens (`hs256_secret`).
+    pub api: SecretString,
+    /// Signs step session and result tokens (`step_secret`).
+    pub step: SecretString,
+}
+
+impl DemoSecrets {
+    /// Derive both from the stored secret.
+    pub fn derive(root: &SecretString) -> Result<Self, StartError> {
+        Ok(Self {
+            api: derive_secret(root, "backup-codes demo api v1")?,
+            step: derive_secret(root, "backup-codes demo step v1")?,
+        })
+    }
+}
+
+fn derive_secret(root: &SecretString, label: &str) -> Result<SecretString, StartError> {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(root.expose_secret().as_bytes())
+        .map_err(|_| StartError::Secret("the demo secret cannot key HMAC-SHA-256"))?;
+    mac.update(label.as_bytes());
+    let derived = zeroize::Zeroizing::new(mac.finalize().into_bytes().to_vec());
+    Ok(SecretString::from(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(derived.as_slice()),
+    ))
 }
 
 /// Read or create the demo tenant's secret.
@@ -75,7 +111,7 @@ pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
     std::fs::create_dir_all(data_dir)?;
-    let secret = random_secret(32);
+    let secret = random_secret(32)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -84,15 +120,15 @@ pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
     Ok(secret)
 }
 
-/// A random secret of `bytes` bytes, as URL-safe base64 text.
-pub fn random_secret(bytes: usize) -> SecretString {
+/// A random secret of `bytes` bytes, as URL-safe base64 text; an error when the
+/// OS random source fails (never a weak or empty secret).
+pub fn random_secret(bytes: usize) -> Result<SecretString, StartError> {
     use base64::Engine as _;
     let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    // The OS random source failing at this point is unrecoverable for key creation.
-    if getrandom::fill(&mut raw).is_err() {
-        return SecretString::from(String::new());
-    }
-    SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+    getrandom::fill(&mut raw).map_err(|_| StartError::Secret("the OS random source failed"))?;
+    Ok(SecretString::from(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()),
+    ))
 }
 
 /// Directory the SQLite database lives in (where the demo secret goes too).
@@ -230,16 +266,66 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Serve the API on `listener` until `shutdown` resolves.
+/// How long connections in flight may take to finish after shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Serve `router` on `listener` until `shutdown` resolves, then let requests in
+/// flight finish (at most [`SHUTDOWN_GRACE`]).
+///
+/// HTTP/1.1 through hyper, with a deadline for reading request headers
+/// (`limits.header_read_timeout_ms`): a client that never finishes its headers
+/// is disconnected instead of holding a connection. Handlers see the peer
+/// address as [`axum::extract::ConnectInfo`].
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    limits: &crate::config::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        tracing::trace!(%peer, "connection accepted");
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+            },
+        );
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period were dropped");
+    }
+    Ok(())
 }

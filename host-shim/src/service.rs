@@ -54,6 +54,10 @@ pub enum ServiceError {
     /// The subject has no backup codes.
     #[error("no backup codes are enrolled for this subject")]
     NotEnrolled,
+    /// A first enrolment was asked for, but the subject already has an active set
+    /// (replacing it needs [`IssueMode::Replace`]).
+    #[error("backup codes are already enrolled for this subject")]
+    AlreadyEnrolled,
     /// The plugin refused the input (bad code format, no pending set, ...).
     #[error("{}", refusal_text(.0))]
     Refused(PluginError),
@@ -68,6 +72,16 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// Whether [`Service::issue_as`] may replace an active set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueMode {
+    /// A first set only: refused with [`ServiceError::AlreadyEnrolled`] when an
+    /// active set exists (decided on the same version the new set is written over).
+    First,
+    /// A new set, pending beside the active one when there is one (regeneration).
+    Replace,
+}
+
 /// What `verify` and `activate` report.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -79,6 +93,8 @@ pub struct Attempt {
     pub set_id: Option<String>,
     /// Remaining is at or below the tenant's low-water mark.
     pub low: bool,
+    /// Consecutive failures counted on the set after this attempt.
+    pub consecutive_failures: u32,
     /// Events the plugin produced.
     pub events: Vec<Event>,
 }
@@ -286,6 +302,16 @@ impl Service {
 
     /// Issue a new set (or a pending replacement for the current one).
     pub async fn issue(&self, tenant_id: &str, subject: &str) -> Result<Issued, ServiceError> {
+        self.issue_as(tenant_id, subject, IssueMode::Replace).await
+    }
+
+    /// Issue a new set; with [`IssueMode::First`] only when no set is active.
+    pub async fn issue_as(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        mode: IssueMode,
+    ) -> Result<Issued, ServiceError> {
         check_subject(subject)?;
         let tenant = self.tenant(tenant_id)?;
         for _ in 0..MAX_SWAP_ATTEMPTS {
@@ -293,6 +319,14 @@ impl Service {
             let policy = tenant.policy;
             let pepper = tenant.pepper.clone();
             let bytes = current.as_ref().map(|r| r.credential.clone());
+            if let (IssueMode::First, Some(existing)) = (mode, bytes.clone()) {
+                let status = self
+                    .run(tenant_id, subject, move |p| p.status(&existing, &policy))
+                    .await?;
+                if status.active.is_some() {
+                    return Err(ServiceError::AlreadyEnrolled);
+                }
+            }
             let issued = self
                 .run(tenant_id, subject, move |p| {
                     p.issue(bytes.as_deref(), &policy, pepper.as_ref())
@@ -376,11 +410,23 @@ impl Service {
                     Outcome::Exhausted => "exhausted",
                 };
                 metrics::counter!("backup_codes_attempts_total", "outcome" => outcome_kind, "activation" => if activation { "true" } else { "false" }).increment(1);
+                let consecutive_failures = match v.outcome {
+                    Outcome::Rejected(r) => r.consecutive_failures,
+                    Outcome::Accepted(_) => 0,
+                    // Nothing was checked: the count is the stored one.
+                    Outcome::Locked(_) | Outcome::Exhausted => {
+                        let stored = v.credential.clone();
+                        self.run(tenant_id, subject, move |p| p.status(&stored, &policy))
+                            .await
+                            .map_or(0, |s| s.consecutive_failures)
+                    }
+                };
                 return Ok(Attempt {
                     outcome: v.outcome,
                     remaining: v.remaining,
                     set_id: event_set_id(&v.events),
                     low: v.remaining <= tenant.policy.low_water,
+                    consecutive_failures,
                     events: v.events,
                 });
             }

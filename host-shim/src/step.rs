@@ -3,17 +3,20 @@
 //!
 //! # Contract
 //!
-//! The IdP redirects the browser to `GET /step/{tenant}/login` (code entry) or
-//! `GET /step/{tenant}/enroll` (new set, shown once, then one code typed back) with
-//! two query parameters: `state` (opaque, single-use) and `session_token`, an HS256
-//! JWT signed with the tenant's `step_secret`:
+//! The IdP redirects the browser to `GET /step/{tenant}/login` (code entry),
+//! `GET /step/{tenant}/enroll` (a first set, shown once, then one code typed back;
+//! refused when the subject already has one) or `GET /step/{tenant}/regenerate`
+//! (a new set replacing the current one) with two query parameters: `state`
+//! (opaque, single-use) and `session_token`, an HS256 JWT signed with the tenant's
+//! `step_secret`:
 //!
 //! | claim | rule |
 //! |---|---|
+//! | `step` | required: `login`, `enroll` or `regenerate`, the step of the path; a token opens that one step only |
 //! | `iss` | the tenant's `issuer` |
 //! | `sub` | the subject (1..=255 bytes, no control characters) |
 //! | `exp`, `iat` | required; `exp` at most 15 minutes ahead; the leeway is `limits.leeway_seconds` |
-//! | `aud` | optional; when present it must name the tenant's `audience` or a URL under the shim's `public_url` (Auth0 puts the redirect URL there) |
+//! | `aud` | optional; when present it must name the tenant's `audience` or exactly this step's URL, `{public_url}/step/{tenant}/{step}` (Auth0 puts the redirect URL there) |
 //! | `state` | optional; when present it must equal the `state` parameter (Auth0 sets it) |
 //! | `continue_uri` | optional; where to send the result. It must fall under one of the tenant's `continue_urls` (same scheme, host and port, path under the prefix); without it the first `continue_urls` entry is used as is (Auth0: `https://{domain}/continue`) |
 //!
@@ -25,9 +28,12 @@
 //! `issuer`, `sub`, `state`, `iat`, `exp` (5 minutes), `jti` and `result`:
 //! `{"status":"success","method":"backup_code","action":"verify","set_id",
 //! "number","remaining","low"}`, `{"status":"success","method":"backup_code",
-//! "action":"enroll","set_id","fingerprint","count"}` or
-//! `{"status":"failed","reason":...}`. Failures are sent back only when the
-//! session token's signature was valid (so its `sub` and continue URL are the IdP's).
+//! "action":"enroll"|"regenerate","set_id","fingerprint","count"}` or
+//! `{"status":"failed","method":"backup_code","action":...,"reason":...}`. The
+//! `action` names the step the session token opened (`login` → `verify`), so the
+//! IdP can check that the answer is for the step it asked for. Failures are sent
+//! back only when the session token's signature was valid (so its `sub` and
+//! continue URL are the IdP's).
 //!
 //! Between pages the flow travels in a signed flow token (hidden form field, a key
 //! derived from `step_secret`, 15 minutes) bound to a per-flow `HttpOnly;
@@ -57,7 +63,7 @@ use subtle::ConstantTimeEq;
 use crate::api::AppState;
 use crate::config::TenantConfig;
 use crate::plugin::{CodeFormatError, CodeOrder, Event, FailureReason, Outcome, PluginError};
-use crate::service::{Attempt, ServiceError};
+use crate::service::{Attempt, IssueMode, ServiceError};
 
 /// How long a flow (the pages between the IdP's redirect and the result) lasts, seconds.
 pub const FLOW_TTL: i64 = 900;
@@ -69,6 +75,13 @@ pub const MAX_SESSION_LIFETIME: i64 = 900;
 pub const MAX_STATE_BYTES: usize = 2048;
 /// Longest session token accepted, bytes.
 pub const MAX_TOKEN_BYTES: usize = 8192;
+/// Longest flow token accepted from a form, bytes.
+pub const MAX_FLOW_BYTES: usize = 8192;
+/// Room a flow token keeps for what later pages add (the set issued, a login
+/// result); a flow that would not have it is refused at the entry, before the
+/// state or the session token is spent.
+pub const FLOW_GROWTH: usize = 1024;
+const _: () = assert!(MAX_FLOW_BYTES + 2048 <= crate::config::MIN_STEP_BODY_BYTES);
 /// New sets one enrolment flow may issue (each costs one argon2 run per code).
 pub const MAX_ISSUES_PER_FLOW: u32 = 3;
 /// The `method` named in results.
@@ -90,6 +103,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/step.js", get(js))
         .route("/step/{tenant}/login", get(login_entry).post(login_submit))
         .route("/step/{tenant}/enroll", get(enroll_entry))
+        .route("/step/{tenant}/regenerate", get(regenerate_entry))
         .route("/step/{tenant}/enroll/issue", post(enroll_issue))
         .route("/step/{tenant}/enroll/activate", post(enroll_activate))
         .route("/step/{tenant}/enroll/done", post(enroll_done))
@@ -257,6 +271,10 @@ struct SessionClaims {
     jti: Option<String>,
     state: Option<String>,
     continue_uri: Option<String>,
+    /// The one step this token opens: `login`, `enroll` or `regenerate` (required).
+    step: Option<String>,
+    /// Present only in the shim's own result tokens: such a token is never a session.
+    result: Option<Value>,
 }
 
 /// What the shim's own flow token carries between pages.
@@ -265,7 +283,8 @@ struct Flow {
     iss: String,
     aud: String,
     exp: i64,
-    /// `login` or `enroll`.
+    /// The step the IdP's session token opened: `login`, `enroll` or
+    /// `regenerate` (also the new-set flow offered after a login with few codes left).
     kind: String,
     sub: String,
     state: String,
@@ -289,6 +308,15 @@ struct Flow {
 impl Flow {
     fn cookie_name(&self) -> String {
         format!("bc_flow_{}", self.fid)
+    }
+
+    /// The `action` its results name: the step the IdP asked for.
+    fn action(&self) -> &'static str {
+        if self.after.is_some() {
+            // A new set taken after a login: the IdP asked for a login.
+            return Kind::Login.action();
+        }
+        Kind::parse(&self.kind).map_or("", Kind::action)
     }
 }
 
@@ -330,6 +358,26 @@ fn sign_result(
     .map_err(|_| Refusal::internal())
 }
 
+/// The signed failure for the IdP of a flow.
+fn flow_failure(
+    state: &AppState,
+    t: &StepTenant<'_>,
+    flow: &Flow,
+    reason: &str,
+    extra: Option<(&str, Value)>,
+) -> Option<Handoff> {
+    failure(
+        state,
+        t,
+        flow.action(),
+        &flow.cont,
+        &flow.state,
+        Some(&flow.sub),
+        reason,
+        extra,
+    )
+}
+
 /// A signed answer ready to be posted to the IdP.
 struct Handoff {
     action: String,
@@ -337,16 +385,19 @@ struct Handoff {
     token: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn failure(
     state: &AppState,
     t: &StepTenant<'_>,
+    action: &str,
     cont: &str,
     flow_state: &str,
     sub: Option<&str>,
     reason: &str,
     extra: Option<(&str, Value)>,
 ) -> Option<Handoff> {
-    let mut result = json!({"status": "failed", "method": METHOD, "reason": reason});
+    let mut result =
+        json!({"status": "failed", "method": METHOD, "action": action, "reason": reason});
     if let (Some((k, v)), Some(map)) = (extra, result.as_object_mut()) {
         map.insert(k.into(), v);
     }
@@ -602,10 +653,17 @@ struct Entry {
     session_token: Option<String>,
 }
 
+/// The step a session token opens, named in its required `step` claim and by
+/// the entry path. Each token opens exactly one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// Type a code (`/step/{tenant}/login`).
     Login,
+    /// A first set, for a subject with no active set (`/step/{tenant}/enroll`).
     Enroll,
+    /// A new set replacing the active one, if any (`/step/{tenant}/regenerate`):
+    /// the IdP says explicitly that the user may replace their codes.
+    Regenerate,
 }
 
 impl Kind {
@@ -613,7 +671,28 @@ impl Kind {
         match self {
             Self::Login => "login",
             Self::Enroll => "enroll",
+            Self::Regenerate => "regenerate",
         }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::Login, Self::Enroll, Self::Regenerate]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
+    /// The `action` of results answering this step.
+    fn action(self) -> &'static str {
+        match self {
+            Self::Login => "verify",
+            Self::Enroll => "enroll",
+            Self::Regenerate => "regenerate",
+        }
+    }
+
+    /// Does this step issue a new set?
+    fn enrols(self) -> bool {
+        matches!(self, Self::Enroll | Self::Regenerate)
     }
 }
 
@@ -653,6 +732,24 @@ async fn enroll_entry(
     )
 }
 
+async fn regenerate_entry(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Entry>, QueryRejection>,
+) -> Response {
+    flatten(
+        entry(
+            &state,
+            &tenant,
+            &headers,
+            query.ok().map(|q| q.0),
+            Kind::Regenerate,
+        )
+        .await,
+    )
+}
+
 /// Who the verified session token is about and where to send the result.
 struct Session {
     sub: String,
@@ -674,6 +771,7 @@ fn check_session(
     t: &StepTenant<'_>,
     token: &str,
     flow_state: &str,
+    kind: Kind,
 ) -> Result<Session, Refusal> {
     let invalid = || {
         Refusal::new(
@@ -695,6 +793,10 @@ fn check_session(
     let claims = jsonwebtoken::decode::<SessionClaims>(token, &key, &validation)
         .map_err(|_| invalid())?
         .claims;
+    // The shim's own result tokens share the key: never take one for a session.
+    if claims.result.is_some() {
+        return Err(invalid());
+    }
     // The signature is the IdP's: its continue URL and subject can be trusted
     // once checked against the configuration.
     let cont = continue_url(t.config, claims.continue_uri.as_deref()).ok_or_else(|| {
@@ -711,6 +813,7 @@ fn check_session(
         Refusal::new(status, title, message).back(failure(
             state,
             t,
+            kind.action(),
             &cont,
             flow_state,
             sub.as_deref(),
@@ -728,10 +831,18 @@ fn check_session(
             "invalid_issuer",
         ));
     }
+    if claims.step.as_deref() != Some(kind.name()) {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            "This sign-in link is not for this step",
+            "The sign-in details were issued for another step (or name none), so they were refused. Nothing was changed.",
+            "wrong_step",
+        ));
+    }
     if let Some(aud) = &claims.aud {
-        let public = state.config.public_url.trim_end_matches('/');
-        let ok =
-            |a: &str| a == t.config.audience || a == public || a.starts_with(&format!("{public}/"));
+        // The tenant's audience, or exactly this step's own address.
+        let step_url = step_url(&state.config.public_url, t.id, kind);
+        let ok = |a: &str| a == t.config.audience || a == step_url;
         let accepted = match aud {
             Value::String(a) => ok(a),
             Value::Array(list) => list.iter().any(|a| a.as_str().is_some_and(ok)),
@@ -810,15 +921,33 @@ fn check_session(
 
 /// Spend a single-use id in the store (fails closed when the store is down).
 async fn spend(state: &AppState, id: &str, expires: i64) -> Result<bool, Refusal> {
-    state.service.store().use_token(id, expires).await.map_err(|e| {
-        tracing::error!(error = %e, "the single-use store is unavailable");
-        Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The sign-in step cannot check this request right now. Nothing was changed. Try again in a moment.",
-        )
-        .retry_after(5)
-    })
+    state
+        .service
+        .store()
+        .use_token(id, expires)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the single-use store is unavailable");
+            unavailable()
+        })
+}
+
+fn unavailable() -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "The sign-in step cannot check this request right now. Nothing was changed. Try again in a moment.",
+    )
+    .retry_after(5)
+}
+
+/// The public address of a step's entry.
+fn step_url(public_url: &str, tenant: &str, kind: Kind) -> String {
+    format!(
+        "{}/step/{tenant}/{}",
+        public_url.trim_end_matches('/'),
+        kind.name()
+    )
 }
 
 fn cookie_attrs(state: &AppState, tenant: &str) -> String {
@@ -849,11 +978,12 @@ async fn entry(
     if !valid_state(&flow_state) || token.is_empty() || token.len() > MAX_TOKEN_BYTES {
         return Err(bad_link());
     }
-    let session = check_session(state, &t, &token, &flow_state)?;
+    let session = check_session(state, &t, &token, &flow_state, kind)?;
     let fail = |reason: &str| {
         failure(
             state,
             &t,
+            kind.action(),
             &session.cont,
             &flow_state,
             Some(&session.sub),
@@ -861,6 +991,45 @@ async fn entry(
             None,
         )
     };
+    let csrf = random_token(32).ok_or_else(Refusal::internal)?;
+    let flow = Flow {
+        iss: FLOW_ISSUER.into(),
+        aud: tenant_id.into(),
+        exp: now().saturating_add(FLOW_TTL),
+        kind: kind.name().into(),
+        sub: session.sub.clone(),
+        state: flow_state.clone(),
+        cont: session.cont.clone(),
+        fid: random_token(16).ok_or_else(Refusal::internal)?,
+        csrf: sha256_hex(csrf.as_bytes()),
+        set: None,
+        pending: false,
+        after: None,
+    };
+    // A flow that could not travel through every page of the step is refused
+    // now, while nothing is spent (a long `state` with a long continue URL).
+    if sign_flow(&t, &flow)?.len() > MAX_FLOW_BYTES - FLOW_GROWTH {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is too long",
+            "The sign-in details in this link are too long for this step, so nothing was changed. Go back to the site you came from.",
+        )
+        .back(fail("invalid_request")));
+    }
+    // Whether a set would be replaced, known before anything is spent: a first
+    // enrolment never replaces codes (that needs a `regenerate` token).
+    let replacing = if kind.enrols() {
+        match state.service.status(tenant_id, &flow.sub).await {
+            Ok(s) => s.active.is_some(),
+            Err(ServiceError::NotEnrolled) => false,
+            Err(e) => return Err(service_refusal(state, &t, &flow, e)),
+        }
+    } else {
+        false
+    };
+    if kind == Kind::Enroll && replacing {
+        return Err(already_enrolled().back(fail("already_enrolled")));
+    }
     let horizon = now().saturating_add(FLOW_TTL).max(session.expires);
     let state_id = format!("state:{tenant_id}:{}", sha256_hex(flow_state.as_bytes()));
     if !spend(state, &state_id, horizon).await? {
@@ -880,51 +1049,39 @@ async fn entry(
         )
         .back(fail("replayed_token")));
     }
-    let csrf = random_token(32).ok_or_else(Refusal::internal)?;
-    let flow = Flow {
-        iss: FLOW_ISSUER.into(),
-        aud: tenant_id.into(),
-        exp: now().saturating_add(FLOW_TTL),
-        kind: kind.name().into(),
-        sub: session.sub.clone(),
-        state: flow_state.clone(),
-        cont: session.cont.clone(),
-        fid: random_token(16).ok_or_else(Refusal::internal)?,
-        csrf: sha256_hex(csrf.as_bytes()),
-        set: None,
-        pending: false,
-        after: None,
-    };
     let cookie = format!(
         "{}={csrf}; Max-Age={FLOW_TTL}; {}",
         flow.cookie_name(),
         cookie_attrs(state, tenant_id)
     );
-    let response = match kind {
-        Kind::Login => login_page(state, &t, &flow, None).await?,
-        Kind::Enroll => {
-            let replacing = match state.service.status(tenant_id, &flow.sub).await {
-                Ok(s) => s.active.is_some(),
-                Err(ServiceError::NotEnrolled) => false,
-                Err(e) => return Err(service_refusal(state, &t, &flow, e)),
-            };
-            let body = EnrollPage {
-                title: if replacing {
-                    "Replace your backup codes"
-                } else {
-                    "Set up backup codes"
-                },
-                action: format!("/step/{tenant_id}/enroll/issue"),
-                cancel_action: format!("/step/{tenant_id}/cancel"),
-                flow: sign_flow(&t, &flow)?,
-                replacing,
-                error: None,
-            }
-            .render();
-            page(StatusCode::OK, body, Some(&flow.cont))
+    let response = if kind.enrols() {
+        let body = EnrollPage {
+            title: if replacing {
+                "Replace your backup codes"
+            } else {
+                "Set up backup codes"
+            },
+            action: format!("/step/{tenant_id}/enroll/issue"),
+            cancel_action: format!("/step/{tenant_id}/cancel"),
+            flow: sign_flow(&t, &flow)?,
+            replacing,
+            error: None,
         }
+        .render();
+        page(StatusCode::OK, body, Some(&flow.cont))
+    } else {
+        login_page(state, &t, &flow, None).await?
     };
     Ok(with_cookie(response, Some(cookie)))
+}
+
+/// A first enrolment for a subject who already has codes.
+fn already_enrolled() -> Refusal {
+    Refusal::new(
+        StatusCode::CONFLICT,
+        "Backup codes are already set up",
+        "Your account already has backup codes, so no new set was made and nothing was changed. To replace them, start again from your account settings at the site you came from.",
+    )
 }
 
 /// The code-entry page, or a refusal when no code can be accepted now. After a
@@ -940,17 +1097,8 @@ async fn login_page(
         Ok(s) => s,
         Err(e) => return Err(service_refusal(state, t, flow, e)),
     };
-    let fail = |reason: &str, extra: Option<(&str, Value)>| {
-        failure(
-            state,
-            t,
-            &flow.cont,
-            &flow.state,
-            Some(&flow.sub),
-            reason,
-            extra,
-        )
-    };
+    let fail =
+        |reason: &str, extra: Option<(&str, Value)>| flow_failure(state, t, flow, reason, extra);
     let Some(active) = status.active.as_ref() else {
         return Err(not_enrolled(state, t, flow));
     };
@@ -999,7 +1147,7 @@ fn not_enrolled(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Refusal {
         "No backup codes are set up",
         "There are no active backup codes for your account, so you cannot sign in with one. Return to the sign-in page and choose another way.",
     )
-    .back(failure(state, t, &flow.cont, &flow.state, Some(&flow.sub), "not_enrolled", None))
+    .back(flow_failure(state, t, flow, "not_enrolled", None))
 }
 
 fn locked_refusal(until: Option<i64>, handoff: Option<Handoff>) -> Refusal {
@@ -1044,7 +1192,10 @@ fn service_refusal(state: &AppState, t: &StepTenant<'_>, flow: &Flow, e: Service
             "Nothing to confirm",
             "There is no new set of backup codes waiting to be confirmed. Start again from the site you came from.",
         )
-        .back(failure(state, t, &flow.cont, &flow.state, Some(&flow.sub), "no_pending_set", None)),
+        .back(flow_failure(state, t, flow, "no_pending_set", None)),
+        ServiceError::AlreadyEnrolled => {
+            already_enrolled().back(flow_failure(state, t, flow, "already_enrolled", None))
+        }
         ServiceError::InvalidSubject | ServiceError::UnknownTenant => Refusal::new(
             StatusCode::BAD_REQUEST,
             "This sign-in link is not valid",
@@ -1060,11 +1211,11 @@ fn service_refusal(state: &AppState, t: &StepTenant<'_>, flow: &Flow, e: Service
                 "The backup-code check could not run just now, so nothing was accepted or changed. Go back and try again in a moment.",
             )
             .retry_after(5)
-            .back(failure(state, t, &flow.cont, &flow.state, Some(&flow.sub), "unavailable", None))
+            .back(flow_failure(state, t, flow, "unavailable", None))
         }
         ServiceError::Refused(other) => {
             tracing::warn!(error = ?other, "the plugin refused a step request");
-            Refusal::internal().back(failure(state, t, &flow.cont, &flow.state, Some(&flow.sub), "error", None))
+            Refusal::internal().back(flow_failure(state, t, flow, "error", None))
         }
     }
 }
@@ -1134,32 +1285,45 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         })
 }
 
-/// Check a posted flow token and its CSRF cookie.
 /// The prelude of every posted step form: the tenant, the form itself and the
-/// flow it carries (checked for `kind` when given).
-fn posted_flow<'a>(
+/// flow it carries, whose kind must be one `accepts` takes. A flow that has
+/// finished (or expired) is refused here, before anything reaches the engine.
+async fn posted_flow<'a>(
     state: &'a AppState,
     tenant: &'a str,
     headers: &HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
-    kind: Option<Kind>,
+    accepts: impl Fn(Kind) -> bool,
 ) -> Result<(StepTenant<'a>, FlowForm, Flow), Refusal> {
     let t = step_tenant(state, tenant)?;
     let Form(form) = form.map_err(|_| bad_form())?;
-    let flow = open_flow(&t, headers, &form, kind)?;
+    let flow = open_flow(&t, headers, &form, accepts)?;
+    let finished = state
+        .service
+        .store()
+        .token_used(&finished_id(&t, &flow))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the single-use store is unavailable");
+            unavailable()
+        })?;
+    if finished {
+        return Err(expired_flow());
+    }
     Ok((t, form, flow))
 }
 
+/// Check a posted flow token and its CSRF cookie.
 fn open_flow(
     t: &StepTenant<'_>,
     headers: &HeaderMap,
     form: &FlowForm,
-    kind: Option<Kind>,
+    accepts: impl Fn(Kind) -> bool,
 ) -> Result<Flow, Refusal> {
     let token = form
         .flow
         .as_deref()
-        .filter(|f| f.len() <= MAX_TOKEN_BYTES)
+        .filter(|f| f.len() <= MAX_FLOW_BYTES)
         .ok_or_else(expired_flow)?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
@@ -1170,7 +1334,7 @@ fn open_flow(
         jsonwebtoken::decode::<Flow>(token, &DecodingKey::from_secret(&t.flow_key()), &validation)
             .map_err(|_| expired_flow())?
             .claims;
-    if kind.is_some_and(|k| k.name() != flow.kind) {
+    if !Kind::parse(&flow.kind).is_some_and(accepts) {
         return Err(expired_flow());
     }
     let presented = cookie(headers, &flow.cookie_name()).unwrap_or("");
@@ -1193,10 +1357,14 @@ fn bad_form() -> Refusal {
     )
 }
 
+/// The single-use id marking a flow finished.
+fn finished_id(t: &StepTenant<'_>, flow: &Flow) -> String {
+    format!("flow:{}:{}", t.id, flow.fid)
+}
+
 /// Mark the flow finished; false when it already was.
 async fn finish(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<(), Refusal> {
-    let id = format!("flow:{}:{}", t.id, flow.fid);
-    if spend(state, &id, flow.exp.saturating_add(60)).await? {
+    if spend(state, &finished_id(t, flow), flow.exp.saturating_add(60)).await? {
         Ok(())
     } else {
         Err(expired_flow())
@@ -1305,7 +1473,7 @@ async fn login_submit_inner(
     headers: &HeaderMap,
     form: Result<Form<FlowForm>, FormRejection>,
 ) -> Page {
-    let (t, form, flow) = posted_flow(state, tenant, headers, form, Some(Kind::Login))?;
+    let (t, form, flow) = posted_flow(state, tenant, headers, form, |k| k == Kind::Login).await?;
     let code = form.code.ok_or_else(bad_form)?;
     subject_limited(state, tenant, &flow.sub)?;
     let attempt = match state.service.verify(tenant, &flow.sub, code).await {
@@ -1315,17 +1483,8 @@ async fn login_submit_inner(
         }
         Err(e) => return Err(service_refusal(state, &t, &flow, e)),
     };
-    let fail = |reason: &str, extra: Option<(&str, Value)>| {
-        failure(
-            state,
-            &t,
-            &flow.cont,
-            &flow.state,
-            Some(&flow.sub),
-            reason,
-            extra,
-        )
-    };
+    let fail =
+        |reason: &str, extra: Option<(&str, Value)>| flow_failure(state, &t, &flow, reason, extra);
     match attempt.outcome {
         Outcome::Accepted(number) => {
             finish(state, &t, &flow).await?;
@@ -1399,7 +1558,7 @@ async fn login_success(
     // carries this login's result (password + a backup code were just proven).
     let csrf = random_token(32).ok_or_else(Refusal::internal)?;
     let regen = Flow {
-        kind: Kind::Enroll.name().into(),
+        kind: Kind::Regenerate.name().into(),
         fid: random_token(16).ok_or_else(Refusal::internal)?,
         csrf: sha256_hex(csrf.as_bytes()),
         exp: now().saturating_add(FLOW_TTL),
@@ -1444,18 +1603,10 @@ async fn cancel(
 ) -> Response {
     flatten(
         async {
-            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, None)?;
+            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, |_| true).await?;
             finish(&state, &t, &flow).await?;
-            let handoff = failure(
-                &state,
-                &t,
-                &flow.cont,
-                &flow.state,
-                Some(&flow.sub),
-                "cancelled",
-                None,
-            )
-            .ok_or_else(Refusal::internal)?;
+            let handoff =
+                flow_failure(&state, &t, &flow, "cancelled", None).ok_or_else(Refusal::internal)?;
             Ok(handoff_page(
                 "Returning to sign-in",
                 "You chose not to use a backup code. Returning you to sign-in…".into(),
@@ -1477,7 +1628,7 @@ async fn enroll_issue(
 ) -> Response {
     flatten(
         async {
-            let (t, _, mut flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
+            let (t, _, mut flow) = posted_flow(&state, &tenant, &headers, form, Kind::enrols).await?;
             subject_limited(&state, &tenant, &flow.sub)?;
             let mut allowed = false;
             for n in 0..MAX_ISSUES_PER_FLOW {
@@ -1492,11 +1643,14 @@ async fn enroll_issue(
                     "Too many new sets",
                     "Several sets were already created in this visit. Go back to the site you came from and start again.",
                 )
-                .back(failure(&state, &t, &flow.cont, &flow.state, Some(&flow.sub), "too_many_sets", None)));
+                .back(flow_failure(&state, &t, &flow, "too_many_sets", None)));
             }
+            // A first enrolment never replaces codes, whatever happened since its
+            // entry page (decided on the version the new set is written over).
+            let mode = if flow.kind == Kind::Enroll.name() { IssueMode::First } else { IssueMode::Replace };
             let issued = state
                 .service
-                .issue(&tenant, &flow.sub)
+                .issue_as(&tenant, &flow.sub, mode)
                 .await
                 .map_err(|e| service_refusal(&state, &t, &flow, e))?;
             let pending = issued
@@ -1542,7 +1696,7 @@ async fn enroll_activate(
 ) -> Response {
     flatten(
         async {
-            let (t, form, flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
+            let (t, form, flow) = posted_flow(&state, &tenant, &headers, form, Kind::enrols).await?;
             let Some(set) = flow.set.clone() else {
                 return Err(expired_flow());
             };
@@ -1571,7 +1725,7 @@ async fn enroll_activate(
                 Err(ServiceError::Refused(PluginError::InvalidCode(f))) => return reshow(format_message(f).into()),
                 Err(e) => return Err(service_refusal(&state, &t, &flow, e)),
             };
-            let fail = |reason: &str, extra: Option<(&str, Value)>| failure(&state, &t, &flow.cont, &flow.state, Some(&flow.sub), reason, extra);
+            let fail = |reason: &str, extra: Option<(&str, Value)>| flow_failure(&state, &t, &flow, reason, extra);
             match attempt.outcome {
                 Outcome::Accepted(number) if attempt.set_id.as_deref() == Some(set.as_str()) => {
                     finish(&state, &t, &flow).await?;
@@ -1613,7 +1767,7 @@ async fn enroll_done(
 ) -> Response {
     flatten(
         async {
-            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, Some(Kind::Enroll))?;
+            let (t, _, flow) = posted_flow(&state, &tenant, &headers, form, Kind::enrols).await?;
             let Some(set) = flow.set.clone().filter(|_| !flow.pending) else {
                 return Err(expired_flow());
             };
@@ -1648,10 +1802,17 @@ async fn enrolled(
         .ok()
         .and_then(|s| s.active.map(|a| a.fingerprint))
         .unwrap_or_default();
+    // The set itself is an enrolment; at the top level the action is the step
+    // the IdP asked for (`enroll` or `regenerate`).
+    let action = if flow.after.is_some() {
+        Kind::Enroll.action()
+    } else {
+        flow.action()
+    };
     let enrolment = json!({
         "status": "success",
         "method": METHOD,
-        "action": "enroll",
+        "action": action,
         "set_id": set,
         "fingerprint": fingerprint,
         "count": remaining,
@@ -1742,8 +1903,16 @@ async fn demo_start(
         .into_response();
     };
     let kind = match q.action.as_deref() {
-        Some("enroll") => "enroll",
-        Some("login") => "login",
+        // The demo plays the IdP: it may let its user replace codes at will.
+        Some("enroll") => match state
+            .service
+            .status(crate::server::DEMO_TENANT, &user)
+            .await
+        {
+            Ok(s) if s.active.is_some() => Kind::Regenerate,
+            _ => Kind::Enroll,
+        },
+        Some("login") => Kind::Login,
         _ => return bad_form().into_response(),
     };
     let (Some(secret), Some(flow_state)) = (demo_secret(&state), random_token(24)) else {
@@ -1751,10 +1920,12 @@ async fn demo_start(
     };
     let public = state.config.public_url.trim_end_matches('/');
     let iat = now();
+    let step = step_url(public, crate::server::DEMO_TENANT, kind);
     let claims = json!({
         "iss": crate::server::DEMO_ISSUER,
         "sub": user,
-        "aud": format!("{public}/step/{}/{kind}", crate::server::DEMO_TENANT),
+        "aud": step,
+        "step": kind.name(),
         "iat": iat,
         "exp": iat + 300,
         "state": flow_state,
@@ -1767,7 +1938,7 @@ async fn demo_start(
     ) else {
         return Refusal::internal().into_response();
     };
-    let mut target = format!("{public}/step/{}/{kind}?", crate::server::DEMO_TENANT);
+    let mut target = format!("{step}?");
     target.push_str(
         &url::form_urlencoded::Serializer::new(String::new())
             .append_pair("state", &flow_state)
@@ -1838,7 +2009,7 @@ async fn demo_continue(
                 )
             } else if status == "success" {
                 let action = result.get("action").and_then(Value::as_str).unwrap_or("");
-                let text = if action == "enroll" {
+                let text = if action == "enroll" || action == "regenerate" {
                     format!(
                         "Enrolled: set {} is active.",
                         result
@@ -1930,6 +2101,56 @@ mod tests {
             assert!(continue_url(&t, Some(bad)).is_none(), "{bad}");
         }
         assert!(continue_url(&tenant(&[]), None).is_none());
+    }
+
+    /// What later pages add to a flow fits in [`FLOW_GROWTH`], so a flow admitted
+    /// at the entry can always be posted back.
+    #[test]
+    fn a_flow_admitted_at_the_entry_can_grow_through_every_page() {
+        let config = TenantConfig::default();
+        let secret = SecretString::from("s".repeat(32));
+        let t = StepTenant {
+            id: "t",
+            config: &config,
+            secret: &secret,
+        };
+        let base = Flow {
+            iss: FLOW_ISSUER.into(),
+            aud: "t".into(),
+            exp: i64::MAX,
+            kind: Kind::Regenerate.name().into(),
+            sub: "u".repeat(255),
+            state: "s".repeat(MAX_STATE_BYTES),
+            cont: "https://idp.example/continue".into(),
+            fid: "f".repeat(22),
+            csrf: "c".repeat(64),
+            set: None,
+            pending: false,
+            after: None,
+        };
+        let attempt = Attempt {
+            outcome: Outcome::Accepted(64),
+            remaining: 255,
+            set_id: Some("9".repeat(64)),
+            low: true,
+            consecutive_failures: u32::MAX,
+            events: Vec::new(),
+        };
+        let grown = Flow {
+            set: Some("9".repeat(64)),
+            pending: true,
+            after: Some(verify_result(64, &attempt)),
+            ..base.clone()
+        };
+        let (small, large) = (
+            sign_flow(&t, &base).ok().unwrap(),
+            sign_flow(&t, &grown).ok().unwrap(),
+        );
+        assert!(
+            large.len() - small.len() <= FLOW_GROWTH,
+            "{}",
+            large.len() - small.len()
+        );
     }
 
     #[test]

@@ -272,6 +272,15 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Has this single-use id been spent (and not yet purged)?
+    pub async fn token_used(&self, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM used_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Forget token ids that expired before `now`.
     pub async fn purge_tokens(&self, now: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1")

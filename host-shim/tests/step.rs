@@ -61,7 +61,10 @@ async fn start(count: u8) -> Shim {
     config.validate().unwrap();
     let state = server::build(&config).await.unwrap();
     let app = api::app(state.clone());
-    tokio::spawn(server::serve(listener, app, std::future::pending()));
+    let limits = config.limits.clone();
+    tokio::spawn(
+        async move { server::serve(listener, app, &limits, std::future::pending()).await },
+    );
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -93,6 +96,7 @@ fn session(shim: &Shim, sub: &str, state: &str, kind: &str) -> Value {
         "iss": ISSUER,
         "sub": sub,
         "aud": format!("{}/step/{TENANT}/{kind}", shim.base),
+        "step": kind,
         "iat": now(),
         "exp": now() + 300,
         "state": state,
@@ -355,7 +359,7 @@ async fn bad_session_tokens_and_reused_state_are_refused() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(
         claims["result"],
-        json!({"status": "failed", "method": "backup_code", "reason": "expired_token"})
+        json!({"status": "failed", "method": "backup_code", "action": "verify", "reason": "expired_token"})
     );
 
     // Wrong audience.
@@ -792,11 +796,11 @@ async fn demo_mode_plays_a_tiny_idp() {
     assert!(server::with_demo_tenant(&mut config, dir.path()).unwrap());
     assert!(config.demo);
     let state = server::build(&config).await.unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        api::app(state.clone()),
-        std::future::pending(),
-    ));
+    let app = api::app(state.clone());
+    let limits = config.limits.clone();
+    tokio::spawn(
+        async move { server::serve(listener, app, &limits, std::future::pending()).await },
+    );
     let shim = Shim {
         base,
         http: reqwest::Client::builder()
@@ -893,4 +897,187 @@ async fn demo_mode_plays_a_tiny_idp() {
     )
     .await;
     refused.assert_clear(StatusCode::FORBIDDEN, "not the one this demo sent");
+}
+
+/// What the store holds for a subject: the credential row and the audit trail.
+async fn stored(shim: &Shim, sub: &str) -> (Option<Vec<u8>>, Vec<String>) {
+    let store = shim.state.service.store();
+    let record = store.get(TENANT, sub).await.unwrap();
+    let trail = store
+        .audit_trail(TENANT, sub)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| format!("{}:{}", a.kind, a.detail))
+        .collect();
+    (record.map(|r| r.credential), trail)
+}
+
+/// Issue 10, item 1: a session token minted for the login step must not open
+/// enrolment (the second-factor bypass), a token must name its step, and a
+/// first enrolment never replaces codes.
+#[tokio::test]
+async fn a_session_token_opens_only_the_step_it_names() {
+    let shim = start(4).await;
+    let codes = enrol(&shim, "victim", "s-victim").await;
+    let before = stored(&shim, "victim").await;
+
+    // A login token at the enrolment and regeneration steps, with `aud` the
+    // login URL (as an IdP mints it) or the tenant's audience: refused, with a
+    // signed failure naming the step that was asked for.
+    for (path, action) in [("enroll", "enroll"), ("regenerate", "regenerate")] {
+        for aud in [
+            json!(format!("{}/step/{TENANT}/login", shim.base)),
+            json!("backup-codes"),
+        ] {
+            let state = format!("s-cross-{path}-{}", aud.as_str().unwrap().len());
+            let mut claims = session(&shim, "victim", &state, "login");
+            claims["aud"] = aud;
+            let page = enter(&shim, path, &claims, &state).await;
+            page.assert_clear(StatusCode::FORBIDDEN, "another step");
+            assert!(field(&page.html, "flow").is_none(), "no flow was opened");
+            let result = result_claims(&shim, &page.html, &state)["result"].clone();
+            assert_eq!(result["reason"], "wrong_step");
+            assert_eq!(result["action"], action);
+        }
+    }
+    // A token naming no step, at any step.
+    for path in ["login", "enroll", "regenerate"] {
+        let state = format!("s-bare-{path}");
+        let mut claims = session(&shim, "victim", &state, path);
+        claims.as_object_mut().unwrap().remove("step");
+        let page = enter(&shim, path, &claims, &state).await;
+        page.assert_clear(StatusCode::FORBIDDEN, "another step");
+        assert!(field(&page.html, "flow").is_none());
+    }
+    // `aud` naming another step's URL, with the right `step` claim.
+    let mut claims = session(&shim, "victim", "s-aud-other", "login");
+    claims["aud"] = json!(format!("{}/step/{TENANT}/enroll", shim.base));
+    enter(&shim, "login", &claims, "s-aud-other")
+        .await
+        .assert_clear(StatusCode::FORBIDDEN, "wrong audience");
+    // A first enrolment for a subject who has codes: refused before the state
+    // is spent, with a signed failure.
+    let page = enter(
+        &shim,
+        "enroll",
+        &session(&shim, "victim", "s-first", "enroll"),
+        "s-first",
+    )
+    .await;
+    page.assert_clear(StatusCode::CONFLICT, "already has backup codes");
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-first")["result"]["reason"],
+        "already_enrolled"
+    );
+    assert_eq!(stored(&shim, "victim").await, before, "nothing changed");
+
+    // The victim's codes still work.
+    let (_, cookie, flow) = open_login(&shim, "victim", "s-still").await;
+    let page = post(
+        &shim,
+        &format!("/step/{TENANT}/login"),
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[0].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-still")["result"]["action"],
+        "verify"
+    );
+
+    // The IdP says explicitly that codes may be replaced: `regenerate`. The
+    // state refused above as a first enrolment was not spent.
+    let mut regen = session(&shim, "victim", "s-first", "regenerate");
+    regen["jti"] = json!("jti-regenerate");
+    let entry = enter(&shim, "regenerate", &regen, "s-first").await;
+    entry.assert_clear(StatusCode::OK, "Replace your backup codes");
+    let cookie = entry.cookie();
+    let shown = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/issue"),
+        Some(&cookie),
+        &[("flow", &field(&entry.html, "flow").unwrap())],
+    )
+    .await;
+    let new_codes = codes_of(&shown.html);
+    let done = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/activate"),
+        Some(&cookie),
+        &[
+            ("flow", &field(&shown.html, "flow").unwrap()),
+            ("code", &new_codes[0].1),
+        ],
+    )
+    .await;
+    let result = result_claims(&shim, &done.html, "s-first")["result"].clone();
+    assert_eq!(result["status"], "success");
+    assert_eq!(result["action"], "regenerate");
+}
+
+/// Issue 10, item 2: once a login flow has finished, posting its form again
+/// (with the same cookie) is refused before the engine sees the code: no code
+/// is consumed and no failure is counted.
+#[tokio::test]
+async fn a_finished_flow_is_refused_before_the_engine() {
+    let shim = start(10).await;
+    let codes = enrol(&shim, "erin", "s-erin").await;
+    let (_, cookie, flow) = open_login(&shim, "erin", "s-finish").await;
+    let path = format!("/step/{TENANT}/login");
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-finish")["result"]["number"],
+        2
+    );
+    let before = stored(&shim, "erin").await;
+    let bob = shim.state.service.issue(TENANT, "bob").await.unwrap();
+    let wrong = bob.codes[0].code.expose_secret().clone();
+    // Right codes and wrong codes alike, more than the lockout allows.
+    for code in [
+        &codes[2].1,
+        &codes[3].1,
+        &wrong,
+        &wrong,
+        &wrong,
+        &wrong,
+        &wrong,
+        &wrong,
+    ] {
+        post(
+            &shim,
+            &path,
+            Some(&cookie),
+            &[("flow", &flow), ("code", code)],
+        )
+        .await
+        .assert_clear(StatusCode::FORBIDDEN, "expired");
+    }
+    assert_eq!(
+        stored(&shim, "erin").await,
+        before,
+        "nothing reached the engine"
+    );
+    let status = shim.state.service.status(TENANT, "erin").await.unwrap();
+    assert_eq!(status.consecutive_failures, 0);
+    assert_eq!(status.active.unwrap().remaining, 9);
+    // Code 3 is still unused.
+    let (_, cookie, flow) = open_login(&shim, "erin", "s-finish-2").await;
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[2].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &page.html, "s-finish-2")["result"]["number"],
+        3
+    );
 }
