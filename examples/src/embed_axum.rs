@@ -69,10 +69,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         database_url: "sqlite://data/embed-example.db".into(),
         ..Config::default()
     };
+    let limits = config.limits.clone();
     let app = router(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    server::serve(listener, app, server::shutdown_signal()).await?;
+    server::serve(listener, app, &limits, server::shutdown_signal()).await?;
     Ok(())
 }
 
@@ -88,10 +89,13 @@ mod tests {
             database_url: format!("sqlite://{}/embed.db", dir.display()),
             ..Config::default()
         };
+        let limits = config.limits.clone();
         let app = router(config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(server::serve(listener, app, std::future::pending()));
+        let server = tokio::spawn(async move {
+            server::serve(listener, app, &limits, std::future::pending()).await
+        });
         let get = |path: &str| {
             let url = format!("{base}{path}");
             async move {

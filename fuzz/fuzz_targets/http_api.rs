@@ -18,7 +18,7 @@
 //! | placeholder | becomes |
 //! |---|---|
 //! | `{token}` / `{token:SUB}` | a valid API token of tenant `acme` (HS256, fresh `jti`) for the subject in the path / for `SUB` |
-//! | `{session:TENANT:SUB}` | a valid step session token of `acme` or `demo` for `SUB` |
+//! | `{session:TENANT:SUB}` | a valid step session token of `acme` or `demo` for `SUB`, for the step the request's path opens |
 //! | `{code:N}` | code `N` of the last set issued in this input (JSON or page) |
 //! | `{state}` | a fresh value (a step `state` is accepted once) |
 //! | `{flow}` | the last flow token a step page of this input carried |
@@ -64,6 +64,7 @@ const AUDIENCE: &str = "backup-codes";
 const API_SECRET: &str = "fuzz-api-secret-0123456789abcdef";
 const STEP_SECRET: &str = "fuzz-step-secret-0123456789abcdef";
 const DEMO_SECRET: &str = "fuzz-demo-secret-0123456789abcdef";
+const DEMO_API_SECRET: &str = "fuzz-demo-api-secret-0123456789abcdef";
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
 const MAX_REQUESTS: usize = 6;
 
@@ -94,7 +95,7 @@ fn config(database_url: String) -> Config {
         issuer: server::DEMO_ISSUER.into(),
         audience: server::DEMO_AUDIENCE.into(),
         algorithms: vec!["HS256".into()],
-        hs256_secret: Some(SecretString::from(DEMO_SECRET)),
+        hs256_secret: Some(SecretString::from(DEMO_API_SECRET)),
         step_secret: Some(SecretString::from(DEMO_SECRET)),
         continue_urls: vec![format!("{PUBLIC_URL}/demo/")],
         policy: cheap,
@@ -180,7 +181,7 @@ fn api_token(subject: &str) -> String {
     )
 }
 
-fn session_token(tenant: &str, subject: &str) -> String {
+fn session_token(tenant: &str, subject: &str, step: &str) -> String {
     let now = now();
     let (issuer, secret, audience) = if tenant == server::DEMO_TENANT {
         (server::DEMO_ISSUER, DEMO_SECRET, server::DEMO_AUDIENCE)
@@ -189,7 +190,7 @@ fn session_token(tenant: &str, subject: &str) -> String {
     };
     sign(
         secret,
-        &json!({"iss": issuer, "aud": audience, "sub": subject,
+        &json!({"iss": issuer, "aud": audience, "sub": subject, "step": step,
                 "iat": now, "exp": now + 300, "jti": fresh_id()}),
     )
 }
@@ -290,6 +291,18 @@ fn path_subject(request: &[u8]) -> String {
         .into_owned()
 }
 
+/// The step a request's path opens (`login` when it names none).
+fn path_step(request: &[u8]) -> &'static str {
+    let line = request.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let path = line.split(' ').nth(1).unwrap_or("");
+    let last = path.split('?').next().unwrap_or("").rsplit('/').next().unwrap_or("");
+    ["enroll", "regenerate"]
+        .into_iter()
+        .find(|k| *k == last)
+        .unwrap_or("login")
+}
+
 /// Replace the placeholders in one request.
 fn expand(request: &[u8], session: &Session) -> Vec<u8> {
     let mut out = Vec::with_capacity(request.len());
@@ -313,7 +326,7 @@ fn expand(request: &[u8], session: &Session) -> Vec<u8> {
             ("token", subject) => Some(api_token(subject)),
             ("session", arg) => {
                 let (tenant, subject) = arg.split_once(':').unwrap_or(("acme", arg));
-                Some(session_token(tenant, subject))
+                Some(session_token(tenant, subject, path_step(request)))
             }
             ("code", n) => n
                 .parse::<usize>()

@@ -119,7 +119,27 @@ pub struct TestIdp {
     /// Where its JWKS is served.
     pub jwks_url: String,
     fetches: Arc<AtomicUsize>,
+    /// While true, JWKS requests wait (a slow or hung IdP).
+    hold: tokio::sync::watch::Sender<bool>,
+    /// JWKS requests waiting right now (dropped ones are no longer counted).
+    waiting: Arc<AtomicUsize>,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a JWKS request as waiting until it is answered or dropped.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for TestIdp {
@@ -146,14 +166,23 @@ impl TestIdp {
     pub async fn start() -> Result<Self, HarnessError> {
         let keys = keys()?;
         let fetches = Arc::new(AtomicUsize::new(0));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let (hold, held) = tokio::sync::watch::channel(false);
         let counter = Arc::clone(&fetches);
+        let waiters = Arc::clone(&waiting);
         let jwks = keys.jwks.clone();
         let app = Router::new().route(
             "/jwks.json",
             get(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let body = jwks.clone();
-                async move { axum::Json(body) }
+                let mut held = held.clone();
+                let waiters = Arc::clone(&waiters);
+                async move {
+                    let _waiting = Waiting::enter(&waiters);
+                    let _ = held.wait_for(|h| !*h).await;
+                    axum::Json(body)
+                }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -167,8 +196,20 @@ impl TestIdp {
             hs256_secret: format!("hs256-test-secret-{}", random_id()),
             jwks_url: format!("http://{addr}/jwks.json"),
             fetches,
+            hold,
+            waiting,
             server,
         })
+    }
+
+    /// Make JWKS requests wait (`true`) or answer them (`false`).
+    pub fn hold_jwks(&self, hold: bool) {
+        self.hold.send_replace(hold);
+    }
+
+    /// JWKS requests waiting for an answer right now.
+    pub fn jwks_waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
     }
 
     /// How many times the JWKS was fetched.

@@ -6,7 +6,8 @@
 //!   `reqwest`; it works against any base URL, including your own deployment;
 //! - [`shim`] starts the shim in-process on `127.0.0.1:0` or as real processes of
 //!   the built binary with a real configuration file;
-//! - [`db`] gives each test its own SQLite file or PostgreSQL database.
+//! - [`db`] gives each test its own SQLite file or PostgreSQL database;
+//! - [`step::StepClient`] walks the login step's pages as a browser and an IdP would.
 //!
 //! Pointing it at your deployment: start a [`idp::TestIdp`], configure a tenant in
 //! your shim with [`idp::TestIdp::tenant_toml`] (its JWKS URL must be reachable
@@ -16,6 +17,7 @@ pub mod client;
 pub mod db;
 pub mod idp;
 pub mod shim;
+pub mod step;
 
 /// A harness failure with a readable message.
 #[derive(Debug, Clone)]

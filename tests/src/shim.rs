@@ -50,21 +50,37 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    /// Build from `config` and serve on an ephemeral loopback port.
+    /// Build from `config` and serve on an ephemeral loopback port, whose URL
+    /// becomes the configuration's `public_url`.
     pub async fn start(config: &Config) -> Result<Self, HarnessError> {
-        let state = server::build(config).await?;
-        Self::serve(state).await
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let mut config = config.clone();
+        config.public_url.clone_from(&url);
+        let state = server::build(&config).await?;
+        Self::serve_on(listener, state).await
     }
 
-    /// Serve an already built state.
+    /// Serve an already built state on an ephemeral loopback port.
     pub async fn serve(state: AppState) -> Result<Self, HarnessError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve_on(listener, state).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        state: AppState,
+    ) -> Result<Self, HarnessError> {
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = api::app(state.clone());
-        let task = tokio::spawn(server::serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let limits = state.limits.clone();
+        let task = tokio::spawn(async move {
+            server::serve(listener, router, &limits, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
         Ok(Self {
             url,
             state,

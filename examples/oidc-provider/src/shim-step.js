@@ -27,7 +27,8 @@ export function shimStep({ shimUrl, tenant, stepSecret, apiSecret, issuer, audie
     async start({ kind, subject, continueUri }) {
       const state = randomBytes(24).toString('base64url');
       const url = `${base}/step/${encodeURIComponent(tenant)}/${kind}`;
-      const token = await new SignJWT({ state, continue_uri: continueUri })
+      // `step` names the one step this token opens (login, enroll or regenerate).
+      const token = await new SignJWT({ step: kind, state, continue_uri: continueUri })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(issuer)
         .setSubject(subject)
