@@ -1,5 +1,5 @@
 //! The shim's HTTP surface: arbitrary requests sent through
-//! `backup_codes_shim::api::app(state)` with `tower::ServiceExt::oneshot`.
+//! `backup_codes_shim::http::app(state)` with `tower::ServiceExt::oneshot`.
 //!
 //! The input is text shaped like HTTP/1.1 requests, so seeds are readable and the
 //! fuzzer's dictionary (`fuzz/http_api.dict`) works on it:
@@ -48,7 +48,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
-use backup_codes_shim::api::{self, AppState};
+use backup_codes_shim::config::JwtAlgorithm;
+use backup_codes_shim::http::{self, AppState};
 use backup_codes_shim::config::{Config, Limits, PolicyOverrides, TenantConfig};
 use backup_codes_shim::server;
 use http_body_util::BodyExt;
@@ -84,26 +85,26 @@ fn config(database_url: String) -> Config {
     let acme = TenantConfig {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
-        algorithms: vec!["HS256".into()],
+        algorithms: vec![JwtAlgorithm::HS256],
         hs256_secret: Some(SecretString::from(API_SECRET)),
         step_secret: Some(SecretString::from(STEP_SECRET)),
-        continue_urls: vec![format!("{ISSUER}/continue")],
+        continue_urls: vec![format!("{ISSUER}/continue").parse().expect("a valid URL")],
         policy: cheap.clone(),
         ..TenantConfig::default()
     };
     let demo = TenantConfig {
         issuer: server::DEMO_ISSUER.into(),
         audience: server::DEMO_AUDIENCE.into(),
-        algorithms: vec!["HS256".into()],
+        algorithms: vec![JwtAlgorithm::HS256],
         hs256_secret: Some(SecretString::from(DEMO_API_SECRET)),
         step_secret: Some(SecretString::from(DEMO_SECRET)),
-        continue_urls: vec![format!("{PUBLIC_URL}/demo/")],
+        continue_urls: vec![format!("{PUBLIC_URL}/demo/").parse().expect("a valid URL")],
         policy: cheap,
         ..TenantConfig::default()
     };
     let mut config = Config {
         database_url,
-        public_url: PUBLIC_URL.into(),
+        public_url: PUBLIC_URL.parse().expect("a valid URL"),
         demo: true,
         tenants: BTreeMap::from([
             ("acme".to_owned(), acme),
@@ -138,7 +139,7 @@ fn harness() -> &'static Harness {
         let state: AppState = runtime
             .block_on(server::build(&config))
             .expect("building the shim state");
-        let router = api::app(state);
+        let router = http::app(state);
         Harness {
             runtime,
             router,

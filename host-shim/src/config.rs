@@ -1,26 +1,37 @@
 //! Typed configuration: defaults, then a TOML file, then `BACKUP_CODES_*`
-//! environment variables (`__` separates levels), validated at start.
+//! environment variables (`__` separates levels), parsed once and checked at
+//! start. URLs are [`Url`]s and choices are enums, so a bad value is one error
+//! naming its field before anything runs.
 //!
 //! Secrets are [`SecretString`]s: their `Debug` output is redacted, so the
-//! configuration can be logged as a whole.
+//! configuration can be logged as a whole. This module imports nothing else of
+//! the crate: every other layer reads it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-use crate::plugin::{CodeOrder, PluginConfig, Policy};
+use url::Url;
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "BACKUP_CODES_";
 /// Smallest `limits.body_bytes` a login step works with: its forms carry a flow
 /// token of up to 8 KiB and a code.
 pub const MIN_STEP_BODY_BYTES: usize = 10 * 1024;
+
+/// The local demo tenant, added when no tenant is configured.
+pub mod demo {
+    /// Its tenant id.
+    pub const TENANT: &str = "demo";
+    /// The `iss` of its tokens.
+    pub const ISSUER: &str = "backup-codes-demo";
+    /// The `aud` of its API tokens.
+    pub const AUDIENCE: &str = "backup-codes";
+}
 
 /// The configuration's top-level keys (environment variables must start with one).
 const TOP_LEVEL_KEYS: [&str; 10] = [
@@ -39,7 +50,8 @@ const TOP_LEVEL_KEYS: [&str; 10] = [
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file or environment could not be read or has wrong types.
+    /// The file or environment could not be read or has wrong types (the
+    /// message names the field).
     #[error("configuration: {0}")]
     Parse(String),
     /// A value is out of range or inconsistent; the message names it.
@@ -51,11 +63,34 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines (coloured only on a terminal).
     #[default]
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// A JWT signing algorithm an IdP may be pinned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA-256 with `hs256_secret`.
+    HS256,
+    /// RSA PKCS#1 v1.5 with SHA-256, keys from `jwks_url`.
+    RS256,
+    /// ECDSA P-256 with SHA-256, keys from `jwks_url`.
+    ES256,
+    /// Ed25519, keys from `jwks_url`.
+    EdDSA,
+}
+
+/// In which order a set's codes may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeOrder {
+    /// Any unused code works.
+    AnyOrder,
+    /// Codes must be used in number order (the next number is shown).
+    Numbered,
 }
 
 /// The whole configuration.
@@ -64,8 +99,10 @@ pub enum LogFormat {
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
-    /// The shim's public base URL (used in pages and step redirects).
-    pub public_url: String,
+    /// The shim's public base URL as browsers and IdPs reach it (with the path
+    /// prefix of a proxy in front of it, if any): the `iss` of its result tokens
+    /// and the base of step URLs.
+    pub public_url: Url,
     /// `sqlite://path` (the default, created on start) or `postgres://...`.
     pub database_url: String,
     /// Database connections in the pool.
@@ -88,7 +125,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: default_public_url(),
             database_url: "sqlite://data/backup-codes.db".into(),
             database_max_connections: 8,
             log_format: LogFormat::Text,
@@ -99,6 +136,11 @@ impl Default for Config {
             tenants: BTreeMap::new(),
         }
     }
+}
+
+#[allow(clippy::expect_used)] // a literal that parses
+fn default_public_url() -> Url {
+    Url::parse("http://127.0.0.1:8080").expect("a valid literal URL")
 }
 
 /// Component settings.
@@ -126,16 +168,15 @@ pub struct PluginSettings {
 
 impl Default for PluginSettings {
     fn default() -> Self {
-        let d = PluginConfig::default();
         Self {
             component_path: None,
             component_sha256: None,
-            memory_limit_mib: d.memory_limit >> 20,
-            call_timeout_ms: u64::try_from(d.call_timeout.as_millis()).unwrap_or(u64::MAX),
-            max_concurrent: d.max_concurrent,
-            queue_timeout_ms: u64::try_from(d.queue_timeout.as_millis()).unwrap_or(u64::MAX),
+            memory_limit_mib: 64,
+            call_timeout_ms: 10_000,
+            max_concurrent: 8,
+            queue_timeout_ms: 5_000,
             cache_dir: Some(PathBuf::from("data/cache")),
-            keep_resident_mib: d.keep_resident >> 20,
+            keep_resident_mib: 64,
         }
     }
 }
@@ -185,9 +226,9 @@ pub struct TenantConfig {
     pub audience: String,
     /// Accepted algorithms (pinned): `RS256`, `ES256`, `EdDSA` (need `jwks_url`)
     /// or `HS256` (needs `hs256_secret`). Never more than one family.
-    pub algorithms: Vec<String>,
+    pub algorithms: Vec<JwtAlgorithm>,
     /// Where the IdP publishes its signing keys.
-    pub jwks_url: Option<String>,
+    pub jwks_url: Option<Url>,
     /// Shared secret for HS256 (at least 32 bytes).
     pub hs256_secret: Option<SecretString>,
     /// Refuse API tokens without a `scope` claim (tokens that carry one are
@@ -200,14 +241,14 @@ pub struct TenantConfig {
     /// Policy overrides on the plugin's default policy.
     pub policy: PolicyOverrides,
     /// Redirect step: secret for the IdP's `session_token` and for the shim's
-    /// result token (HS256, at least 32 bytes).
+    /// result token (HS256, at least 32 bytes, not the `hs256_secret`).
     pub step_secret: Option<SecretString>,
     /// Redirect step: URLs the shim may send the browser back to (prefixes).
-    pub continue_urls: Vec<String>,
+    pub continue_urls: Vec<Url>,
 }
 
 /// Fields to change in the plugin's default policy.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyOverrides {
     /// Codes per set.
@@ -217,7 +258,7 @@ pub struct PolicyOverrides {
     /// Display group size.
     pub group_size: Option<u8>,
     /// `any-order` or `numbered`.
-    pub order: Option<String>,
+    pub order: Option<CodeOrder>,
     /// Argon2 memory, KiB.
     pub hash_memory_kib: Option<u32>,
     /// Argon2 passes.
@@ -236,43 +277,6 @@ pub struct PolicyOverrides {
     pub max_failures: Option<u32>,
     /// Low-water mark.
     pub low_water: Option<u8>,
-}
-
-impl PolicyOverrides {
-    /// Apply to a base policy (the plugin checks the result's ranges).
-    pub fn apply(&self, mut p: Policy) -> Result<Policy, ConfigError> {
-        macro_rules! set {
-            ($($field:ident => $($target:ident).+),* $(,)?) => {
-                $(if let Some(v) = self.$field { p.$($target).+ = v; })*
-            };
-        }
-        set!(
-            count => count,
-            symbols => symbols,
-            group_size => group_size,
-            hash_memory_kib => hash.memory_kib,
-            hash_iterations => hash.iterations,
-            hash_parallelism => hash.parallelism,
-            require_activation => require_activation,
-            free_failures => free_failures,
-            lockout_base_seconds => lockout_base_seconds,
-            lockout_max_seconds => lockout_max_seconds,
-            max_failures => max_failures,
-            low_water => low_water,
-        );
-        if let Some(order) = &self.order {
-            p.order = match order.as_str() {
-                "any-order" => CodeOrder::AnyOrder,
-                "numbered" => CodeOrder::Numbered,
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "policy.order is {other:?}; use \"any-order\" or \"numbered\""
-                    )));
-                }
-            };
-        }
-        Ok(p)
-    }
 }
 
 impl Config {
@@ -301,9 +305,21 @@ impl Config {
         Ok(config)
     }
 
+    /// The public URL without a trailing slash, as it appears in tokens.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_str().trim_end_matches('/')
+    }
+
     /// Check values that need no plugin (policies are checked by the plugin).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !matches!(self.public_url.scheme(), "http" | "https")
+            || self.public_url.host_str().is_none()
+            || self.public_url.query().is_some()
+            || self.public_url.fragment().is_some()
+        {
+            return invalid("public_url must be an http(s) URL without query or fragment".into());
+        }
         if self.plugin.max_concurrent == 0 || self.plugin.max_concurrent > 1024 {
             return invalid("plugin.max_concurrent must be within 1..=1024".into());
         }
@@ -338,33 +354,13 @@ impl Config {
         }
         for (id, t) in &self.tenants {
             validate_tenant(id, t)?;
-            if !t.issuer.is_empty()
-                && t.issuer.trim_end_matches('/') == self.public_url.trim_end_matches('/')
-            {
-                return Err(ConfigError::Invalid(format!(
+            if t.issuer.trim_end_matches('/') == self.public_base() {
+                return invalid(format!(
                     "tenants.{id}.issuer must differ from public_url: the shim's own result tokens carry public_url as their issuer"
-                )));
+                ));
             }
         }
         Ok(())
-    }
-
-    /// The plugin runtime settings.
-    pub fn plugin_config(&self) -> Result<PluginConfig, ConfigError> {
-        Ok(PluginConfig {
-            memory_limit: self.plugin.memory_limit_mib << 20,
-            call_timeout: Duration::from_millis(self.plugin.call_timeout_ms),
-            max_concurrent: self.plugin.max_concurrent,
-            queue_timeout: Duration::from_millis(self.plugin.queue_timeout_ms),
-            cache_dir: self.plugin.cache_dir.clone(),
-            keep_resident: self.plugin.keep_resident_mib.saturating_mul(1 << 20),
-            expected_sha256: self
-                .plugin
-                .component_sha256
-                .as_deref()
-                .map(parse_sha256)
-                .transpose()?,
-        })
     }
 }
 
@@ -375,6 +371,16 @@ pub fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], ConfigError> {
         ConfigError::Invalid("plugin.component_sha256 must be 64 hex digits".into())
     })?;
     Ok(out)
+}
+
+/// A URL the shim may send a browser to or fetch from: http(s), a host, no
+/// credentials, no fragment.
+pub fn usable_url(url: &Url) -> bool {
+    matches!(url.scheme(), "https" | "http")
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.fragment().is_none()
 }
 
 fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
@@ -395,14 +401,7 @@ fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
     if t.algorithms.is_empty() {
         return invalid("algorithms must name the accepted algorithm(s)".into());
     }
-    let hs = t.algorithms.iter().any(|a| a == "HS256");
-    for a in &t.algorithms {
-        if !matches!(a.as_str(), "HS256" | "RS256" | "ES256" | "EdDSA") {
-            return invalid(format!(
-                "algorithm {a:?} is not accepted (HS256, RS256, ES256, EdDSA)"
-            ));
-        }
-    }
+    let hs = t.algorithms.contains(&JwtAlgorithm::HS256);
     if hs && t.algorithms.len() > 1 {
         return invalid("HS256 cannot be mixed with public-key algorithms".into());
     }
@@ -411,8 +410,14 @@ fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
             Some(s) if s.expose_secret().len() >= 32 => {}
             _ => return invalid("HS256 needs hs256_secret of at least 32 bytes".into()),
         }
-    } else if t.jwks_url.is_none() {
-        return invalid("public-key algorithms need jwks_url".into());
+    } else {
+        match &t.jwks_url {
+            Some(url) if usable_url(url) => {}
+            Some(_) => {
+                return invalid("jwks_url must be an http(s) URL without credentials".into());
+            }
+            None => return invalid("public-key algorithms need jwks_url".into()),
+        }
     }
     if let Some(p) = &t.pepper
         && !(1..=64).contains(&p.expose_secret().len())
@@ -436,6 +441,15 @@ fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
             "step_secret must differ from hs256_secret (one secret per purpose)".into(),
         );
     }
+    if let Some(bad) = t
+        .continue_urls
+        .iter()
+        .find(|u| !usable_url(u) || u.query().is_some())
+    {
+        return invalid(format!(
+            "continue_urls entry {bad} must be an http(s) URL without credentials, query or fragment"
+        ));
+    }
     Ok(())
 }
 
@@ -447,7 +461,7 @@ mod tests {
         TenantConfig {
             issuer: "https://idp.example".into(),
             audience: "backup-codes".into(),
-            algorithms: vec!["HS256".into()],
+            algorithms: vec![JwtAlgorithm::HS256],
             hs256_secret: Some(SecretString::from("x".repeat(32))),
             ..TenantConfig::default()
         }
@@ -465,7 +479,7 @@ mod tests {
     #[test]
     fn inconsistent_tenants_are_refused_with_the_field_named() {
         let mut t = tenant();
-        t.algorithms.push("RS256".into());
+        t.algorithms.push(JwtAlgorithm::RS256);
         assert!(
             validate_tenant("acme", &t)
                 .unwrap_err()
@@ -475,9 +489,7 @@ mod tests {
         let mut t = tenant();
         t.hs256_secret = Some(SecretString::from("short".to_owned()));
         assert!(validate_tenant("acme", &t).is_err());
-        let mut t = tenant();
-        t.algorithms = vec!["none".into()];
-        assert!(validate_tenant("acme", &t).is_err());
+        assert!(validate_tenant("bad id", &tenant()).is_err());
         // One secret for two purposes.
         let mut t = tenant();
         t.step_secret = t.hs256_secret.clone();
@@ -490,7 +502,7 @@ mod tests {
         // The IdP's issuer may not be the shim's own.
         let mut c = Config::default();
         let mut t = tenant();
-        t.issuer = format!("{}/", c.public_url);
+        t.issuer = format!("{}/", c.public_base());
         c.tenants.insert("acme".into(), t);
         assert!(
             c.validate()
@@ -498,43 +510,28 @@ mod tests {
                 .to_string()
                 .contains("must differ from public_url")
         );
-        assert!(validate_tenant("bad id", &tenant()).is_err());
     }
 
+    /// Types are checked when the file is read: the error names the field.
     #[test]
-    fn policy_overrides_apply_and_reject_unknown_order() {
-        let base = Policy {
-            count: 10,
-            symbols: 13,
-            group_size: 5,
-            order: CodeOrder::AnyOrder,
-            hash: crate::plugin::HashParams {
-                memory_kib: 19_456,
-                iterations: 2,
-                parallelism: 1,
-            },
-            require_activation: true,
-            free_failures: 5,
-            lockout_base_seconds: 30,
-            lockout_max_seconds: 3600,
-            max_failures: 100,
-            low_water: 3,
-        };
-        let o = PolicyOverrides {
-            count: Some(12),
-            hash_memory_kib: Some(8192),
-            order: Some("numbered".into()),
-            ..PolicyOverrides::default()
-        };
-        let p = o.apply(base).unwrap();
-        assert_eq!(
-            (p.count, p.hash.memory_kib, p.order),
-            (12, 8192, CodeOrder::Numbered)
-        );
-        let bad = PolicyOverrides {
-            order: Some("random".into()),
-            ..PolicyOverrides::default()
-        };
-        assert!(bad.apply(base).is_err());
+    fn a_bad_value_is_one_error_naming_its_field() {
+        let dir = tempfile::tempdir().unwrap();
+        for (toml, field) in [
+            ("public_url = \"not a url\"\n", "public_url"),
+            (
+                "[tenants.acme]\nissuer = \"i\"\naudience = \"a\"\nalgorithms = [\"none\"]\n",
+                "algorithms",
+            ),
+            (
+                "[tenants.acme]\nissuer = \"i\"\naudience = \"a\"\nalgorithms = [\"RS256\"]\njwks_url = \"::\"\n",
+                "jwks_url",
+            ),
+            ("[tenants.acme.policy]\norder = \"random\"\n", "order"),
+        ] {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, toml).unwrap();
+            let e = Config::load(Some(&path)).unwrap_err().to_string();
+            assert!(e.contains(field), "{toml}: {e}");
+        }
     }
 }

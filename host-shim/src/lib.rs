@@ -1,25 +1,84 @@
 //! Host for the backup-code WebAssembly component, and the service identity
 //! providers call.
 //!
-//! Layers, each usable on its own by platform teams:
+//! Layers, each usable on its own by platform teams, each importing only the
+//! ones before it:
+//! - [`config`]: typed configuration, checked at start.
 //! - [`plugin`]: load the component (embedded, or a file pinned by SHA-256) and
 //!   call it through a typed API — `issue`, `activate`, `verify`, `status` — each
 //!   call in a fresh, limited wasmtime store that fails closed.
 //! - [`store`]: credentials in SQLite or PostgreSQL, changed only by
 //!   compare-and-swap together with their audit events.
-//! - [`service`]: the operations (plugin + store, with retries on conflicts).
-//! - [`auth`]: IdP bearer tokens (JWKS or HS256, pinned algorithms, single-use `jti`).
-//! - [`api`]: the axum router ([`api::app`]) with the JSON API, health and metrics.
-//! - [`step`]: the redirect login step for identity providers, its pages and the demo.
-//! - [`config`] and [`server`]: typed configuration and start-up.
+//! - [`service`]: the operations (plugin + store, with retries on conflicts and
+//!   an async queue in front of the plugin's instances).
+//! - [`auth`]: IdP bearer tokens (JWKS or HS256, pinned algorithms, scopes,
+//!   single-use `jti`).
+//! - [`http`]: the axum router ([`http::app`]): the JSON API, the login step's
+//!   pages, the demo, health and metrics.
+//! - [`server`]: assembling all of it from the configuration, and serving it.
 
-pub mod api;
 pub mod auth;
 pub mod config;
+pub mod http;
 pub mod plugin;
 pub mod server;
 pub mod service;
-pub mod step;
 pub mod store;
 
 pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig};
+
+#[cfg(test)]
+mod layering {
+    //! Imports run one way: config → plugin → store → service → auth → http →
+    //! server (and `main` above all). A module may import only those before it.
+
+    const ORDER: [&str; 7] = [
+        "config", "plugin", "store", "service", "auth", "http", "server",
+    ];
+
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn imports_run_one_way() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        let mut checked = 0;
+        for path in all {
+            let rel = path.strip_prefix(&src).unwrap();
+            let top = rel
+                .iter()
+                .next()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .trim_end_matches(".rs");
+            let Some(level) = ORDER.iter().position(|m| *m == top) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                for (other, name) in ORDER.iter().enumerate() {
+                    if other > level && line.contains(&format!("crate::{name}")) {
+                        panic!(
+                            "{}:{}: {top} imports {name}, a layer above it",
+                            rel.display(),
+                            n + 1
+                        );
+                    }
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "{checked} files checked");
+    }
+}

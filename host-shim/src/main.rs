@@ -5,11 +5,14 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use backup_codes_shim::api::{attempt_json, status_json};
+use anyhow::{Context as _, bail};
 use backup_codes_shim::config::{Config, LogFormat};
+use backup_codes_shim::http::body::{AttemptBody, StatusBody};
+use backup_codes_shim::plugin::{self, Outcome};
 use backup_codes_shim::server::{self, DEMO_AUDIENCE, DEMO_ISSUER, DEMO_TENANT};
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 
 /// Backup (recovery) codes as a login step for identity providers.
 ///
@@ -108,19 +111,25 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            // The whole chain: what was being done, then why.
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn load_config(path: Option<PathBuf>) -> Result<(Config, bool), String> {
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     let default = PathBuf::from("backup-codes.toml");
     let path = path.or_else(|| default.exists().then_some(default));
-    let mut config = Config::load(path.as_deref()).map_err(|e| e.to_string())?;
+    Ok(Config::load(path.as_deref())?)
+}
+
+/// The configuration with the demo tenant when none is configured.
+fn with_demo(mut config: Config) -> anyhow::Result<(Config, bool)> {
     let data_dir = server::data_dir(&config);
-    let demo = server::with_demo_tenant(&mut config, &data_dir).map_err(|e| e.to_string())?;
+    let demo = server::with_demo_tenant(&mut config, &data_dir)
+        .with_context(|| format!("setting up the demo tenant in {}", data_dir.display()))?;
     Ok((config, demo))
 }
 
@@ -129,6 +138,8 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only where someone reads them, never into a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -136,7 +147,7 @@ fn init_logging(config: &Config) {
     };
 }
 
-fn read_code(code: Option<String>) -> Result<SecretString, String> {
+fn read_code(code: Option<String>) -> anyhow::Result<SecretString> {
     if let Some(c) = code {
         return Ok(SecretString::from(c));
     }
@@ -147,36 +158,43 @@ fn read_code(code: Option<String>) -> Result<SecretString, String> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| format!("reading the code from standard input: {e}"))?;
+        .context("reading the code from standard input")?;
     Ok(SecretString::from(
         line.trim_end_matches(['\r', '\n']).to_owned(),
     ))
 }
 
-fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let (config, demo) = load_config(cli.config)?;
-    init_logging(&config);
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(cli.config)?;
     match cli.command {
-        Command::Serve => serve(config, demo).await,
+        Command::Serve => {
+            let (config, demo) = with_demo(config)?;
+            init_logging(&config);
+            serve(config, demo).await
+        }
         Command::Migrate => {
+            init_logging(&config);
             let store = backup_codes_shim::store::Store::connect(&config.database_url, 1)
                 .await
-                .map_err(|e| e.to_string())?;
-            store.migrate().await.map_err(|e| e.to_string())?;
+                .context("opening the database")?;
+            store.migrate().await.context("migrating the schema")?;
             println!("schema is up to date ({:?})", store.backend());
             Ok(())
         }
         Command::Issue(who) => {
-            let state = server::build(&config).await.map_err(|e| e.to_string())?;
+            let (config, _) = with_demo(config)?;
+            init_logging(&config);
+            let state = server::build(&config).await.context("starting the shim")?;
             let issued = state
                 .service
                 .issue(&who.tenant, &who.subject)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("issuing codes for {}", who.subject))?;
             println!(
                 "Backup codes for {} (set {}). Save them now: they are not shown again.",
                 who.subject, issued.fingerprint
@@ -184,11 +202,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             for c in &issued.codes {
                 println!("  {:>2}. {}", c.number, c.code.expose_secret());
             }
-            if issued
-                .events
-                .iter()
-                .any(|e| matches!(e, backup_codes_shim::plugin::Event::Issued(i) if i.pending))
-            {
+            if issued.pending() {
                 println!(
                     "The set is pending: type one code back with `activate --subject {}`.",
                     who.subject
@@ -196,32 +210,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Activate(args) => attempt(&config, args, true).await,
-        Command::Verify(args) => attempt(&config, args, false).await,
+        Command::Activate(args) => attempt(config, args, true).await,
+        Command::Verify(args) => attempt(config, args, false).await,
         Command::Status(who) => {
-            let state = server::build(&config).await.map_err(|e| e.to_string())?;
+            let (config, _) = with_demo(config)?;
+            init_logging(&config);
+            let state = server::build(&config).await.context("starting the shim")?;
             let s = state
                 .service
                 .status(&who.tenant, &who.subject)
                 .await
-                .map_err(|e| e.to_string())?;
-            print_json(&status_json(&s));
-            Ok(())
+                .with_context(|| format!("reading the status of {}", who.subject))?;
+            print_json(&StatusBody::from(&s))
         }
         Command::TenantInit {
             tenant,
             issuer,
             audience,
         } => {
-            let secret = server::random_secret(32).map_err(|e| e.to_string())?;
-            let step = server::random_secret(32).map_err(|e| e.to_string())?;
-            let pepper = server::random_secret(24).map_err(|e| e.to_string())?;
+            let secret = server::random_secret(32)?;
+            let step = server::random_secret(32)?;
+            let pepper = server::random_secret(24)?;
             println!(
                 "# Add to backup-codes.toml; keep the secrets out of version control\n\
                  # (or set them as BACKUP_CODES_TENANTS__{up}__HS256_SECRET etc.).\n\
                  [tenants.{tenant}]\nissuer = {issuer:?}\naudience = {audience:?}\n\
-                 algorithms = [\"HS256\"]\nhs256_secret = {s:?}\nstep_secret = {st:?}\n\
-                 pepper = {p:?}\ncontinue_urls = []\n",
+                 algorithms = [\"HS256\"]\nhs256_secret = {s:?}\nrequire_scope = true\n\
+                 step_secret = {st:?}\npepper = {p:?}\ncontinue_urls = []\n",
                 up = tenant.to_uppercase(),
                 s = secret.expose_secret(),
                 st = step.expose_secret(),
@@ -233,49 +248,58 @@ async fn run(cli: Cli) -> Result<(), String> {
             subject,
             ttl,
             scope,
-        } => {
-            if !demo {
-                return Err("`token` mints tokens for the demo tenant only; with configured tenants, tokens come from your identity provider".into());
-            }
-            let root =
-                server::demo_secret(&server::data_dir(&config)).map_err(|e| e.to_string())?;
-            let secret = server::DemoSecrets::derive(&root)
-                .map_err(|e| e.to_string())?
-                .api;
-            let now = jsonwebtoken::get_current_timestamp();
-            let claims = serde_json::json!({
-                "iss": DEMO_ISSUER, "aud": DEMO_AUDIENCE, "sub": subject,
-                "iat": now, "exp": now + ttl.min(900), "scope": scope,
-                "jti": server::random_secret(16).map_err(|e| e.to_string())?.expose_secret(),
-            });
-            let token = jsonwebtoken::encode(
-                &jsonwebtoken::Header::default(),
-                &claims,
-                &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
-            )
-            .map_err(|e| e.to_string())?;
-            println!("{token}");
-            Ok(())
-        }
+        } => token(&config, &subject, ttl, &scope),
         Command::Component { out } => {
-            std::fs::write(&out, backup_codes_shim::plugin::EMBEDDED_COMPONENT)
-                .map_err(|e| format!("writing {}: {e}", out.display()))?;
+            std::fs::write(&out, plugin::EMBEDDED_COMPONENT)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {} ({} bytes, sha256 {})",
                 out.display(),
-                backup_codes_shim::plugin::EMBEDDED_COMPONENT.len(),
-                hex::encode(backup_codes_shim::plugin::sha256(
-                    backup_codes_shim::plugin::EMBEDDED_COMPONENT
-                ))
+                plugin::EMBEDDED_COMPONENT.len(),
+                hex::encode(plugin::sha256(plugin::EMBEDDED_COMPONENT))
             );
             Ok(())
         }
     }
 }
 
-async fn attempt(config: &Config, args: CodeArgs, activation: bool) -> Result<(), String> {
+/// A demo API token, signed with the secret the running demo uses: refused
+/// (never a new secret) when that secret is not where `serve` keeps it.
+fn token(config: &Config, subject: &str, ttl: u64, scope: &str) -> anyhow::Result<()> {
+    if !config.tenants.is_empty() {
+        bail!(
+            "`token` mints tokens for the demo tenant only; with configured tenants, tokens come from your identity provider"
+        );
+    }
+    let data_dir = server::data_dir(config);
+    let Some(root) = server::existing_demo_secret(&data_dir) else {
+        bail!(
+            "no demo secret at {}: run `token` from the directory `serve` runs in (scripts/serve runs in the repository's root), or give the same --config",
+            server::demo_secret_path(&data_dir).display()
+        );
+    };
+    let secret = server::DemoSecrets::derive(&root)?.api;
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({
+        "iss": DEMO_ISSUER, "aud": DEMO_AUDIENCE, "sub": subject,
+        "iat": now, "exp": now + ttl.min(900), "scope": scope,
+        "jti": server::random_secret(16)?.expose_secret(),
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .context("signing the token")?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Result<()> {
     let code = read_code(args.code)?;
-    let state = server::build(config).await.map_err(|e| e.to_string())?;
+    let (config, _) = with_demo(config)?;
+    init_logging(&config);
+    let state = server::build(&config).await.context("starting the shim")?;
     let service = &state.service;
     let who = &args.who;
     let result = if activation {
@@ -283,20 +307,20 @@ async fn attempt(config: &Config, args: CodeArgs, activation: bool) -> Result<()
     } else {
         service.verify(&who.tenant, &who.subject, code).await
     };
-    let a = result.map_err(|e| e.to_string())?;
-    print_json(&attempt_json(&a));
+    let a = result?;
+    print_json(&AttemptBody::from(&a))?;
     match a.outcome {
-        backup_codes_shim::plugin::Outcome::Accepted(_) => Ok(()),
-        _ => Err("the code was not accepted".into()),
+        Outcome::Accepted(_) => Ok(()),
+        _ => bail!("the code was not accepted"),
     }
 }
 
-async fn serve(config: Config, demo: bool) -> Result<(), String> {
-    let state = server::build(&config).await.map_err(|e| e.to_string())?;
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let state = server::build(&config).await.context("starting the shim")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
     let housekeeping = server::spawn_housekeeping(&state);
     eprintln!(
         "backup-code shim listening on http://{address} (database {})",
@@ -307,20 +331,20 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
             "No tenant is configured, so the local `demo` tenant is on. Try it in a browser:\n\
              \n  {public}/demo\n\
              \n(set up backup codes, then sign in with one; the page plays a tiny identity provider\n\
-             and shows the signed result it receives). The JSON API works too:\n\
+             and shows the signed result it receives). The JSON API works too, from this directory:\n\
              \n  TOKEN=$(cargo run -q --release -p backup-codes-shim -- token --subject alice)\n\
              \x20 curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {public}/v1/tenants/demo/subjects/alice/codes\n\
              \nEvery call needs a fresh token (each is single-use). The API is described at\n\
              {public}/v1/openapi.json; configure your identity provider as a tenant with\n\
              `tenant-init` (see README.md).",
-            public = config.public_url.trim_end_matches('/'),
+            public = config.public_base(),
         );
     }
-    let router = backup_codes_shim::api::app(state.clone());
+    let router = backup_codes_shim::http::app(state.clone());
     let result = server::serve(listener, router, &config.limits, server::shutdown_signal()).await;
     housekeeping.abort();
     state.service.store().close().await;
-    result.map_err(|e| e.to_string())
+    Ok(result?)
 }
 
 /// A database URL without its password.

@@ -1,4 +1,6 @@
-//! Assembling the shim from its configuration, and serving it.
+//! Assembling the shim from its configuration, and serving it: the demo
+//! tenant, the plugin, each tenant's policy, the store, the HTTP server with its
+//! header deadline and graceful shutdown, and housekeeping.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,19 +10,17 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState, RateLimits};
 use crate::auth::Authenticator;
-use crate::config::{Config, ConfigError, TenantConfig};
-use crate::plugin::{CallError, Clock, Plugin, PluginError, Policy, SystemClock};
+pub use crate::config::demo::{
+    AUDIENCE as DEMO_AUDIENCE, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT,
+};
+use crate::config::{CodeOrder, Config, ConfigError, JwtAlgorithm, PolicyOverrides, TenantConfig};
+use crate::http::AppState;
+use crate::plugin::{
+    self, CallError, Clock, Plugin, PluginConfig, PluginError, Policy, SystemClock,
+};
 use crate::service::{Service, Tenant};
 use crate::store::Store;
-
-/// Tenant id used when the configuration names none (local trial).
-pub const DEMO_TENANT: &str = "demo";
-/// Issuer expected from tokens of the demo tenant.
-pub const DEMO_ISSUER: &str = "backup-codes-demo";
-/// Audience expected by the demo tenant.
-pub const DEMO_AUDIENCE: &str = "backup-codes";
 
 /// Why the shim could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,16 +55,20 @@ pub fn with_demo_tenant(config: &mut Config, data_dir: &Path) -> Result<bool, St
         return Ok(false);
     }
     let secrets = DemoSecrets::derive(&demo_secret(data_dir)?)?;
+    // The demo's results go to its own pages on the shim's origin, under
+    // whatever prefix the shim is mounted at.
+    let mut origin = config.public_url.clone();
+    origin.set_path("/");
     config.tenants.insert(
         DEMO_TENANT.into(),
         TenantConfig {
             issuer: DEMO_ISSUER.into(),
             audience: DEMO_AUDIENCE.into(),
-            algorithms: vec!["HS256".into()],
+            algorithms: vec![JwtAlgorithm::HS256],
             hs256_secret: Some(secrets.api),
             require_scope: true,
             step_secret: Some(secrets.step),
-            continue_urls: vec![format!("{}/demo/", config.public_url.trim_end_matches('/'))],
+            continue_urls: vec![origin],
             ..TenantConfig::default()
         },
     );
@@ -104,11 +108,23 @@ fn derive_secret(root: &SecretString, label: &str) -> Result<SecretString, Start
     ))
 }
 
+/// The file holding the demo tenant's secret.
+pub fn demo_secret_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("demo-secret")
+}
+
+/// The demo tenant's secret if it was made already (by `serve`).
+pub fn existing_demo_secret(data_dir: &Path) -> Option<SecretString> {
+    std::fs::read_to_string(demo_secret_path(data_dir))
+        .ok()
+        .map(|s| SecretString::from(s.trim().to_owned()))
+}
+
 /// Read or create the demo tenant's secret.
 pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
-    let path = data_dir.join("demo-secret");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(SecretString::from(existing.trim().to_owned()));
+    let path = demo_secret_path(data_dir);
+    if let Some(existing) = existing_demo_secret(data_dir) {
+        return Ok(existing);
     }
     std::fs::create_dir_all(data_dir)?;
     let secret = random_secret(32)?;
@@ -143,12 +159,43 @@ pub fn data_dir(config: &Config) -> std::path::PathBuf {
 
 /// Load the component the configuration names.
 pub fn load_plugin(config: &Config, clock: Arc<dyn Clock>) -> Result<Plugin, StartError> {
-    let runtime = config.plugin_config()?;
+    let runtime = PluginConfig::from(&config.plugin);
     let plugin = match &config.plugin.component_path {
         Some(path) => Plugin::with_clock(&std::fs::read(path)?, runtime, clock)?,
-        None => Plugin::with_clock(crate::plugin::EMBEDDED_COMPONENT, runtime, clock)?,
+        None => Plugin::with_clock(plugin::EMBEDDED_COMPONENT, runtime, clock)?,
     };
     Ok(plugin)
+}
+
+/// A tenant's policy: the plugin's default with the tenant's overrides (the
+/// plugin checks every range when the tenant's decoy is issued).
+pub fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
+    macro_rules! set {
+        ($($field:ident => $($target:ident).+),* $(,)?) => {
+            $(if let Some(v) = o.$field { p.$($target).+ = v; })*
+        };
+    }
+    set!(
+        count => count,
+        symbols => symbols,
+        group_size => group_size,
+        hash_memory_kib => hash.memory_kib,
+        hash_iterations => hash.iterations,
+        hash_parallelism => hash.parallelism,
+        require_activation => require_activation,
+        free_failures => free_failures,
+        lockout_base_seconds => lockout_base_seconds,
+        lockout_max_seconds => lockout_max_seconds,
+        max_failures => max_failures,
+        low_water => low_water,
+    );
+    if let Some(order) = o.order {
+        p.order = match order {
+            CodeOrder::AnyOrder => plugin::CodeOrder::AnyOrder,
+            CodeOrder::Numbered => plugin::CodeOrder::Numbered,
+        };
+    }
+    p
 }
 
 /// Resolve each tenant's policy through the plugin (which checks every range)
@@ -157,7 +204,7 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
     let base = plugin.default_policy()?;
     let mut out = BTreeMap::new();
     for (id, t) in &config.tenants {
-        let policy = t.policy.apply(base)?;
+        let policy = apply_overrides(&t.policy, base);
         let argon_bytes = usize::try_from(policy.hash.memory_kib).unwrap_or(usize::MAX) << 10;
         if argon_bytes.saturating_add(8 << 20) > config.plugin.memory_limit_mib << 20 {
             return Err(ConfigError::Invalid(format!(
@@ -217,14 +264,11 @@ pub async fn build_with_clock(
         tenants = config.tenants.len(),
         "backup-code shim ready"
     );
-    Ok(AppState {
-        service: Arc::new(Service::new(plugin, store, tenants, clock)),
-        auth: Arc::new(auth),
-        rates: Arc::new(RateLimits::new(&config.limits)),
-        limits: config.limits.clone(),
-        metrics: api::metrics_handle(),
-        config: Arc::new(config.clone()),
-    })
+    Ok(AppState::new(
+        Service::new(plugin, store, tenants, clock),
+        auth,
+        config,
+    ))
 }
 
 /// Housekeeping: forget expired token ids and idle rate-limit keys.
@@ -328,4 +372,41 @@ pub async fn serve(
         tracing::warn!("connections still open after the shutdown grace period were dropped");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_overrides_apply() {
+        let base = Policy {
+            count: 10,
+            symbols: 13,
+            group_size: 5,
+            order: plugin::CodeOrder::AnyOrder,
+            hash: plugin::HashParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+            },
+            require_activation: true,
+            free_failures: 5,
+            lockout_base_seconds: 30,
+            lockout_max_seconds: 3600,
+            max_failures: 100,
+            low_water: 3,
+        };
+        let o = PolicyOverrides {
+            count: Some(12),
+            hash_memory_kib: Some(8192),
+            order: Some(CodeOrder::Numbered),
+            ..PolicyOverrides::default()
+        };
+        let p = apply_overrides(&o, base);
+        assert_eq!(
+            (p.count, p.hash.memory_kib, p.order),
+            (12, 8192, plugin::CodeOrder::Numbered)
+        );
+    }
 }

@@ -4,9 +4,14 @@
 //! runtime, and writes the result with compare-and-swap; when another writer won,
 //! it starts again from the fresh value. The plugin decides everything about codes;
 //! this layer only keeps state and records events.
+//!
+//! Plugin calls wait for one of the instance slots in an async queue (a tokio
+//! semaphore, [`PluginConfig::queue_timeout`](crate::plugin::PluginConfig)), so a
+//! burst waits without holding threads of the blocking pool.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::{SecretSlice, SecretString};
 use serde_json::json;
@@ -105,6 +110,9 @@ pub struct Service {
     store: Store,
     tenants: BTreeMap<String, Tenant>,
     clock: Arc<dyn Clock>,
+    /// One permit per instance slot.
+    slots: Arc<tokio::sync::Semaphore>,
+    queue_timeout: Duration,
 }
 
 impl std::fmt::Debug for Service {
@@ -235,7 +243,10 @@ impl Service {
         tenants: BTreeMap<String, Tenant>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let slots = usize::try_from(plugin.config().max_concurrent).unwrap_or(1);
         Self {
+            queue_timeout: plugin.config().queue_timeout,
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             plugin,
             store,
             tenants,
@@ -275,9 +286,16 @@ impl Service {
         f: impl FnOnce(&Plugin) -> Result<R, CallError> + Send + 'static,
     ) -> Result<R, ServiceError> {
         let plugin = Arc::clone(&self.plugin);
-        let result = tokio::task::spawn_blocking(move || f(&plugin))
+        let slot = Arc::clone(&self.slots).acquire_owned();
+        let result = match tokio::time::timeout(self.queue_timeout, slot).await {
+            Ok(Ok(permit)) => tokio::task::spawn_blocking(move || {
+                let _slot = permit;
+                f(&plugin)
+            })
             .await
-            .unwrap_or(Err(CallError::Trap));
+            .unwrap_or(Err(CallError::Trap)),
+            _ => Err(CallError::Busy),
+        };
         match result {
             Ok(r) => Ok(r),
             Err(CallError::Plugin(e)) => Err(ServiceError::Refused(e)),

@@ -93,6 +93,18 @@ fn issue_activate_verify_once_and_wrong_code() {
     assert_eq!(first.outcome, Outcome::Accepted(2));
     assert_eq!(first.remaining, 9);
 
+    // Typed again at once (a double submit): refused, nothing counted.
+    let double = plugin
+        .verify(&first.credential, &code(1), &p, None)
+        .unwrap();
+    assert!(matches!(
+        double.outcome,
+        Outcome::Rejected(r) if r.reason == FailureReason::AlreadyUsed && r.consecutive_failures == 0
+    ));
+    assert_eq!(double.credential, first.credential);
+
+    // Reused after the engine's grace window: counted.
+    clock.0.fetch_add(61, Ordering::SeqCst);
     let second = plugin
         .verify(&first.credential, &code(1), &p, None)
         .unwrap();

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use backup_codes_shim::api::{self, AppState};
+use backup_codes_shim::config::JwtAlgorithm;
 use backup_codes_shim::config::{Config, PolicyOverrides, TenantConfig};
+use backup_codes_shim::http::{self as api, AppState};
 use backup_codes_shim::server;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::StatusCode;
@@ -33,7 +34,7 @@ async fn start(count: u8) -> Shim {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config {
-        public_url: base.clone(),
+        public_url: base.parse().unwrap(),
         database_url: format!("sqlite://{}/shim.db", dir.path().display()),
         ..Config::default()
     };
@@ -44,10 +45,13 @@ async fn start(count: u8) -> Shim {
         TenantConfig {
             issuer: ISSUER.into(),
             audience: "backup-codes".into(),
-            algorithms: vec!["HS256".into()],
+            algorithms: vec![JwtAlgorithm::HS256],
             hs256_secret: Some(SecretString::from("api-secret-for-tests-0123456789abcdef")),
             step_secret: Some(SecretString::from(STEP_SECRET)),
-            continue_urls: vec![CONTINUE.into(), "https://idp.test/interaction/".into()],
+            continue_urls: vec![
+                CONTINUE.parse().unwrap(),
+                "https://idp.test/interaction/".parse().unwrap(),
+            ],
             policy: PolicyOverrides {
                 count: Some(count),
                 hash_memory_kib: Some(1024),
@@ -788,7 +792,7 @@ async fn demo_mode_plays_a_tiny_idp() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config {
-        public_url: base.clone(),
+        public_url: base.parse().unwrap(),
         database_url: format!("sqlite://{}/shim.db", dir.path().display()),
         ..Config::default()
     };

@@ -40,6 +40,17 @@ impl Alg {
         }
     }
 
+    /// The algorithm as the shim's configuration names it.
+    pub fn configured(self) -> backup_codes_shim::config::JwtAlgorithm {
+        use backup_codes_shim::config::JwtAlgorithm as J;
+        match self {
+            Self::Rs256 => J::RS256,
+            Self::Es256 => J::ES256,
+            Self::EdDsa => J::EdDSA,
+            Self::Hs256 => J::HS256,
+        }
+    }
+
     fn jose(self) -> Algorithm {
         match self {
             Self::Rs256 => Algorithm::RS256,
@@ -222,8 +233,10 @@ impl TestIdp {
         backup_codes_shim::config::TenantConfig {
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
-            algorithms: vec![alg.name().into()],
-            jwks_url: (alg != Alg::Hs256).then(|| self.jwks_url.clone()),
+            algorithms: vec![alg.configured()],
+            jwks_url: (alg != Alg::Hs256)
+                .then(|| self.jwks_url.parse().ok())
+                .flatten(),
             hs256_secret: (alg == Alg::Hs256)
                 .then(|| secrecy::SecretString::from(self.hs256_secret.clone())),
             ..Default::default()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use backup_codes_shim::api::{self, AppState};
 use backup_codes_shim::config::{Config, Limits, PolicyOverrides, TenantConfig};
+use backup_codes_shim::http::{self, AppState};
 use backup_codes_shim::server;
 
 use crate::HarnessError;
@@ -56,7 +56,9 @@ impl InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let mut config = config.clone();
-        config.public_url.clone_from(&url);
+        config.public_url = url
+            .parse()
+            .map_err(|e| HarnessError(format!("{url}: {e}")))?;
         let state = server::build(&config).await?;
         Self::serve_on(listener, state).await
     }
@@ -73,7 +75,7 @@ impl InProcess {
     ) -> Result<Self, HarnessError> {
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = api::app(state.clone());
+        let router = http::app(state.clone());
         let limits = state.limits.clone();
         let task = tokio::spawn(async move {
             server::serve(listener, router, &limits, async {

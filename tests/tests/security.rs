@@ -40,7 +40,10 @@ fn step_tenant(idp: &TestIdp, issuer: &str, api_secret: &str, step_secret: &str)
         issuer: issuer.into(),
         hs256_secret: Some(SecretString::from(api_secret.to_owned())),
         step_secret: Some(SecretString::from(step_secret.to_owned())),
-        continue_urls: vec![CONTINUE.into(), "https://idp.test/interaction/".into()],
+        continue_urls: vec![
+            CONTINUE.parse().unwrap(),
+            "https://idp.test/interaction/".parse().unwrap(),
+        ],
         require_scope: true,
         policy: cheap_policy(),
         ..idp.tenant(Alg::Hs256)

@@ -4,20 +4,29 @@
 //! of the component and the engine's settings), pre-instantiated once, and every
 //! call runs in a fresh [`wasmtime::Store`] with memory limits, an epoch deadline
 //! and the pooling allocator. Any trap, timeout, limit or oversized output becomes a
-//! [`CallError`]: the caller fails closed.
+//! [`CallError`]: the caller fails closed. Calls are synchronous; when every
+//! instance slot is busy a call fails with [`CallError::Busy`] at once, and the
+//! async service layer queues calls in front of the pool.
+//!
+//! Files: [`errors`] (load and call errors), [`runtime`] (engine settings, store
+//! data, the host's imports, the epoch ticker).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod errors;
+pub mod runtime;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretBox, SecretSlice, SecretString};
 use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::Store;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
-};
+
+pub use self::errors::{CallError, LoadError};
+use self::errors::{classify, wasmtime_error};
+pub use self::runtime::PluginConfig;
+use self::runtime::{HostState, Limiter, TICK, Ticker, engine_config};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -47,11 +56,6 @@ pub const MAX_EVENTS: usize = 16;
 pub const MAX_STRING_BYTES: usize = 512;
 /// Most codes one set may hold.
 pub const MAX_CODES: usize = 64;
-/// Epoch tick used for deadlines.
-const TICK: Duration = Duration::from_millis(10);
-/// Bytes of each pooled table reset in place rather than decommitted (the
-/// component's tables are a few entries).
-const TABLE_KEEP_RESIDENT: usize = 64 * 1024;
 
 /// A source of wall-clock time for the plugin (tests may supply their own).
 pub trait Clock: Send + Sync {
@@ -68,100 +72,6 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
-    }
-}
-
-/// How the component is run.
-#[derive(Debug, Clone)]
-pub struct PluginConfig {
-    /// Most linear memory one call may use, in bytes (must exceed argon2's memory).
-    pub memory_limit: usize,
-    /// Longest a call may run before it is interrupted.
-    pub call_timeout: Duration,
-    /// Calls that may run at once (also the size of the instance pool).
-    pub max_concurrent: u32,
-    /// Longest a call waits for a free slot before [`CallError::Busy`].
-    pub queue_timeout: Duration,
-    /// Where compiled code is cached (`None`: no disk cache).
-    pub cache_dir: Option<PathBuf>,
-    /// Refuse to load a component whose SHA-256 differs.
-    pub expected_sha256: Option<[u8; 32]>,
-    /// Bytes of linear memory each instance slot keeps resident between calls
-    /// (capped at `memory_limit`). The pages a call wrote are zeroed in place
-    /// before the slot is reused instead of being returned to the kernel, so the
-    /// next call does not fault them in again; idle memory is then up to
-    /// `max_concurrent` x what one call touches (argon2's memory + ~2 MiB).
-    /// 0 returns everything to the kernel after each call.
-    pub keep_resident: usize,
-}
-
-impl Default for PluginConfig {
-    fn default() -> Self {
-        Self {
-            memory_limit: 64 << 20,
-            call_timeout: Duration::from_secs(10),
-            max_concurrent: 8,
-            queue_timeout: Duration::from_secs(5),
-            cache_dir: None,
-            expected_sha256: None,
-            keep_resident: 64 << 20,
-        }
-    }
-}
-
-/// Why the component could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The component's SHA-256 is not the configured one.
-    #[error("component SHA-256 {actual} does not match the configured {expected}")]
-    HashMismatch {
-        /// Configured digest (hex).
-        expected: String,
-        /// Digest of the bytes offered (hex).
-        actual: String,
-    },
-    /// The configuration cannot work (for example a zero pool size).
-    #[error("invalid plugin configuration: {0}")]
-    Config(String),
-    /// Wasmtime refused the engine settings, the component or its imports.
-    #[error("loading the component failed: {0}")]
-    Wasmtime(String),
-}
-
-/// Why a call to the component did not return a result. Callers fail closed.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// The plugin refused the input (a typed, expected error).
-    #[error("refused by the plugin: {0:?}")]
-    Plugin(PluginError),
-    /// The call ran past its deadline and was interrupted.
-    #[error("the plugin call timed out")]
-    Timeout,
-    /// The call tried to use more memory than allowed.
-    #[error("the plugin call exceeded its memory limit")]
-    ResourceLimit,
-    /// The plugin returned more data than the host accepts.
-    #[error("the plugin returned an oversized result")]
-    OutputTooLarge,
-    /// Every instance slot stayed busy for the whole queue timeout.
-    #[error("all plugin instances are busy")]
-    Busy,
-    /// The plugin trapped or could not be instantiated.
-    #[error("the plugin trapped")]
-    Trap,
-}
-
-impl CallError {
-    /// Short machine-readable kind, for metrics and audit events.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Plugin(_) => "refused",
-            Self::Timeout => "timeout",
-            Self::ResourceLimit => "memory",
-            Self::OutputTooLarge => "oversized",
-            Self::Busy => "busy",
-            Self::Trap => "trap",
-        }
     }
 }
 
@@ -198,131 +108,12 @@ pub struct Issued {
     pub events: Vec<Event>,
 }
 
-/// Store data for one call.
-struct HostState {
-    limits: Limiter,
-    clock: Arc<dyn Clock>,
-}
-
-/// [`wasmtime::StoreLimits`] that remembers whether it refused memory growth.
-struct Limiter {
-    inner: wasmtime::StoreLimits,
-    denied: bool,
-}
-
-impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        self.denied |= !allowed;
-        Ok(allowed)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.table_growing(current, desired, maximum)?;
-        self.denied |= !allowed;
-        Ok(allowed)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
-    }
-}
-
-impl bindings::wasi::random::random::Host for HostState {
-    fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
-        // No randomness means no codes: trap, and the call fails closed.
-        getrandom::u64().map_err(|e| wasmtime::Error::msg(format!("host random source: {e}")))
-    }
-}
-
-impl bindings::wasi::clocks::wall_clock::Host for HostState {
-    fn now(&mut self) -> wasmtime::Result<bindings::wasi::clocks::wall_clock::Datetime> {
-        Ok(bindings::wasi::clocks::wall_clock::Datetime {
-            seconds: self.clock.now(),
-            nanoseconds: 0,
-        })
-    }
-}
-
-/// A counting semaphore with a timeout, in front of the instance pool.
-struct Slots {
-    free: Mutex<u32>,
-    released: Condvar,
-}
-
-struct Permit<'a>(&'a Slots);
-
-impl Slots {
-    fn acquire(&self, timeout: Duration) -> Result<Permit<'_>, CallError> {
-        let guard = self.free.lock().map_err(|_| CallError::Busy)?;
-        let (mut free, _) = self
-            .released
-            .wait_timeout_while(guard, timeout, |free| *free == 0)
-            .map_err(|_| CallError::Busy)?;
-        if *free == 0 {
-            return Err(CallError::Busy);
-        }
-        *free -= 1;
-        Ok(Permit(self))
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut free) = self.0.free.lock() {
-            *free += 1;
-        }
-        self.0.released.notify_one();
-    }
-}
-
-/// Increments the engine's epoch every [`TICK`] until dropped.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .ok();
-        Self { stop, thread }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+impl Issued {
+    /// Is the new set pending (waiting for one code to be typed back)?
+    pub fn pending(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::Issued(i) if i.pending))
     }
 }
 
@@ -332,7 +123,6 @@ pub struct Plugin {
     config: PluginConfig,
     clock: Arc<dyn Clock>,
     sha256: [u8; 32],
-    slots: Slots,
     _ticker: Ticker,
 }
 
@@ -343,10 +133,6 @@ impl std::fmt::Debug for Plugin {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn wasmtime_error(e: impl std::fmt::Display) -> LoadError {
-    LoadError::Wasmtime(format!("{e:#}"))
 }
 
 /// The SHA-256 of component bytes.
@@ -399,13 +185,14 @@ impl Plugin {
             pre,
             clock,
             sha256: digest,
-            slots: Slots {
-                free: Mutex::new(config.max_concurrent),
-                released: Condvar::new(),
-            },
             _ticker: Ticker::start(engine),
             config,
         })
+    }
+
+    /// The runtime settings it was loaded with.
+    pub fn config(&self) -> &PluginConfig {
+        &self.config
     }
 
     /// SHA-256 of the loaded component.
@@ -430,7 +217,6 @@ impl Plugin {
         &self,
         f: impl FnOnce(&bindings::Plugin, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let _permit = self.slots.acquire(self.config.queue_timeout)?;
         let limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size(self.config.memory_limit)
             .instances(16)
@@ -509,14 +295,7 @@ impl Plugin {
         policy: &Policy,
         pepper: Option<&SecretSlice<u8>>,
     ) -> Result<Verification, CallError> {
-        let pepper = pepper.map(|p| p.expose_secret());
-        let code = code.expose_secret();
-        let current = current.to_vec();
-        let v = self.call(|p, s| {
-            p.authn_backup_codes_engine()
-                .call_activate(s, &current, code, *policy, pepper)
-        })?;
-        check_verification(v.map_err(CallError::Plugin)?)
+        self.check_code(Check::Activate, current, code, policy, pepper)
     }
 
     /// Check a code against the active set; see the WIT `verify`.
@@ -527,12 +306,26 @@ impl Plugin {
         policy: &Policy,
         pepper: Option<&SecretSlice<u8>>,
     ) -> Result<Verification, CallError> {
+        self.check_code(Check::Verify, current, code, policy, pepper)
+    }
+
+    fn check_code(
+        &self,
+        which: Check,
+        current: &[u8],
+        code: &SecretString,
+        policy: &Policy,
+        pepper: Option<&SecretSlice<u8>>,
+    ) -> Result<Verification, CallError> {
         let pepper = pepper.map(|p| p.expose_secret());
         let code = code.expose_secret();
         let current = current.to_vec();
         let v = self.call(|p, s| {
-            p.authn_backup_codes_engine()
-                .call_verify(s, &current, code, *policy, pepper)
+            let engine = p.authn_backup_codes_engine();
+            match which {
+                Check::Activate => engine.call_activate(s, &current, code, *policy, pepper),
+                Check::Verify => engine.call_verify(s, &current, code, *policy, pepper),
+            }
         })?;
         check_verification(v.map_err(CallError::Plugin)?)
     }
@@ -554,6 +347,13 @@ impl Plugin {
     }
 }
 
+/// The two calls that check a typed code.
+#[derive(Clone, Copy)]
+enum Check {
+    Activate,
+    Verify,
+}
+
 fn bound(ok: bool) -> Result<(), CallError> {
     if ok {
         Ok(())
@@ -568,55 +368,9 @@ fn check_verification(v: Verification) -> Result<Verification, CallError> {
     Ok(v)
 }
 
-fn classify(e: &wasmtime::Error, memory_denied: bool) -> CallError {
-    if memory_denied {
-        return CallError::ResourceLimit;
-    }
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => CallError::Timeout,
-        Some(Trap::AllocationTooLarge) => CallError::ResourceLimit,
-        Some(Trap::StackOverflow) => CallError::ResourceLimit,
-        _ => {
-            if format!("{e:#}").contains("concurrent") {
-                CallError::Busy
-            } else {
-                CallError::Trap
-            }
-        }
-    }
-}
-
-fn engine_config(config: &PluginConfig) -> Result<Config, LoadError> {
-    let mut c = Config::new();
-    c.epoch_interruption(true);
-    c.wasm_simd(true);
-    let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(config.max_concurrent)
-        .total_memories(config.max_concurrent)
-        .total_tables(config.max_concurrent.saturating_mul(4))
-        .total_core_instances(config.max_concurrent.saturating_mul(8))
-        .max_memory_size(config.memory_limit)
-        // After each call, reset the pages the call wrote in place (memset, found
-        // with the PAGEMAP_SCAN ioctl on Linux >= 6.7) instead of returning them to
-        // the kernel: the next call in the slot does not page-fault argon2's
-        // ~19 MiB back in. The reset happens before the slot is reused, so every
-        // call still starts from the component's initial memory.
-        .linear_memory_keep_resident(config.keep_resident.min(config.memory_limit))
-        .table_keep_resident(TABLE_KEEP_RESIDENT)
-        .pagemap_scan(Enabled::Auto);
-    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    if let Some(dir) = &config.cache_dir {
-        let dir = std::path::absolute(dir).map_err(wasmtime_error)?;
-        std::fs::create_dir_all(&dir).map_err(wasmtime_error)?;
-        let mut cache = wasmtime::CacheConfig::new();
-        cache.with_directory(dir);
-        c.cache(Some(wasmtime::Cache::new(cache).map_err(wasmtime_error)?));
-    }
-    Ok(c)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::runtime::engine_config;
     use super::*;
 
     /// Keeping pool memory resident must not let one call see another's data:

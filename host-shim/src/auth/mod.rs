@@ -13,31 +13,26 @@
 //! one. A token carrying a `step` claim is a login-step session token and is
 //! never accepted here.
 //!
-//! Refetching the JWKS never blocks requests whose key is known: they read the
-//! current set, while one request at a time (single flight) fetches for an
-//! unknown `kid`, with a deadline, at most once per [`JWKS_REFETCH_INTERVAL`].
+//! Keys published by an IdP are handled by [`jwks`]: refetching them never
+//! blocks requests whose key is known.
+
+pub mod jwks;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::TenantConfig;
+use self::jwks::Jwks;
+use crate::config::{JwtAlgorithm, TenantConfig};
 use crate::store::Store;
 
 /// Longest `exp - now` accepted, seconds.
 pub const MAX_TOKEN_LIFETIME: u64 = 900;
-/// Largest JWKS document fetched, bytes.
-pub const MAX_JWKS_BYTES: usize = 64 * 1024;
-/// Shortest interval between two JWKS fetches for unknown key ids.
-pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
-/// Longest a JWKS fetch may take (connection, answer and body).
-pub const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+pub use self::jwks::REFETCH_INTERVAL as JWKS_REFETCH_INTERVAL;
 /// Longest bearer token accepted, bytes.
 pub const MAX_API_TOKEN_BYTES: usize = 8192;
 
@@ -142,36 +137,8 @@ struct Claims {
 enum Keys {
     Shared(DecodingKey),
     Jwks(Jwks),
-}
-
-/// A tenant's JWKS: the current set, read without waiting, and the refetch
-/// state, locked only by requests whose `kid` is unknown.
-struct Jwks {
-    url: String,
-    current: RwLock<Option<Arc<JwkSet>>>,
-    /// When the last fetch started; held across a fetch (single flight).
-    refetch: tokio::sync::Mutex<Option<Instant>>,
-}
-
-impl Jwks {
-    fn new(url: String) -> Self {
-        Self {
-            url,
-            current: RwLock::new(None),
-            refetch: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// The current set (a cheap clone of an `Arc`; the lock is never held across I/O).
-    fn current(&self) -> Option<Arc<JwkSet>> {
-        self.current.read().ok().and_then(|g| g.clone())
-    }
-
-    fn replace(&self, set: JwkSet) {
-        if let Ok(mut g) = self.current.write() {
-            *g = Some(Arc::new(set));
-        }
-    }
+    /// No usable key source (validation prevents it): every token is refused.
+    None,
 }
 
 struct TenantAuth {
@@ -197,14 +164,13 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// Parse an algorithm name from the configuration.
-pub fn algorithm(name: &str) -> Option<Algorithm> {
-    match name {
-        "HS256" => Some(Algorithm::HS256),
-        "RS256" => Some(Algorithm::RS256),
-        "ES256" => Some(Algorithm::ES256),
-        "EdDSA" => Some(Algorithm::EdDSA),
-        _ => None,
+/// The JOSE algorithm of a configured one.
+pub fn algorithm(a: JwtAlgorithm) -> Algorithm {
+    match a {
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::ES256 => Algorithm::ES256,
+        JwtAlgorithm::EdDSA => Algorithm::EdDSA,
     }
 }
 
@@ -220,24 +186,23 @@ impl Authenticator {
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
-            .timeout(JWKS_FETCH_TIMEOUT)
+            .timeout(jwks::FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let tenants = tenants
             .iter()
             .map(|(id, t)| {
                 let keys = match (&t.hs256_secret, &t.jwks_url) {
-                    (Some(secret), _) if t.algorithms.iter().any(|a| a == "HS256") => {
+                    (Some(secret), _) if t.algorithms.contains(&JwtAlgorithm::HS256) => {
                         Keys::Shared(DecodingKey::from_secret(secret.expose_secret().as_bytes()))
                     }
                     (_, Some(url)) => Keys::Jwks(Jwks::new(url.clone())),
-                    // Validation guarantees one of the two; an empty JWKS refuses all.
-                    _ => Keys::Jwks(Jwks::new(String::new())),
+                    _ => Keys::None,
                 };
                 let auth = TenantAuth {
                     issuer: t.issuer.clone(),
                     audience: t.audience.clone(),
-                    algorithms: t.algorithms.iter().filter_map(|a| algorithm(a)).collect(),
+                    algorithms: t.algorithms.iter().copied().map(algorithm).collect(),
                     require_scope: t.require_scope,
                     keys,
                 };
@@ -325,81 +290,13 @@ impl Authenticator {
             Keys::Shared(key) => key.clone(),
             Keys::Jwks(jwks) => {
                 let kid = kid.ok_or(AuthError::UnknownKey)?;
-                match find_key(jwks.current().as_deref(), kid, alg)? {
-                    Some(k) => k,
-                    None => self.refetch_for(jwks, kid, alg).await?,
-                }
+                jwks.key(&self.http, kid, alg).await?
             }
+            Keys::None => return Err(AuthError::UnknownKey),
         };
         if key.family() != alg.family() {
             return Err(AuthError::Algorithm);
         }
         Ok(key)
     }
-
-    /// An unknown `kid`: fetch the JWKS again, one request at a time and at most
-    /// once per interval. Requests with known keys never wait for this.
-    async fn refetch_for(
-        &self,
-        jwks: &Jwks,
-        kid: &str,
-        alg: Algorithm,
-    ) -> Result<DecodingKey, AuthError> {
-        let wait = JWKS_FETCH_TIMEOUT.saturating_add(Duration::from_secs(1));
-        let mut last = tokio::time::timeout(wait, jwks.refetch.lock())
-            .await
-            .map_err(|_| AuthError::UnknownKey)?;
-        // Another request may have fetched the key while this one waited.
-        if let Some(k) = find_key(jwks.current().as_deref(), kid, alg)? {
-            return Ok(k);
-        }
-        if last.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
-            return Err(AuthError::UnknownKey);
-        }
-        *last = Some(Instant::now());
-        match tokio::time::timeout(JWKS_FETCH_TIMEOUT, self.fetch(&jwks.url)).await {
-            Ok(Ok(set)) => jwks.replace(set),
-            Ok(Err(e)) => tracing::warn!(error = %e, "fetching the JWKS failed"),
-            Err(_) => tracing::warn!("fetching the JWKS timed out"),
-        }
-        drop(last);
-        find_key(jwks.current().as_deref(), kid, alg)?.ok_or(AuthError::UnknownKey)
-    }
-
-    async fn fetch(&self, url: &str) -> Result<JwkSet, String> {
-        let mut response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| e.without_url().to_string())?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err("JWKS document too large".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("JWKS is not valid: {e}"))
-    }
-}
-
-/// The key with `kid` usable for `alg`, if the set has one.
-fn find_key(
-    set: Option<&JwkSet>,
-    kid: &str,
-    alg: Algorithm,
-) -> Result<Option<DecodingKey>, AuthError> {
-    let Some(jwk) = set.and_then(|s| s.find(kid)) else {
-        return Ok(None);
-    };
-    if let Some(key_alg) = jwk.common.key_algorithm
-        && key_alg.to_string() != format!("{alg:?}")
-    {
-        return Err(AuthError::Algorithm);
-    }
-    DecodingKey::from_jwk(jwk)
-        .map(Some)
-        .map_err(|_| AuthError::UnknownKey)
 }

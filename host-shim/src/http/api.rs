@@ -1,0 +1,157 @@
+//! The JSON API identity providers call (`/v1/tenants/{tenant}/subjects/{subject}/codes`):
+//! issue, activate, verify, status and delete, each admitted by a bearer token
+//! scoped to its operation.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::AppState;
+use super::body::{AttemptBody, CodeRequest, IssuedBody, StatusBody};
+use super::error::ApiError;
+use crate::auth::{AuthError, Operation};
+use crate::plugin::Outcome;
+use crate::service::{Attempt, check_subject};
+
+/// The API's routes (state, limits and headers come from [`super::app`]).
+pub fn routes() -> Router<AppState> {
+    let codes = "/v1/tenants/{tenant}/subjects/{subject}/codes";
+    Router::new()
+        .route(codes, post(issue).get(status).delete(delete))
+        .route(&format!("{codes}/verify"), post(verify))
+        .route(&format!("{codes}/activate"), post(activate))
+}
+
+/// JSON body extractor whose rejections are [`ApiError`]s.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::TooLarge),
+            Err(e) => Err(ApiError::BadBody(e.body_text())),
+        }
+    }
+}
+
+/// Authenticate `operation` on a subject, and rate-limit code attempts.
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    subject: &str,
+    operation: Operation,
+) -> Result<(), ApiError> {
+    if !state.service.has_tenant(tenant) {
+        return Err(ApiError::UnknownTenant);
+    }
+    check_subject(subject).map_err(|_| ApiError::InvalidSubject)?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(reason) = state
+        .auth
+        .authenticate(
+            state.service.store(),
+            tenant,
+            subject,
+            operation,
+            authorization,
+        )
+        .await
+    {
+        // The operator learns why (never the token); the caller only that it failed.
+        tracing::info!(
+            tenant,
+            operation = operation.scope(),
+            reason = reason.label(),
+            "API token refused"
+        );
+        return Err(match reason {
+            AuthError::Scope => ApiError::Forbidden,
+            other => ApiError::Unauthorized(other),
+        });
+    }
+    if matches!(operation, Operation::Verify | Operation::Activate) {
+        state
+            .rates
+            .check_subject(tenant, subject)
+            .map_err(ApiError::RateLimited)?;
+    }
+    Ok(())
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Issue).await?;
+    let issued = state.service.issue(&tenant, &subject).await?;
+    let mut response = (StatusCode::CREATED, Json(IssuedBody::from(&issued))).into_response();
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<StatusBody>, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Status).await?;
+    let s = state.service.status(&tenant, &subject).await?;
+    Ok(Json(StatusBody::from(&s)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Delete).await?;
+    state.service.delete(&tenant, &subject).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<CodeRequest>,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Verify).await?;
+    let a = state.service.verify(&tenant, &subject, body.code).await?;
+    Ok(attempt_response(&a))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<CodeRequest>,
+) -> Result<Response, ApiError> {
+    admit(&state, &headers, &tenant, &subject, Operation::Activate).await?;
+    let a = state.service.activate(&tenant, &subject, body.code).await?;
+    Ok(attempt_response(&a))
+}
+
+/// An attempt's body; a lockout also says in `Retry-After` when to try again.
+fn attempt_response(a: &Attempt) -> Response {
+    let mut response = Json(AttemptBody::from(a)).into_response();
+    if let Outcome::Locked(Some(until)) = a.outcome {
+        let now = jsonwebtoken::get_current_timestamp();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(until.saturating_sub(now).max(1)),
+        );
+    }
+    response
+}

@@ -1,0 +1,203 @@
+//! The JSON API's error type: every way a request can end other than success,
+//! each with its status code and a fixed body (no input is ever echoed).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::body::ErrorBody;
+use super::limits::Refuse;
+use crate::auth::AuthError;
+use crate::plugin::{CallError, CodeFormatError, PluginError};
+use crate::service::ServiceError;
+
+/// Errors a request can end in, each with its status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or invalid bearer token (401; the reason is logged, not answered).
+    #[error("unauthorized")]
+    Unauthorized(AuthError),
+    /// A valid token whose `scope` does not cover this operation (403).
+    #[error("insufficient scope")]
+    Forbidden,
+    /// No such tenant (404).
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// Bad subject id (400).
+    #[error("invalid subject")]
+    InvalidSubject,
+    /// The body is not the expected JSON (400).
+    #[error("invalid request body: {0}")]
+    BadBody(String),
+    /// The body is larger than allowed (413).
+    #[error("request body too large")]
+    TooLarge,
+    /// The client did not send its body in time (408).
+    #[error("request body not received in time")]
+    BodyTimeout,
+    /// The subject has no codes (404).
+    #[error("not enrolled")]
+    NotEnrolled,
+    /// The typed code is not well formed (422; not counted as an attempt).
+    #[error("invalid code")]
+    InvalidCode(CodeFormatError),
+    /// The operation does not fit the credential's state (409).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Too many requests (429 with `Retry-After`).
+    #[error("rate limited")]
+    RateLimited(Duration),
+    /// The engine is busy, failed closed or the store is contended (503).
+    #[error("temporarily unavailable")]
+    Unavailable,
+    /// Anything else (500; details are logged, never returned).
+    #[error("internal error")]
+    Internal,
+}
+
+/// The stable name of a code format error.
+pub fn format_reason(e: CodeFormatError) -> &'static str {
+    match e {
+        CodeFormatError::Empty => "empty",
+        CodeFormatError::TooLong => "too_long",
+        CodeFormatError::InvalidCharacter => "invalid_character",
+        CodeFormatError::WrongLength => "wrong_length",
+        CodeFormatError::CheckSymbolMismatch => "check_symbol_mismatch",
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownTenant => Self::UnknownTenant,
+            ServiceError::InvalidSubject => Self::InvalidSubject,
+            ServiceError::NotEnrolled => Self::NotEnrolled,
+            ServiceError::AlreadyEnrolled => Self::Conflict("backup codes are already enrolled"),
+            ServiceError::Refused(PluginError::InvalidCode(f)) => Self::InvalidCode(f),
+            ServiceError::Refused(PluginError::NoActiveSet) => {
+                Self::Conflict("no active set: activate the pending set first")
+            }
+            ServiceError::Refused(PluginError::NoPendingSet) => {
+                Self::Conflict("no pending set to activate")
+            }
+            ServiceError::Engine(CallError::Busy) | ServiceError::Contended => Self::Unavailable,
+            ServiceError::Engine(_) => Self::Unavailable,
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+fn body(error: &'static str, message: Option<&str>, reason: Option<&'static str>) -> ErrorBody {
+    ErrorBody {
+        error,
+        message: message.map(str::to_owned),
+        reason,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, answer) = match &self {
+            Self::Unauthorized(reason) => {
+                // The operator learns why (logged where the tenant is known); the
+                // caller learns only "unauthorized".
+                metrics::counter!("backup_codes_auth_failures_total", "reason" => reason.label())
+                    .increment(1);
+                (StatusCode::UNAUTHORIZED, body("unauthorized", None, None))
+            }
+            Self::Forbidden => {
+                metrics::counter!("backup_codes_auth_failures_total", "reason" => AuthError::Scope.label())
+                    .increment(1);
+                (
+                    StatusCode::FORBIDDEN,
+                    body("insufficient_scope", None, None),
+                )
+            }
+            Self::UnknownTenant => (
+                StatusCode::NOT_FOUND,
+                body("unknown_tenant", Some("no such tenant is configured"), None),
+            ),
+            Self::InvalidSubject => (
+                StatusCode::BAD_REQUEST,
+                body(
+                    "invalid_subject",
+                    Some("subject must be 1..=255 bytes without control characters"),
+                    None,
+                ),
+            ),
+            Self::BadBody(m) => (StatusCode::BAD_REQUEST, body("invalid_body", Some(m), None)),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body("body_too_large", None, None),
+            ),
+            Self::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                body("request_timeout", None, None),
+            ),
+            Self::NotEnrolled => (
+                StatusCode::NOT_FOUND,
+                body(
+                    "not_enrolled",
+                    Some("no backup codes are enrolled for this subject"),
+                    None,
+                ),
+            ),
+            Self::InvalidCode(f) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                body(
+                    "invalid_code",
+                    Some("the code is not well formed; it was not counted as an attempt"),
+                    Some(format_reason(*f)),
+                ),
+            ),
+            Self::Conflict(m) => (StatusCode::CONFLICT, body("conflict", Some(m), None)),
+            Self::RateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                body("rate_limited", None, None),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                body("unavailable", None, None),
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                body("internal", None, None),
+            ),
+        };
+        let mut response = (status, Json(answer)).into_response();
+        let retry = match &self {
+            Self::RateLimited(wait) => Some(wait.as_secs().max(1)),
+            Self::Unavailable => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl Refuse for ApiError {
+    fn too_many(wait: Duration) -> Response {
+        Self::RateLimited(wait).into_response()
+    }
+
+    fn too_large() -> Response {
+        Self::TooLarge.into_response()
+    }
+
+    fn body_timeout() -> Response {
+        Self::BodyTimeout.into_response()
+    }
+
+    fn unreadable() -> Response {
+        Self::BadBody("the request body could not be read".into()).into_response()
+    }
+}

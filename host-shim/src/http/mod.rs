@@ -1,0 +1,117 @@
+//! The HTTP layer: [`AppState`], which every handler shares, and [`app`], which
+//! composes the views with the cross-cutting layers.
+//!
+//! Views: [`api`] (the JSON API identity providers call), [`step`] (the login
+//! step's pages), [`demo`] (the local demo IdP) and [`ops`] (health, metrics,
+//! OpenAPI, the root page, assets). Layers, each in its file: [`observe`]
+//! (request ids, spans, metrics), [`limits`] (per-IP and per-subject rates, the
+//! body reader), [`headers`] (security headers) and [`pages`] (rendering and
+//! refusal pages); [`base`] makes every link and cookie work under any prefix.
+//! [`body`] and [`error`] are the API's typed bodies and error type, [`refusal`]
+//! the pages' error type.
+
+pub mod api;
+pub mod base;
+pub mod body;
+pub mod demo;
+pub mod error;
+pub mod headers;
+pub mod limits;
+pub mod observe;
+pub mod ops;
+pub mod pages;
+pub mod refusal;
+pub mod step;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::timeout::TimeoutLayer;
+
+use self::error::ApiError;
+use self::limits::RateLimits;
+pub use self::observe::metrics_handle;
+use self::refusal::Refusal;
+use crate::auth::Authenticator;
+use crate::config::{Config, Limits};
+use crate::service::Service;
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The backup-code service.
+    pub service: Arc<Service>,
+    /// Token verification.
+    pub auth: Arc<Authenticator>,
+    /// Rate limits.
+    pub rates: Arc<RateLimits>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Prometheus rendering.
+    pub metrics: PrometheusHandle,
+    /// The configuration the shim runs with (tenants' step settings, public URL).
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// The state for `config`, over a service and an authenticator.
+    pub fn new(service: Service, auth: Authenticator, config: &Config) -> Self {
+        Self {
+            service: Arc::new(service),
+            auth: Arc::new(auth),
+            rates: Arc::new(RateLimits::new(&config.limits)),
+            limits: config.limits.clone(),
+            metrics: metrics_handle(),
+            config: Arc::new(config.clone()),
+        }
+    }
+}
+
+/// The whole router: to serve, `.nest()` or `.merge()` into another app.
+pub fn app(state: AppState) -> Router {
+    let api = api::routes()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::read_body::<ApiError>,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip::<ApiError>,
+        ))
+        .layer(headers::no_store());
+    // The step and the demo answer the limits with pages.
+    let pages = step::routes()
+        .merge(demo::routes(&state))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::read_body::<Refusal>,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip::<Refusal>,
+        ))
+        .merge(ops::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            pages::refusals,
+        ))
+        .layer(middleware::map_response(headers::pages));
+    Router::new()
+        .merge(api)
+        .merge(pages)
+        .route_layer(middleware::from_fn(observe::observe))
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(state.limits.request_timeout_ms),
+        ))
+        .with_state(state)
+}
+
+/// Render a page (shared by the views).
+pub(crate) use self::pages::render;

@@ -1,0 +1,71 @@
+//! What operators see of each request: a request id (answered in `x-request-id`),
+//! a tracing span with the method, route template and id (never a code, token or
+//! body), and Prometheus metrics per route and status.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// The header carrying the request id in answers.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A request's id, random, for matching an answer to the shim's log lines.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (embedding apps); then this
+            // handle renders only what it records, which is still correct for /metrics.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn new_request_id() -> String {
+    let mut raw = [0u8; 8];
+    // Not a secret: a failing random source leaves a zero id, still a valid one.
+    let _ = getrandom::fill(&mut raw);
+    hex::encode(raw)
+}
+
+/// Request id, span and metrics around every routed request.
+pub async fn observe(mut request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().clone();
+    let id = new_request_id();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", %method, route = %route, request_id = %id);
+    let started = Instant::now();
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("backup_codes_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string(), "status" => status.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("backup_codes_http_requests_total", "route" => route, "status" => status)
+        .increment(1);
+    response
+}

@@ -1,0 +1,32 @@
+//! `POST /step/{tenant}/cancel`: the user gives up; the flow ends with a signed
+//! `cancelled` failure.
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::flow::{AnyForms, Posted, finish};
+use super::pages::{Actions, HandoffPage, hand_back};
+use super::result::Reason;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::refusal::Refusal;
+
+/// End any flow with a signed `cancelled`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    base: Base,
+    posted: Posted<AnyForms>,
+) -> Result<Response, Refusal> {
+    let (t, flow) = (posted.tenant(&state)?, &posted.flow);
+    finish(&state, &t, flow).await?;
+    let handoff = flow
+        .failure(&state, &t, Reason::Cancelled)
+        .ok_or_else(Refusal::internal)?;
+    let page = HandoffPage {
+        title: "Returning to sign-in",
+        base: &Actions::new(&base, t.id).base,
+        message: "You chose not to use a backup code. Returning you to sign-in…".into(),
+        handoff,
+    };
+    Ok(hand_back(&page))
+}

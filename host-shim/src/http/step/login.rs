@@ -1,0 +1,168 @@
+//! Code entry at login: `POST /step/{tenant}/login`. A right code ends the flow
+//! with a signed success (and, when few codes are left, the offer of a new set);
+//! a wrong one shows the page again with the attempts left.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
+
+use super::flow::{self, Flow, LoginForms, Posted, finish, subject_limited};
+use super::pages::{Actions, CodePage, HandoffPage, LowPage, hand_back, own};
+use super::refusals::exhausted;
+use super::result::{Proof, Reason, StepResult, Verified};
+use super::session::Kind;
+use super::text::{format_message, rejection_message};
+use super::{FLOW_TTL, StepTenant, active_fingerprint, cookies, now};
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::refusal::{Refusal, bad_form};
+use crate::plugin::{CodeOrder, Outcome, PluginError};
+use crate::service::{Attempt, ServiceError};
+
+/// The code-entry page, or a refusal when no code can be accepted now. After a
+/// wrong code (`error` set) a lockout that code just started is shown on the
+/// page itself, with its end time; the next attempt meets the lockout.
+pub async fn code_page(
+    state: &AppState,
+    t: &StepTenant<'_>,
+    actions: &Actions,
+    flow: &Flow,
+    error: Option<String>,
+) -> Result<Response, Refusal> {
+    let status = state
+        .service
+        .status(t.id, &flow.sub)
+        .await
+        .map_err(|e| flow.refusal(state, t, e))?;
+    let Some(active) = status.active.as_ref() else {
+        return Err(flow.refusal(state, t, ServiceError::NotEnrolled));
+    };
+    if status.locked_permanently {
+        return Err(flow.locked(state, t, None));
+    }
+    if let Some(until) = status.locked_until.and_then(|u| i64::try_from(u).ok())
+        && until > now()
+        && error.is_none()
+    {
+        return Err(flow.locked(state, t, Some(until)));
+    }
+    if active.exhausted {
+        return Err(exhausted(flow.failure(state, t, Reason::Exhausted)));
+    }
+    let numbered = state
+        .service
+        .tenant(t.id)
+        .is_ok_and(|x| x.policy.order == CodeOrder::Numbered);
+    let status_code = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = CodePage {
+        title: "Enter a backup code",
+        base: &actions.base,
+        actions,
+        flow: flow.sign(t)?,
+        next_number: numbered.then_some(active.next_number).flatten(),
+        error,
+    };
+    Ok(own(status_code, &page, &flow.cont))
+}
+
+/// `POST /step/{tenant}/login`: check the typed code.
+pub async fn submit(
+    State(state): State<AppState>,
+    base: Base,
+    posted: Posted<LoginForms>,
+) -> Result<(CookieJar, Response), Refusal> {
+    let t = posted.tenant(&state)?;
+    let (flow, jar) = (&posted.flow, posted.jar.clone());
+    let actions = Actions::new(&base, t.id);
+    let code = posted.form.code.clone().ok_or_else(bad_form)?;
+    subject_limited(&state, t.id, &flow.sub)?;
+    let attempt = match state.service.verify(t.id, &flow.sub, code).await {
+        Ok(a) => a,
+        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
+            let error = Some(format_message(f).into());
+            return Ok((jar, code_page(&state, &t, &actions, flow, error).await?));
+        }
+        Err(e) => return Err(flow.refusal(&state, &t, e)),
+    };
+    match attempt.outcome {
+        Outcome::Accepted(number) => {
+            finish(&state, &t, flow).await?;
+            success(&state, &t, &base, &actions, jar, flow, number, &attempt).await
+        }
+        Outcome::Rejected(r) => {
+            let note = flow::rejected(&state, &t, flow, r).await?;
+            let error = Some(rejection_message(r.reason, &note));
+            Ok((jar, code_page(&state, &t, &actions, flow, error).await?))
+        }
+        Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
+        Outcome::Exhausted => {
+            finish(&state, &t, flow).await?;
+            Err(exhausted(flow.failure(&state, &t, Reason::Exhausted)))
+        }
+    }
+}
+
+/// What an accepted code proves.
+pub fn verified(number: u8, a: &Attempt) -> Verified {
+    Verified {
+        set_id: a.set_id.clone(),
+        number,
+        remaining: a.remaining,
+        low: a.low,
+        regenerated: None,
+    }
+}
+
+/// The signed success; when few codes are left, first the offer of a new set,
+/// in a fresh flow that carries this login's result (password and a backup
+/// code were just proven).
+#[allow(clippy::too_many_arguments)]
+async fn success(
+    state: &AppState,
+    t: &StepTenant<'_>,
+    base: &Base,
+    actions: &Actions,
+    jar: CookieJar,
+    flow: &Flow,
+    number: u8,
+    attempt: &Attempt,
+) -> Result<(CookieJar, Response), Refusal> {
+    let result = verified(number, attempt);
+    let handoff = flow.hand_back(state, t, StepResult::success(Proof::Verify(result.clone())))?;
+    if !attempt.low {
+        let page = HandoffPage {
+            title: "Code accepted",
+            base: &actions.base,
+            message: format!("Code #{number} accepted. Returning you to sign-in…"),
+            handoff,
+        };
+        return Ok((jar, hand_back(&page)));
+    }
+    let (mut regen, csrf) = Flow::start(
+        t.id,
+        Kind::Regenerate,
+        &flow.sub,
+        &flow.state,
+        &flow.cont,
+        now(),
+    )?;
+    regen.after = Some(result);
+    let fingerprint = active_fingerprint(state, t.id, &flow.sub).await;
+    let page = LowPage {
+        title: "Few backup codes left",
+        base: &actions.base,
+        actions,
+        remaining: attempt.remaining,
+        number,
+        fingerprint,
+        handoff,
+        flow: regen.sign(t)?,
+    };
+    let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, FLOW_TTL));
+    Ok((jar, hand_back(&page)))
+}

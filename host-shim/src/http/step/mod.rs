@@ -1,0 +1,133 @@
+//! The login step identity providers send browsers to (shape A, Auth0-compatible
+//! redirect actions).
+//!
+//! # Contract
+//!
+//! The IdP redirects the browser to `GET /step/{tenant}/login` (code entry),
+//! `GET /step/{tenant}/enroll` (a first set, shown once, then one code typed back;
+//! refused when the subject already has one) or `GET /step/{tenant}/regenerate`
+//! (a new set replacing the current one) with two query parameters: `state`
+//! (opaque, single-use) and `session_token`, an HS256 JWT signed with the tenant's
+//! `step_secret` ([`session`] has the rules for its claims; `step` is required and
+//! names the one step the token opens).
+//!
+//! The shim never redirects anywhere else. Each `state` and each session token is
+//! accepted once (remembered in the store, so the rule holds across shim instances).
+//! On completion the browser is sent back with an auto-submitting `POST` to the
+//! continue URL carrying `state` and `session_token`: an HS256 JWT signed with the
+//! same `step_secret` whose `result` claim is a [`StepResult`] ([`result`] has the
+//! claims). Its `action` names the step the session token opened (`login` →
+//! `verify`), so the IdP can check that the answer is for the step it asked for.
+//! Failures are sent back only when the session token's signature was valid (so
+//! its `sub` and continue URL are the IdP's).
+//!
+//! Between pages the flow travels in a signed flow token ([`flow`]) bound to a
+//! per-flow `HttpOnly; SameSite=Strict` cookie (CSRF, [`cookies`]); a finished
+//! flow is remembered in the store and refused before anything reaches the
+//! engine. Every code goes to [`crate::service::Service`]: the plugin decides
+//! everything about codes.
+//!
+//! Files: [`session`] (the IdP's token), [`flow`] (the flow token and the prelude
+//! of every posted form), [`result`] (the signed answer), [`cookies`], [`pages`]
+//! (templates), [`text`] and [`refusals`] (what users read), [`entry`],
+//! [`login`], [`enrol`] and [`cancel`] (the handlers).
+
+mod cancel;
+mod cookies;
+mod enrol;
+mod entry;
+mod flow;
+mod login;
+mod pages;
+mod refusals;
+pub mod result;
+pub mod session;
+mod text;
+
+use axum::Router;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+pub use self::cookies::build as cookie;
+pub use self::result::StepResult;
+pub use self::session::{Kind, continue_url};
+use super::AppState;
+use super::refusal::{self, Refusal};
+use crate::config::TenantConfig;
+
+/// How long a flow (the pages between the IdP's redirect and the result) lasts, seconds.
+pub const FLOW_TTL: i64 = 900;
+/// New sets one enrolment flow may issue (each costs one argon2 run per code).
+pub const MAX_ISSUES_PER_FLOW: u32 = 3;
+
+/// The step's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/step/{tenant}/cancel", post(cancel::cancel))
+        .route("/step/{tenant}/login", get(entry::open).post(login::submit))
+        .route("/step/{tenant}/enroll", get(entry::open))
+        .route("/step/{tenant}/regenerate", get(entry::open))
+        .route("/step/{tenant}/enroll/issue", post(enrol::issue))
+        .route("/step/{tenant}/enroll/activate", post(enrol::activate))
+        .route("/step/{tenant}/enroll/done", post(enrol::done))
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> i64 {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A random URL-safe token of `bytes` bytes (`None` when the OS source fails).
+fn random_token(bytes: usize) -> Option<String> {
+    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    getrandom::fill(&mut raw).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+}
+
+/// A tenant whose step is configured.
+pub struct StepTenant<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) config: &'a TenantConfig,
+    pub(crate) secret: &'a SecretString,
+}
+
+fn step_tenant<'a>(state: &'a AppState, id: &'a str) -> Result<StepTenant<'a>, Refusal> {
+    match state.config.tenants.get(id) {
+        Some(config) if state.service.has_tenant(id) => match &config.step_secret {
+            Some(secret) => Ok(StepTenant { id, config, secret }),
+            None => Err(refusals::step_not_set_up()),
+        },
+        _ => Err(refusals::unknown_step()),
+    }
+}
+
+/// The short form of the subject's active set (empty when it cannot be read:
+/// the pages show it for information only).
+async fn active_fingerprint(state: &AppState, tenant: &str, sub: &str) -> String {
+    state
+        .service
+        .status(tenant, sub)
+        .await
+        .ok()
+        .and_then(|s| s.active.map(|a| a.fingerprint))
+        .unwrap_or_default()
+}
+
+/// Spend a single-use id in the store (fails closed when the store is down).
+async fn spend(state: &AppState, id: &str, expires: i64) -> Result<bool, Refusal> {
+    state
+        .service
+        .store()
+        .use_token(id, expires)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the single-use store is unavailable");
+            refusal::unavailable()
+        })
+}
