@@ -321,3 +321,31 @@ def test_engine_failure_fails_closed(client_factory, user, clock: ManualClock) -
     assert "cannot be checked right now" in error_text(r) and "_auth_user_id" not in c.session
     r = c.post("/accounts/2fa/authenticate/", {"code": codes[0]})
     assert r.status_code == 302 and c.session["_auth_user_id"] == str(user.pk)
+
+
+def test_few_codes_left_notice_and_failure_signal(client_factory, user, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    from allauth.mfa import signals as mfa_signals
+
+    from backup_codes_allauth import engine
+
+    host = engine.get_host()
+    engine.use_host(host, host.default_policy().replace(count=4, low_water=3, hash={"memory_kib": 4096, "iterations": 1}))
+    codes = enrol(client_factory(), user)
+    assert len(codes) == 4
+    failed: list[dict] = []
+
+    def on_failed(**kwargs: object) -> None:
+        failed.append(kwargs)
+
+    mfa_signals.authentication_failed.connect(on_failed)
+    try:
+        c = client_factory()
+        login_password(c, user)
+        other = user.__class__.objects.create_user(username=user.username + "-f", password=PASSWORD)
+        wrong = codes_for(client_factory, other)[0]
+        c.post("/accounts/2fa/authenticate/", {"code": wrong})
+        assert len(failed) == 1 and failed[0]["user"] == user and failed[0]["reauthentication"] is False
+        r = c.post("/accounts/2fa/authenticate/", {"code": codes[3]}, follow=True)
+        assert "Backup code #4 accepted. Only 3 left: create a new set." in r.content.decode()
+    finally:
+        mfa_signals.authentication_failed.disconnect(on_failed)

@@ -5,11 +5,12 @@
         "reauthenticate": "backup_codes_allauth.forms.BackupCodeReauthenticateForm",
     }
 
-allauth's `mfa_authenticate` view, login stage, `save()` (`post_authentication`:
+allauth's `mfa_authenticate` view, login stage and `save()` (`post_authentication`:
 last use, the session's authentication record, the `authenticator_used` signal)
-and failure signal stay allauth's; only `clean_code` is replaced. It keeps
-allauth's rate limit by calling allauth's own `check_rate_limit` (the one
-internal function this integration imports), then asks the engine.
+stay allauth's; only `clean_code` is replaced. It keeps allauth's rate limit by
+calling allauth's own `check_rate_limit` (the one internal function this
+integration imports), asks the engine, and sends allauth's public
+`authentication_failed` signal for a wrong code.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from allauth.core import context
 from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
 from allauth.mfa.base.internal.flows import check_rate_limit
+from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
 
 from backup_codes import (
@@ -39,6 +41,7 @@ from backup_codes import (
     FailureReason,
     HostError,
     Locked,
+    Low,
     Rejected,
     SecretCode,
 )
@@ -137,6 +140,8 @@ class BackupCodeCheck:
     user: object
     cleaned_data: dict[str, object]
     authenticator: Authenticator
+    #: Sent with allauth's `authentication_failed` signal.
+    reauthentication = False
 
     def clean_code(self) -> str:
         clear_rate_limit = check_rate_limit(self.user)
@@ -157,13 +162,19 @@ class BackupCodeCheck:
         row = Authenticator.objects.get(pk=attempt.authenticator_id)
         if not isinstance(v.outcome, Accepted):
             if isinstance(v.outcome, Rejected):
-                self._emit_authentication_failed(row)  # type: ignore[attr-defined]
+                mfa_signals.authentication_failed.send(
+                    sender=Authenticator,
+                    request=request,
+                    user=self.user,
+                    authenticator=row,
+                    reauthentication=self.reauthentication,
+                )
             raise outcome_error(v.outcome, activation=False)
         row.user = self.user
         self.authenticator = row
         clear_rate_limit()
-        policy_low = service.engine.get_policy().low_water
-        if request is not None and v.remaining <= policy_low:
+        # "Few left" is the engine's call (its `low` event), not a count here.
+        if request is not None and any(isinstance(e, Low) for e in v.events):
             messages.warning(
                 request,
                 _("Backup code #%(n)d accepted. Only %(left)d left: create a new set.")
@@ -182,6 +193,7 @@ class BackupCodeReauthenticateForm(BackupCodeCheck, ReauthenticateForm):
     """A code to confirm a sensitive action (it is used up like at login)."""
 
     code = code_field()
+    reauthentication = True
 
 
 class ConfirmSavedForm(forms.Form):
