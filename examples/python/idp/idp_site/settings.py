@@ -87,19 +87,6 @@ DATABASES = {
         },
     }
 }
-if os.environ.get("IDP_DATABASE_URL", "").startswith("postgres"):
-    from urllib.parse import urlsplit
-
-    u = urlsplit(os.environ["IDP_DATABASE_URL"])
-    DATABASES["default"] = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": u.path.lstrip("/") or "postgres",
-        "USER": u.username or "",
-        "PASSWORD": u.password or "",
-        "HOST": u.hostname or "",
-        "PORT": str(u.port or ""),
-    }
-
 # allauth's rate limits live in the cache: one every worker shares.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "idp_cache"}}
 
