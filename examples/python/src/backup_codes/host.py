@@ -197,7 +197,7 @@ class Host:
         # Instantiate once now: a component importing anything this host does not
         # provide is refused here, not at the first login.
         try:
-            self._policy = self.default_policy()
+            self.default_policy()
         except HostError as e:
             self.close()
             raise LoadError(f"the component does not run in this host: {e}") from None
