@@ -111,16 +111,21 @@ class Idp:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Idp, RelyingParty]]:
     idp = Idp(tmp_path_factory.mktemp("browser-idp"))
-    idp.start()
-    secret = secrets.token_hex(32)
-    rp = RelyingParty(idp.base, CLIENT_ID, secret).start()
-    idp.manage(
-        "idp_setup", "--user", "alice", "--password", PASSWORD,
-        f"--client-id={CLIENT_ID}", f"--client-secret={secret}", f"--redirect-uri={rp.redirect_uri}",
-    )
-    yield idp, rp
-    rp.stop()
-    idp.stop()
+    rp: RelyingParty | None = None
+    try:
+        idp.start()
+        secret = secrets.token_hex(32)
+        rp = RelyingParty(idp.base, CLIENT_ID, secret).start()
+        idp.manage(
+            "idp_setup", "--user", "alice", "--password", PASSWORD,
+            f"--client-id={CLIENT_ID}", f"--client-secret={secret}", f"--redirect-uri={rp.redirect_uri}",
+        )
+        yield idp, rp
+    finally:
+        # Also when set-up fails half way: no server outlives the test.
+        if rp is not None:
+            rp.stop()
+        idp.stop()
 
 
 def well_formed_code_of_another_set() -> str:
