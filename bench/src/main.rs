@@ -80,6 +80,11 @@ pub struct ReportArgs {
     /// each (e.g. the PyPI wheel, and a build with `CFLAGS=-march=native`).
     #[arg(long, value_delimiter = ',', default_value = "python3")]
     python: Vec<String>,
+    /// Python interpreters with the example's `backup_codes` package
+    /// (examples/python) installed: one row each for verify through the
+    /// wasmtime-py host, interleaved with the other cells.
+    #[arg(long, value_delimiter = ',')]
+    wasmtime_py: Vec<String>,
     /// Measure this component file instead of the embedded one (e.g. a
     /// candidate build of the plugin with other flags).
     #[arg(long)]

@@ -2,7 +2,9 @@
 //! measured side by side in one run, printed as Markdown with its target.
 //!
 //! 1. P2: `Plugin::verify` in a fresh store (production) vs the same argon2id
-//!    computed natively by the same crate, interleaved; C libargon2 for context.
+//!    computed natively by the same crate, interleaved; C libargon2 for context,
+//!    and with `--wasmtime-py` verify through the Python host (examples/python)
+//!    in the same rounds.
 //! 2. P1: argon2 evaluations per verify for N = 1, 10, 64, counted with fuel,
 //!    and the wall-clock cost vs N.
 //! 3. P3: the trivial call (new store + instantiate + call), and start-up with
@@ -58,6 +60,8 @@ pub struct Settings {
     pub sections: Vec<u8>,
     /// Python interpreters with `argon2-cffi`, one C libargon2 row each.
     pub python: Vec<String>,
+    /// Python interpreters with the `backup_codes` package, one wasmtime-py row each.
+    pub wasmtime_py: Vec<String>,
     /// A component file to measure instead of the embedded one.
     pub component: Option<std::path::PathBuf>,
 }
@@ -74,6 +78,7 @@ impl Settings {
             trivial_samples: a.trivial_samples.unwrap_or(base.trivial_samples).max(1),
             sections: a.sections.clone(),
             python: a.python.clone(),
+            wasmtime_py: a.wasmtime_py.clone(),
             component: a.component.clone(),
             ..base
         }
@@ -92,6 +97,7 @@ impl Settings {
             startup_runs: 3,
             sections: vec![1, 2, 3, 4],
             python: vec!["python3".into()],
+            wasmtime_py: Vec::new(),
             component: None,
         }
     }
@@ -388,33 +394,35 @@ struct Results {
     c_median: Option<f64>,
 }
 
-/// The C reference implementation (libargon2 via `argon2-cffi`) in a Python
-/// child process that evaluates argon2id once per request, so it can be
-/// interleaved with the other cells.
-struct CReference {
+/// A cell measured in a Python child process, one evaluation per request, so it
+/// can be interleaved with the in-process cells: C libargon2 (`argon2_c.py`,
+/// via `argon2-cffi`) or verify through the wasmtime-py host (`wasmtime_py.py`).
+struct PythonCell {
     python: String,
     child: std::process::Child,
     stdin: std::process::ChildStdin,
     stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
-impl CReference {
-    fn start(python: &str, hash: HashParams) -> Option<Self> {
+impl PythonCell {
+    /// Start `script` under `python` with `args`, send `setup` as the first
+    /// line, and wait for its "ready".
+    fn start(python: &str, script: &str, args: &[String], setup: Option<&str>) -> Option<Self> {
         use std::io::BufRead;
         let mut child = Command::new(python)
             .arg("-c")
-            .arg(include_str!("../argon2_c.py"))
-            .args([
-                hash.memory_kib.to_string(),
-                hash.iterations.to_string(),
-                hash.parallelism.to_string(),
-            ])
+            .arg(script)
+            .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .ok()?;
-        let stdin = child.stdin.take()?;
+        let mut stdin = child.stdin.take()?;
+        if let Some(line) = setup {
+            writeln!(stdin, "{line}").ok()?;
+            stdin.flush().ok()?;
+        }
         let mut stdout = std::io::BufReader::new(child.stdout.take()?);
         let mut line = String::new();
         stdout.read_line(&mut line).ok()?;
@@ -431,18 +439,65 @@ impl CReference {
         })
     }
 
-    /// One evaluation, seconds of wall-clock time as the child measured it.
-    fn hash(&mut self) -> BoxResult<f64> {
+    /// C libargon2 in `python`.
+    fn c_reference(python: &str, hash: HashParams) -> Option<Self> {
+        let args = [hash.memory_kib, hash.iterations, hash.parallelism].map(|v| v.to_string());
+        Self::start(python, include_str!("../argon2_c.py"), &args, None)
+    }
+
+    /// `backup_codes.Host.verify` of the fixture's right code, in `python`.
+    fn wasmtime_py(python: &str, component: &Path, fixture: &Fixture) -> Option<Self> {
+        let h = fixture.policy.hash;
+        let args = [
+            component.display().to_string(),
+            h.memory_kib.to_string(),
+            h.iterations.to_string(),
+            h.parallelism.to_string(),
+            fixture.policy.count.to_string(),
+        ];
+        let setup = format!(
+            "{} {} {}",
+            hex::encode(&fixture.credential),
+            fixture.right.expose_secret(),
+            fixture.right_number
+        );
+        Self::start(
+            python,
+            include_str!("../wasmtime_py.py"),
+            &args,
+            Some(&setup),
+        )
+    }
+
+    /// One evaluation: wall-clock seconds as the child measured them (and its
+    /// thread CPU seconds, when it reports them).
+    fn measure(&mut self) -> BoxResult<Sample> {
+        self.request("")
+    }
+
+    /// One trivial call (wasmtime-py cells only).
+    fn trivial(&mut self) -> BoxResult<Sample> {
+        self.request("trivial")
+    }
+
+    fn request(&mut self, what: &str) -> BoxResult<Sample> {
         use std::io::BufRead;
-        writeln!(self.stdin)?;
+        writeln!(self.stdin, "{what}")?;
         self.stdin.flush()?;
         let mut line = String::new();
         self.stdout.read_line(&mut line)?;
-        Ok(line.trim().parse::<f64>()?)
+        let mut parts = line.split_whitespace();
+        let wall = parts.next().ok_or("child gave no time")?.parse::<f64>()?;
+        let cpu = parts
+            .next()
+            .map(str::parse::<f64>)
+            .transpose()?
+            .unwrap_or(f64::NAN);
+        Ok(Sample { wall, cpu })
     }
 }
 
-impl Drop for CReference {
+impl Drop for PythonCell {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -463,35 +518,102 @@ fn section_verify_vs_native(
     }
     let mut comp = Cell::default();
     let mut nat = Cell::default();
-    let mut refs: Vec<CReference> = Vec::new();
+    let mut refs: Vec<PythonCell> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     for python in &settings.python {
-        match CReference::start(python, bench.policy.hash) {
+        match PythonCell::c_reference(python, bench.policy.hash) {
             Some(r) => refs.push(r),
             None => missing.push(python),
         }
     }
+    // The wasmtime-py host loads the very bytes measured here, from a file.
+    let dir = tempfile::tempdir()?;
+    let component_file = dir.path().join("backup-codes.wasm");
+    std::fs::write(&component_file, &bench.component)?;
+    let mut pys: Vec<PythonCell> = Vec::new();
+    let mut py_missing: Vec<&str> = Vec::new();
+    for python in &settings.wasmtime_py {
+        match PythonCell::wasmtime_py(python, &component_file, &fixture) {
+            Some(r) => pys.push(r),
+            None => py_missing.push(python),
+        }
+    }
+    // Beside wasmtime-py (whose engine has no pooling allocator), the Rust host
+    // with its memory returned to the kernel after every call, as wasmtime's
+    // default allocator does: what the allocator alone costs.
+    let decommit = if pys.is_empty() {
+        None
+    } else {
+        Some(RawHost::with_component(
+            raw::Options {
+                keep_resident: 0,
+                pagemap_scan: false,
+                ..raw::Options::production(bench.config.memory_limit)
+            },
+            &bench.component,
+        )?)
+    };
+    let mut dec = Cell::default();
     let mut c_times: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
     let mut c_ratios: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
+    let mut py_cells: Vec<Cell> = vec![Cell::default(); pys.len()];
+    let cells = 2 + refs.len() + pys.len() + usize::from(decommit.is_some());
     for round in 0..settings.warmup + settings.samples {
-        // Alternate which goes first, so neither always follows the other.
-        let (c, n) = if round % 2 == 0 {
-            let n = native.hash()?;
-            (fixture.verify_right(&bench.plugin)?, n)
-        } else {
-            let c = fixture.verify_right(&bench.plugin)?;
-            (c, native.hash()?)
-        };
-        let mut cs = Vec::new();
-        for r in &mut refs {
-            cs.push(r.hash()?);
+        // Every cell once per round; the first one rotates, so that no cell
+        // always runs right after the same other one.
+        let (mut n, mut c, mut d) = (None, None, None);
+        let mut cs = vec![f64::NAN; refs.len()];
+        let mut ps: Vec<Option<Sample>> = vec![None; pys.len()];
+        for k in 0..cells {
+            match (round + k) % cells {
+                0 => n = Some(native.hash()?),
+                1 => c = Some(fixture.verify_right(&bench.plugin)?),
+                i if i < 2 + refs.len() => cs[i - 2] = refs[i - 2].measure()?.wall,
+                i if i < 2 + refs.len() + pys.len() => {
+                    ps[i - 2 - refs.len()] = Some(pys[i - 2 - refs.len()].measure()?);
+                }
+                _ => {
+                    if let Some(host) = &decommit {
+                        d = Some(fixture.verify_raw(host)?);
+                    }
+                }
+            }
         }
+        let (n, c) = (
+            n.ok_or("native cell missing")?,
+            c.ok_or("component cell missing")?,
+        );
         if round >= settings.warmup {
             comp.push(c);
             nat.push(n);
             for (k, t) in cs.into_iter().enumerate() {
                 c_times[k].push(t);
                 c_ratios[k].push(n.wall / t);
+            }
+            for (k, p) in ps.into_iter().enumerate() {
+                py_cells[k].push(p.ok_or("wasmtime-py cell missing")?);
+            }
+            if let Some(d) = d {
+                dec.push(d);
+            }
+        }
+    }
+    // Per-call overhead, interleaved: wasmtime-py's trivial call vs the Rust host's.
+    let mut rust_trivial = Cell::default();
+    let mut py_trivial: Vec<Cell> = vec![Cell::default(); pys.len()];
+    if !pys.is_empty() {
+        for i in 0..settings.trivial_warmup.min(50) + settings.trivial_samples.min(500) {
+            let (p, s) = time(|| bench.plugin.default_policy());
+            black_box(p?);
+            let measured = i >= settings.trivial_warmup.min(50);
+            if measured {
+                rust_trivial.push(s);
+            }
+            for (k, py) in pys.iter_mut().enumerate() {
+                let t = py.trivial()?;
+                if measured {
+                    py_trivial[k].push(t);
+                }
             }
         }
     }
@@ -555,6 +677,38 @@ fn section_verify_vs_native(
             "| for context: C libargon2 | not measured (`{python}` cannot `import argon2`; `pip install argon2-cffi`) | | | | |"
         )?;
     }
+    for (r, cell) in pys.iter().zip(&py_cells) {
+        let t = cell.wall();
+        writeln!(
+            out,
+            "| wasmtime-py host `backup_codes.Host.verify` (fresh store, set of {}) under `{}` | {} | {} | {} | {} | {} |",
+            bench.policy.count,
+            r.python,
+            ms(t.median),
+            ms(t.p10),
+            ms(t.p90),
+            ms(t.mad),
+            ms(cell.cpu().median)
+        )?;
+    }
+    for python in &py_missing {
+        writeln!(
+            out,
+            "| wasmtime-py host | not measured (`{python}` cannot `import backup_codes`; see examples/python) | | | | |"
+        )?;
+    }
+    if decommit.is_some() {
+        let t = dec.wall();
+        writeln!(
+            out,
+            "| for context: bench host (Rust), production settings but memory returned to the kernel after each call (as wasmtime's default allocator, which wasmtime-py uses) | {} | {} | {} | {} | {} |",
+            ms(t.median),
+            ms(t.p10),
+            ms(t.p90),
+            ms(t.mad),
+            ms(dec.cpu().median)
+        )?;
+    }
     writeln!(out)?;
     writeln!(out, "| ratio | value | target |")?;
     writeln!(out, "|---|---:|---:|")?;
@@ -584,6 +738,58 @@ fn section_verify_vs_native(
             "| native `argon2` crate / C libargon2 under `{}`, per round, median | {:.2}x | |",
             r.python,
             summarize(ratios).median
+        )?;
+    }
+    for (r, cell) in pys.iter().zip(&py_cells) {
+        let py = cell.wall();
+        let (to_rust, to_rust_cpu) = cell.ratios(&comp);
+        let (to_native, _) = cell.ratios(&nat);
+        let tr = summarize(&to_rust);
+        let tn = summarize(&to_native);
+        writeln!(
+            out,
+            "| wasmtime-py / Rust host (`Plugin::verify`) under `{}`, of medians; per round, median (p10-p90) | {:.2}x; {:.2}x ({:.2}-{:.2}) | |",
+            r.python,
+            py.median / c.median,
+            tr.median,
+            tr.p10,
+            tr.p90
+        )?;
+        writeln!(
+            out,
+            "| wasmtime-py / Rust host, thread CPU time per round, median | {:.2}x | |",
+            summarize(&to_rust_cpu).median
+        )?;
+        writeln!(
+            out,
+            "| wasmtime-py / native argon2id, of medians; per round, median (p10-p90) | {:.2}x; {:.2}x ({:.2}-{:.2}) | |",
+            py.median / n.median,
+            tn.median,
+            tn.p10,
+            tn.p90
+        )?;
+        writeln!(
+            out,
+            "| wasmtime-py - Rust host, medians | {} ms | |",
+            ms(py.median - c.median)
+        )?;
+        if decommit.is_some() {
+            let (to_dec, _) = cell.ratios(&dec);
+            writeln!(
+                out,
+                "| wasmtime-py / Rust bench host with memory returned after each call, per round, median | {:.2}x | |",
+                summarize(&to_dec).median
+            )?;
+        }
+    }
+    for (r, cell) in pys.iter().zip(&py_trivial) {
+        let (py, rust) = (cell.wall(), rust_trivial.wall());
+        writeln!(
+            out,
+            "| per-call overhead (new store + instantiate + `default-policy`), medians: wasmtime-py `Host.default_policy()` under `{}` vs `Plugin::default_policy()` | {} µs vs {} µs | |",
+            r.python,
+            us(py.median),
+            us(rust.median)
         )?;
     }
     writeln!(out)?;

@@ -1,0 +1,83 @@
+"""A typed Python host for the backup-code WebAssembly component
+(`authn:backup-codes@0.1.0`), on wasmtime-py.
+
+    from backup_codes import Host, SecretCode
+
+    host = Host.from_file("backup-codes.wasm")        # compiled once
+    policy = host.default_policy()
+    with host.issue(None, policy) as issued:           # codes wiped at the end
+        show(issued.codes)                             # shown once
+        store(issued.credential)                       # opaque bytes
+    with SecretCode.from_str(typed) as code:
+        v = host.verify(credential, code, policy)      # fresh store per call
+    if isinstance(v.outcome, Accepted): ...
+
+See examples/python/README.md.
+"""
+
+from .errors import BackupCodesError, CodeFormatError, EngineError, ErrorCase, HostError, LoadError
+from .host import Host, HostConfig, system_clock
+from .secret import SecretCode
+from .values import (
+    Accepted,
+    Activated,
+    CodeOrder,
+    CredentialStatus,
+    Event,
+    Exhausted,
+    ExhaustedEvent,
+    Failed,
+    FailureReason,
+    HashParams,
+    Issuance,
+    Issued,
+    IssuedCode,
+    Locked,
+    LockedEvent,
+    Low,
+    Outcome,
+    Policy,
+    Rejected,
+    SetStatus,
+    Used,
+    UsedCode,
+    Verification,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accepted",
+    "Activated",
+    "BackupCodesError",
+    "CodeFormatError",
+    "CodeOrder",
+    "CredentialStatus",
+    "EngineError",
+    "ErrorCase",
+    "Event",
+    "Exhausted",
+    "ExhaustedEvent",
+    "Failed",
+    "FailureReason",
+    "HashParams",
+    "Host",
+    "HostConfig",
+    "HostError",
+    "Issuance",
+    "Issued",
+    "IssuedCode",
+    "LoadError",
+    "Locked",
+    "LockedEvent",
+    "Low",
+    "Outcome",
+    "Policy",
+    "Rejected",
+    "SecretCode",
+    "SetStatus",
+    "Used",
+    "UsedCode",
+    "Verification",
+    "system_clock",
+]
