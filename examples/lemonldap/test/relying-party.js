@@ -106,9 +106,10 @@ export async function startRelyingParty({ clientId, clientSecret, clientAuth }) 
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
       if (clientAuth === 'client_secret_basic') {
         // RFC 6749 2.3.1 form-encodes both before base64; LemonLDAP::NG 2.16
-        // does not decode them (and splits at the first ':'), so this holds only
-        // for values made of unreserved characters, which encode to themselves.
-        if (/[^A-Za-z0-9._~-]/.test(clientId + clientSecret)) throw new Error('client_secret_basic needs unreserved characters with LemonLDAP::NG');
+        // neither decodes them nor reads past a '+', '/' or '=' in the base64
+        // (`Basic (\w+)`), and splits at the first ':'. Letters, digits, '-', '_'
+        // and '.' encode to themselves and never produce '+' or '/'.
+        if (/[^A-Za-z0-9._-]/.test(clientId + clientSecret)) throw new Error('client_secret_basic with LemonLDAP::NG needs [A-Za-z0-9._-] only');
         headers.authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
       } else {
         body.set('client_id', clientId);
