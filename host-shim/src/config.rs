@@ -245,6 +245,109 @@ pub struct TenantConfig {
     pub step_secret: Option<SecretString>,
     /// Redirect step: URLs the shim may send the browser back to (prefixes).
     pub continue_urls: Vec<Url>,
+    /// REST second factor: the IdP posts the code the user typed in its own
+    /// form (LemonLDAP::NG's `rest2f`).
+    pub rest2f: Option<Rest2fConfig>,
+    /// Self-service: users sign in at the IdP (OpenID Connect) to see, create,
+    /// replace and delete their codes on the shim's pages.
+    pub selfservice: Option<SelfServiceConfig>,
+}
+
+/// A REST second factor (`POST /rest2f/{tenant}/verify`, `.../init`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rest2fConfig {
+    /// The IdP's HTTP Basic clients (LemonLDAP::NG sends the credentials of
+    /// `rest2fVerifyUrl`'s `user:password@` part).
+    pub clients: Vec<Rest2fClient>,
+    /// The body field naming the subject (LemonLDAP::NG: `user`).
+    pub subject_field: Option<String>,
+    /// Further body fields the IdP may send (its `rest2fVerifyArgs` names);
+    /// read and ignored. Any other field is refused.
+    pub extra_fields: Vec<String>,
+}
+
+impl Rest2fConfig {
+    /// The body field naming the subject.
+    pub fn subject_field(&self) -> &str {
+        self.subject_field.as_deref().unwrap_or("user")
+    }
+}
+
+/// One HTTP Basic client of the REST second factor; only a hash of its secret
+/// is configured.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rest2fClient {
+    /// Its user name.
+    pub id: String,
+    /// SHA-256 (hex) of its secret (`tenant-init` prints both). Secrets are
+    /// random, so a fast hash is enough: the point is that the file never holds
+    /// a usable credential.
+    pub secret_sha256: String,
+}
+
+/// How a client authenticates at the IdP's token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    #[default]
+    ClientSecretPost,
+    /// HTTP Basic.
+    ClientSecretBasic,
+}
+
+/// An OpenID Connect client of the IdP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcClient {
+    /// Its client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Option<SecretString>,
+    /// How it authenticates at the token endpoint.
+    pub auth: ClientAuth,
+}
+
+/// Self-service through the IdP's own login (the shim is its OpenID Connect
+/// relying party).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SelfServiceConfig {
+    /// The IdP's issuer; discovery is `{issuer}/.well-known/openid-configuration`.
+    pub issuer: Option<Url>,
+    /// The client users sign in with to see their codes and make a first set
+    /// (the password may be enough: a user without codes has no second factor).
+    pub client: OidcClient,
+    /// The client for replacing or deleting existing codes, when the IdP ties
+    /// the strength of a login to the client (LemonLDAP::NG's per-RP levels);
+    /// without it the same client is asked for `replace_acr` with `acr_values`.
+    pub strong_client: Option<OidcClient>,
+    /// `acr` values that may replace or delete codes (empty: any `acr`, only a
+    /// fresh login is asked for).
+    pub replace_acr: Vec<String>,
+    /// A login older than this may not replace or delete codes, seconds.
+    pub max_age_seconds: u64,
+    /// The ID-token claim naming the subject (default `sub`).
+    pub subject_claim: Option<String>,
+    /// Signs the self-service session and forms (HS256, at least 32 bytes, not
+    /// another secret of the tenant).
+    pub session_secret: Option<SecretString>,
+}
+
+impl Default for SelfServiceConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client: OidcClient::default(),
+            strong_client: None,
+            replace_acr: Vec::new(),
+            max_age_seconds: 300,
+            subject_claim: None,
+            session_secret: None,
+        }
+    }
 }
 
 /// Fields to change in the plugin's default policy.
@@ -440,6 +543,42 @@ fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
         return invalid(
             "step_secret must differ from hs256_secret (one secret per purpose)".into(),
         );
+    }
+    if let Some(r) = &t.rest2f {
+        if r.clients.is_empty() {
+            return invalid("rest2f.clients must name at least one client".into());
+        }
+        for c in &r.clients {
+            if c.id.is_empty() || c.id.contains(':') {
+                return invalid("rest2f.clients: id must be non-empty without ':'".into());
+            }
+            parse_sha256(&c.secret_sha256).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "tenants.{id}.rest2f.clients: secret_sha256 of {} must be 64 hex digits",
+                    c.id
+                ))
+            })?;
+        }
+    }
+    if let Some(ss) = &t.selfservice {
+        match &ss.issuer {
+            Some(u) if usable_url(u) => {}
+            _ => return invalid("selfservice.issuer must be the IdP's http(s) issuer URL".into()),
+        }
+        if ss.client.client_id.is_empty() {
+            return invalid("selfservice.client.client_id is required".into());
+        }
+        match &ss.session_secret {
+            Some(s) if s.expose_secret().len() >= 32 => {}
+            _ => {
+                return invalid(
+                    "selfservice.session_secret of at least 32 bytes is required".into(),
+                );
+            }
+        }
+        if ss.max_age_seconds == 0 {
+            return invalid("selfservice.max_age_seconds must be > 0".into());
+        }
     }
     if let Some(bad) = t
         .continue_urls

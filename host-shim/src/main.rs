@@ -227,23 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tenant,
             issuer,
             audience,
-        } => {
-            let secret = server::random_secret(32)?;
-            let step = server::random_secret(32)?;
-            let pepper = server::random_secret(24)?;
-            println!(
-                "# Add to backup-codes.toml; keep the secrets out of version control\n\
-                 # (or set them as BACKUP_CODES_TENANTS__{up}__HS256_SECRET etc.).\n\
-                 [tenants.{tenant}]\nissuer = {issuer:?}\naudience = {audience:?}\n\
-                 algorithms = [\"HS256\"]\nhs256_secret = {s:?}\nrequire_scope = true\n\
-                 step_secret = {st:?}\npepper = {p:?}\ncontinue_urls = []\n",
-                up = tenant.to_uppercase(),
-                s = secret.expose_secret(),
-                st = step.expose_secret(),
-                p = pepper.expose_secret(),
-            );
-            Ok(())
-        }
+        } => tenant_init(&tenant, &issuer, &audience),
         Command::Token {
             subject,
             ttl,
@@ -261,6 +245,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Fresh secrets and a configuration block for a new tenant: HS256 API tokens,
+/// the redirect step, the REST second factor (its secret printed once, only its
+/// hash configured) and self-service.
+fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()> {
+    use sha2::Digest as _;
+    let secret = server::random_secret(32)?;
+    let step = server::random_secret(32)?;
+    let pepper = server::random_secret(24)?;
+    let rest2f = server::random_secret(24)?;
+    let session = server::random_secret(32)?;
+    let rest2f_hash = hex::encode(sha2::Sha256::digest(rest2f.expose_secret().as_bytes()));
+    println!(
+        "# Add to backup-codes.toml; keep the secrets out of version control\n\
+         # (or set them as BACKUP_CODES_TENANTS__{up}__HS256_SECRET etc.).\n\
+         [tenants.{tenant}]\nissuer = {issuer:?}\naudience = {audience:?}\n\
+         algorithms = [\"HS256\"]\nhs256_secret = {s:?}\nrequire_scope = true\n\
+         step_secret = {st:?}\npepper = {p:?}\ncontinue_urls = []\n\
+         \n\
+         # REST second factor (LemonLDAP::NG: rest2fVerifyUrl =\n\
+         #   https://{tenant}-idp:{r}@<this shim>/rest2f/{tenant}/verify ).\n\
+         # The secret is printed only here; the file keeps its SHA-256.\n\
+         [tenants.{tenant}.rest2f]\nclients = [{{ id = \"{tenant}-idp\", secret_sha256 = {h:?} }}]\n\
+         \n\
+         # Self-service through the IdP's login (fill in the IdP's issuer and clients).\n\
+         # [tenants.{tenant}.selfservice]\n# issuer = {issuer:?}\n\
+         # client = {{ client_id = \"backup-codes\", client_secret = \"...\" }}\n\
+         # session_secret = {ss:?}\n",
+        up = tenant.to_uppercase(),
+        s = secret.expose_secret(),
+        st = step.expose_secret(),
+        p = pepper.expose_secret(),
+        r = rest2f.expose_secret(),
+        h = rest2f_hash,
+        ss = session.expose_secret(),
+    );
+    Ok(())
 }
 
 /// A demo API token, signed with the secret the running demo uses: refused

@@ -264,9 +264,17 @@ pub async fn build_with_clock(
         tenants = config.tenants.len(),
         "backup-code shim ready"
     );
+    let mut providers = BTreeMap::new();
+    for (id, t) in &config.tenants {
+        if let Some(issuer) = t.selfservice.as_ref().and_then(|s| s.issuer.clone()) {
+            let provider = crate::auth::oidc::Provider::new(issuer, config.limits.leeway_seconds)?;
+            providers.insert(id.clone(), provider);
+        }
+    }
     Ok(AppState::new(
         Service::new(plugin, store, tenants, clock),
         auth,
+        providers,
         config,
     ))
 }

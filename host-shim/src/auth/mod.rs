@@ -17,6 +17,7 @@
 //! blocks requests whose key is known.
 
 pub mod jwks;
+pub mod oidc;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -21,8 +21,11 @@ pub mod observe;
 pub mod ops;
 pub mod pages;
 pub mod refusal;
+pub mod rest2f;
+pub mod selfservice;
 pub mod step;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +41,7 @@ use self::limits::RateLimits;
 pub use self::observe::metrics_handle;
 use self::refusal::Refusal;
 use crate::auth::Authenticator;
+use crate::auth::oidc::Provider;
 use crate::config::{Config, Limits};
 use crate::service::Service;
 
@@ -56,11 +60,19 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The configuration the shim runs with (tenants' step settings, public URL).
     pub config: Arc<Config>,
+    /// The IdPs of tenants with self-service, by tenant id.
+    pub providers: Arc<BTreeMap<String, Provider>>,
 }
 
 impl AppState {
-    /// The state for `config`, over a service and an authenticator.
-    pub fn new(service: Service, auth: Authenticator, config: &Config) -> Self {
+    /// The state for `config`, over a service, an authenticator and the
+    /// self-service IdPs.
+    pub fn new(
+        service: Service,
+        auth: Authenticator,
+        providers: BTreeMap<String, Provider>,
+        config: &Config,
+    ) -> Self {
         Self {
             service: Arc::new(service),
             auth: Arc::new(auth),
@@ -68,6 +80,7 @@ impl AppState {
             limits: config.limits.clone(),
             metrics: metrics_handle(),
             config: Arc::new(config.clone()),
+            providers: Arc::new(providers),
         }
     }
 }
@@ -75,6 +88,7 @@ impl AppState {
 /// The whole router: to serve, `.nest()` or `.merge()` into another app.
 pub fn app(state: AppState) -> Router {
     let api = api::routes()
+        .merge(rest2f::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::read_body::<ApiError>,
@@ -86,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .layer(headers::no_store());
     // The step and the demo answer the limits with pages.
     let pages = step::routes()
+        .merge(selfservice::routes())
         .merge(demo::routes(&state))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

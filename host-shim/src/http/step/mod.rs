@@ -38,11 +38,11 @@ mod enrol;
 mod entry;
 mod flow;
 mod login;
-mod pages;
+pub(crate) mod pages;
 mod refusals;
 pub mod result;
 pub mod session;
-mod text;
+pub mod text;
 
 use axum::Router;
 use axum::routing::{get, post};

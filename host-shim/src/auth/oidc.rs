@@ -1,0 +1,303 @@
+//! The shim as an OpenID Connect relying party of an IdP (for self-service):
+//! discovery, the authorization-code request with PKCE, the token exchange and
+//! the ID token's checks (signature against the IdP's JWKS, `iss`, `aud`/`azp`,
+//! `exp`, `iat`, `nonce`, `auth_time`).
+//!
+//! Discovery is fetched on first use, with deadlines and a size cap, and kept;
+//! keys go through [`super::jwks`] (an unknown `kid` refetches without blocking
+//! others). Only asymmetric algorithms are accepted for ID tokens.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, Validation};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::jwks::Jwks;
+use crate::config::{ClientAuth, OidcClient};
+
+/// Largest discovery document or token answer read, bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+/// Longest a discovery or token request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a login at the IdP did not give a usable ID token.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// The discovery document could not be fetched or is not usable.
+    #[error("the IdP's discovery document is not usable: {0}")]
+    Discovery(String),
+    /// The token endpoint refused the code or answered something unusable.
+    #[error("the IdP's token endpoint failed: {0}")]
+    Token(String),
+    /// The ID token failed a check (the reason names which).
+    #[error("the ID token was refused: {0}")]
+    IdToken(&'static str),
+}
+
+/// What the shim needs from the discovery document.
+#[derive(Debug, Clone, Deserialize)]
+struct Metadata {
+    issuer: String,
+    authorization_endpoint: Url,
+    token_endpoint: Url,
+    jwks_uri: Url,
+}
+
+/// The discovered IdP.
+struct Discovered {
+    metadata: Metadata,
+    jwks: Jwks,
+}
+
+/// One IdP the shim signs users in with.
+pub struct Provider {
+    issuer: Url,
+    http: reqwest::Client,
+    discovered: tokio::sync::OnceCell<Discovered>,
+    leeway: u64,
+}
+
+/// The claims of an ID token the shim reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    /// The subject.
+    pub sub: String,
+    /// When the user last authenticated at the IdP.
+    pub auth_time: Option<u64>,
+    /// The authentication context class.
+    pub acr: Option<String>,
+    nonce: Option<String>,
+    aud: serde_json::Value,
+    azp: Option<String>,
+    /// Every claim, for a configured subject claim.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A PKCE pair: the verifier kept by the shim, the S256 challenge sent.
+pub struct Pkce {
+    /// Kept until the code is exchanged.
+    pub verifier: String,
+    /// Sent in the authorization request.
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A challenge for `verifier` (43+ URL-safe characters).
+    pub fn new(verifier: String) -> Self {
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.as_bytes()));
+        Self {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// What an authorization request asks for beyond the usual.
+#[derive(Debug, Default)]
+pub struct Ask<'a> {
+    /// Ask for a login now (`prompt=login`, `max_age=0`).
+    pub fresh: bool,
+    /// `acr_values` to ask for.
+    pub acr_values: &'a [String],
+}
+
+impl Provider {
+    /// The IdP whose issuer is `issuer`.
+    pub fn new(issuer: Url, leeway: u64) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            issuer,
+            http,
+            discovered: tokio::sync::OnceCell::new(),
+            leeway,
+        })
+    }
+
+    async fn discovered(&self) -> Result<&Discovered, OidcError> {
+        self.discovered
+            .get_or_try_init(|| async {
+                let base = self.issuer.as_str().trim_end_matches('/');
+                let url = format!("{base}/.well-known/openid-configuration");
+                let bytes = get(&self.http, &url).await.map_err(OidcError::Discovery)?;
+                let metadata: Metadata = serde_json::from_slice(&bytes)
+                    .map_err(|e| OidcError::Discovery(format!("not the expected JSON: {e}")))?;
+                if metadata.issuer.trim_end_matches('/') != base {
+                    return Err(OidcError::Discovery(format!(
+                        "its issuer {} is not the configured {base}",
+                        metadata.issuer
+                    )));
+                }
+                let jwks = Jwks::new(metadata.jwks_uri.clone());
+                Ok(Discovered { metadata, jwks })
+            })
+            .await
+    }
+
+    /// The authorization request to send the browser to.
+    pub async fn authorize_url(
+        &self,
+        client: &OidcClient,
+        redirect_uri: &str,
+        state: &str,
+        nonce: &str,
+        pkce: &Pkce,
+        ask: &Ask<'_>,
+    ) -> Result<Url, OidcError> {
+        let d = self.discovered().await?;
+        let mut url = d.metadata.authorization_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &client.client_id)
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("scope", "openid")
+                .append_pair("state", state)
+                .append_pair("nonce", nonce)
+                .append_pair("code_challenge", &pkce.challenge)
+                .append_pair("code_challenge_method", "S256");
+            if ask.fresh {
+                q.append_pair("prompt", "login").append_pair("max_age", "0");
+            }
+            if !ask.acr_values.is_empty() {
+                q.append_pair("acr_values", &ask.acr_values.join(" "));
+            }
+        }
+        Ok(url)
+    }
+
+    /// Exchange an authorization code for the ID token.
+    pub async fn exchange(
+        &self,
+        client: &OidcClient,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<String, OidcError> {
+        let d = self.discovered().await?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        let secret = client
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default();
+        let mut request = self.http.post(d.metadata.token_endpoint.clone());
+        match client.auth {
+            ClientAuth::ClientSecretPost => {
+                form.push(("client_id", &client.client_id));
+                form.push(("client_secret", &secret));
+            }
+            ClientAuth::ClientSecretBasic => {
+                request = request.basic_auth(&client.client_id, Some(&secret));
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| OidcError::Token(e.without_url().to_string()))?;
+        let status = response.status();
+        let bytes = read_capped(response).await.map_err(OidcError::Token)?;
+        if !status.is_success() {
+            return Err(OidcError::Token(format!("answered {status}")));
+        }
+        #[derive(Deserialize)]
+        struct Tokens {
+            id_token: String,
+        }
+        let tokens: Tokens = serde_json::from_slice(&bytes)
+            .map_err(|_| OidcError::Token("no id_token in the answer".into()))?;
+        Ok(tokens.id_token)
+    }
+
+    /// Check an ID token for `client_id` and `nonce`.
+    pub async fn validate(
+        &self,
+        id_token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<IdClaims, OidcError> {
+        let d = self.discovered().await?;
+        let header =
+            jsonwebtoken::decode_header(id_token).map_err(|_| OidcError::IdToken("malformed"))?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA | Algorithm::PS256
+        ) {
+            return Err(OidcError::IdToken("algorithm not accepted"));
+        }
+        let kid = header.kid.as_deref().unwrap_or("");
+        let key = d
+            .jwks
+            .key(&self.http, kid, header.alg)
+            .await
+            .map_err(|_| OidcError::IdToken("no key for its kid"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.set_issuer(&[&d.metadata.issuer]);
+        validation.set_audience(&[client_id]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<IdClaims>(id_token, &key, &validation)
+            .map_err(|_| OidcError::IdToken("signature, issuer, audience or times"))?
+            .claims;
+        let audiences: HashSet<&str> = match &claims.aud {
+            serde_json::Value::String(a) => HashSet::from([a.as_str()]),
+            serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).collect(),
+            _ => HashSet::new(),
+        };
+        if audiences.len() > 1 && claims.azp.as_deref() != Some(client_id) {
+            return Err(OidcError::IdToken(
+                "several audiences and azp is not this client",
+            ));
+        }
+        let sent = claims.nonce.as_deref().unwrap_or("");
+        if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(nonce.as_bytes())) {
+            return Err(OidcError::IdToken("nonce"));
+        }
+        Ok(claims)
+    }
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| e.without_url().to_string())?;
+    read_capped(response).await
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err("the answer is too large".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
