@@ -1,8 +1,9 @@
 // Start and stop the LemonLDAP::NG portal of a private instance (made by
 // `setup`; one portal per instance directory): write its configuration
 // (bootstrap file + the CLI's validated merge), run Debian's portal PSGI app
-// with its static files under plackup (HTTP::Server::PSGI: one process, log to
-// stderr), and wait until its OpenID Connect metadata answers.
+// with its static files under plackup (HTTP::Server::PSGI: one process; or
+// Starman's preforked workers, as production runs several FastCGI workers; log
+// to stderr), and wait until its OpenID Connect metadata answers.
 
 import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,11 +25,11 @@ const LOGGER = 'Lemonldap::NG::Common::Logger::Std';
 /**
  * The user the portal runs as: the owner of the instance (www-data, see setup)
  * when started as root, else ourselves. With `tied`, the process also gets
- * SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG through setpriv), so a
- * test killed in any way leaves no portal behind.
+ * `deathSignal` (SIGKILL) when its parent dies (prctl PR_SET_PDEATHSIG through
+ * setpriv), so a test killed in any way leaves no portal behind.
  */
-function runAs(dir, { tied = false } = {}) {
-  const death = tied ? ['--pdeathsig', 'KILL'] : [];
+function runAs(dir, { tied = false, deathSignal = 'KILL' } = {}) {
+  const death = tied ? ['--pdeathsig', deathSignal] : [];
   if (process.getuid?.() !== 0) return { prefix: tied ? ['setpriv', ...death, '--'] : [], uid: undefined, gid: undefined };
   const st = statSync(dir);
   if (st.uid === 0) throw new Error(`${dir} belongs to root: run setup on it first`);
@@ -129,6 +130,9 @@ async function waitUntilUp(url, child, logText, timeoutMs) {
  * @param {object} o.rest2f
  * @param {boolean} [o.sfOnlyUpgrade]
  * @param {object} [o.lemonldap]         further LemonLDAP::NG keys
+ * @param {number} [o.workers]          1 (default): one process (HTTP::Server::PSGI);
+ *                                       more: that many Starman workers, which answer
+ *                                       requests at the same time
  * @param {boolean} [o.detached]         keep running after this process exits
  * @returns {Promise<{url: string, issuer: string, pid: number, logFile: string,
  *   log: () => string, stop: () => Promise<void>, settings: object, startMs: number}>}
@@ -160,13 +164,20 @@ async function startOnce(o) {
   });
   const tConfigured = Date.now();
 
-  const who = runAs(dir, { tied: !o.detached });
+  const workers = o.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a positive integer, not ${workers}`);
+  // Starman's master forks the workers after loading the app once (--preload-app)
+  // and ends them on SIGTERM; its workers outlive a SIGKILLed master (and keep
+  // the port), so it is only ever sent SIGTERM, also when we die.
+  const server = workers > 1 ? ['-s', 'Starman', '--workers', String(workers), '--preload-app'] : ['-s', 'HTTP::Server::PSGI'];
+  const endSignal = workers > 1 ? 'SIGTERM' : 'SIGKILL';
+  const who = runAs(dir, { tied: !o.detached, deathSignal: endSignal.slice(3) });
   const logFile = join(dir, 'run', 'portal.log');
   const fd = openSync(logFile, 'w', 0o640);
   if (who.uid !== undefined) chownSync(logFile, who.uid, who.gid);
   const [cmd, ...args] = [
-    ...who.prefix, 'plackup', '-s', 'HTTP::Server::PSGI', '--host', bind, '--port', String(port),
-    '-E', 'deployment', PSGI_APP,
+    ...who.prefix, 'plackup', ...server, '--host', bind, '--port', String(port),
+    '-E', 'deployment', '--app', PSGI_APP,
   ];
   const child = spawn(cmd, args, {
     env: envFor(dir), cwd: dir, stdio: ['ignore', fd, fd], detached: Boolean(o.detached),
@@ -174,7 +185,7 @@ async function startOnce(o) {
   closeSync(fd);
   // Unless it is meant to outlive us, the portal goes when this process goes,
   // however it ends (test failure, Ctrl-C, a closed pipe).
-  const killOnExit = () => { if (child.exitCode === null) child.kill('SIGKILL'); };
+  const killOnExit = () => { if (child.exitCode === null) child.kill(endSignal); };
   if (!o.detached) {
     process.once('exit', killOnExit);
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
