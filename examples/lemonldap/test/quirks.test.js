@@ -10,11 +10,12 @@
 // - a wrong code, a verifier that is down, hangs or fails, all end in a refusal;
 // - three measured quirks of 2.16 (stale pending request after a refusal, the
 //   init call's result ignored, `"false"` read as true);
-// - the exact rest2f requests are recorded in artifacts/rest2f-requests.json,
-//   screenshots of every page in artifacts/.
+// - the exact rest2f requests are recorded in artifacts/quirks/rest2f-requests.json,
+//   screenshots of every page in artifacts/quirks/.
 //
-// The verifier is a STAND-IN (./stand-in-verifier.js) until the backup-code shim
-// is plugged in: see "VERIFIER" below and README.md.
+// The verifier here is a STAND-IN (./stand-in-verifier.js) that can answer what
+// the shim never does (a string "false", a failing init): it pins LemonLDAP::NG's
+// side of the contract. e2e.test.js runs the same portal against the real shim.
 
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ import { startStandInVerifier } from './stand-in-verifier.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Screenshots and the recorded requests (LLNG_TEST_ARTIFACTS names another directory).
-const artifacts = resolve(process.env.LLNG_TEST_ARTIFACTS ?? join(root, 'artifacts'));
+const artifacts = join(resolve(process.env.LLNG_TEST_ARTIFACTS ?? join(root, 'artifacts')), 'quirks');
 rmSync(artifacts, { recursive: true, force: true });
 mkdirSync(artifacts, { recursive: true });
 
@@ -65,11 +66,9 @@ before(async () => {
   await promisify(execFile)(join(root, 'setup'), [instance]);
   timings.setupMs = Date.now() - t;
 
-  // --- VERIFIER -------------------------------------------------------------
-  // The stand-in for the shim: to plug the shim in, give rest2f.verifyUrl (and
-  // initUrl) the shim's URLs with its Basic credentials, and a code it accepts.
+  // The stand-in verifier: records every rest2f request, accepts GOOD_CODE, and
+  // can be told to answer as no real verifier should.
   verifier = await startStandInVerifier({ username: VERIFIER_USER, password: VERIFIER_PASSWORD, acceptCode: GOOD_CODE });
-  // ---------------------------------------------------------------------------
 
   app = await startRelyingParty({ clientId: 'app', clientSecret: APP_SECRET, clientAuth: 'client_secret_basic' });
   selfservice = await startRelyingParty({ clientId: 'selfservice', clientSecret: SELFSERVICE_SECRET, clientAuth: 'client_secret_post' });

@@ -1,0 +1,66 @@
+// LemonLDAP::NG 2.16's pages as the tests drive them (Debian's bootstrap
+// skin), and fresh browser profiles with numbered screenshots.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * A directory of screenshots (emptied first) and fresh browser contexts: one
+ * per test, as a refused code leaves a pending request in LemonLDAP::NG's
+ * cookies for 120 s (README.md, quirks).
+ */
+export function screenshots(browser, dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let n = 0;
+  return {
+    dir,
+    /** A fresh profile closed after the test `t`; `shot(name)` saves a full-page screenshot. */
+    async newPage(t) {
+      const context = await browser.newContext();
+      t.after(() => context.close());
+      const page = await context.newPage();
+      page.on('requestfailed', (r) => {
+        // Navigations the test abandons on purpose end as ERR_ABORTED.
+        if (r.failure()?.errorText !== 'net::ERR_ABORTED') console.error(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+      });
+      const shot = async (name, p = page) => {
+        n += 1;
+        await p.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+      };
+      return { context, page, shot };
+    },
+  };
+}
+
+/** LemonLDAP::NG's login form: user and password (Demo backend: password = login). */
+export async function passwordLogin(page, user, password = user) {
+  await page.waitForSelector('#userfield');
+  await page.fill('#userfield', user);
+  await page.fill('#passwordfield', password);
+  await page.click('button[type=submit]');
+}
+
+/** LemonLDAP::NG's second-factor form (template ext2fcheck, REST prefix). */
+export async function secondFactorForm(page) {
+  await page.waitForSelector('form[action^="/rest2fcheck"] #extcode');
+  // The legend is translated in the browser from trspan="enterRest2fCode",
+  // overridden in the instance's lemonldap-ng.ini (msg_enterRest2fCode).
+  await page.waitForSelector('span[trspan="enterRest2fCode"]:has-text("Enter one of your backup codes")');
+  assert.equal(await page.getAttribute('#extcode', 'autocomplete'), 'one-time-code');
+}
+
+export async function typeCode(page, code) {
+  await page.fill('#extcode', code);
+  await page.click('form[action^="/rest2fcheck"] button[type=submit]');
+}
+
+/** The error LemonLDAP::NG shows: its message number (trmsg) and text. */
+export async function portalError(page) {
+  const el = await page.waitForSelector('.message [trmsg]');
+  const number = Number(await el.getAttribute('trmsg'));
+  // The text is filled in by the page's script from its translations.
+  await page.waitForFunction((e) => e.textContent.trim().length > 0, el);
+  return { number, text: (await el.textContent()).trim() };
+}
