@@ -118,10 +118,10 @@ struct Shim {
 
 /// What tokens for the tenant are signed with.
 #[derive(Debug, Clone)]
-struct TokenKey {
-    issuer: String,
-    audience: String,
-    secret: String,
+pub(crate) struct TokenKey {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) secret: String,
 }
 
 /// `VmHWM` and `VmRSS` of a process, bytes (0 when unknown).
@@ -165,7 +165,7 @@ fn mib(bytes: u64) -> String {
     format!("{m:.1}")
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     // A failing OS random source would make every token fail loudly anyway.
     let _ = getrandom::fill(&mut b);
@@ -179,7 +179,7 @@ fn now() -> u64 {
 }
 
 /// A fresh HS256 token for `subject`, valid two minutes, single-use `jti`.
-fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
+pub(crate) fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
     let now = now();
     let claims = json!({
         "iss": shim.issuer, "aud": shim.audience, "sub": subject,
@@ -192,7 +192,7 @@ fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
     )?)
 }
 
-fn shim_binary(explicit: Option<&Path>) -> BoxResult<PathBuf> {
+pub(crate) fn shim_binary(explicit: Option<&Path>) -> BoxResult<PathBuf> {
     if let Some(p) = explicit {
         // The shim runs in its own directory: a relative path must not depend on it.
         return std::fs::canonicalize(p).map_err(|e| format!("--shim {}: {e}", p.display()).into());

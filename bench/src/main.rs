@@ -5,6 +5,8 @@
 //!   argon2), P3 (per-call overhead, start-up with a cold vs warm cache) and a
 //!   breakdown of where the verify time goes.
 //! - `backup-codes-bench load`: P4 and P5 over HTTP against a shim process.
+//! - `backup-codes-bench rest2f`: verify latency through the REST second
+//!   factor against the JSON API, interleaved (issue 12).
 //!
 //! Output is Markdown, ready to paste into `BENCHMARKS.md`.
 
@@ -16,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 mod load;
 mod raw;
 mod report;
+mod rest2f;
 mod stats;
 
 /// Errors are reported as text; the bench has no recovery to do.
@@ -41,6 +44,8 @@ enum Cmd {
     Report(ReportArgs),
     /// HTTP load against a shim process: P4 (throughput, p99) and P5 (memory, overload).
     Load(load::LoadArgs),
+    /// Verify latency through the REST second factor vs the JSON API.
+    Rest2f(rest2f::Rest2fArgs),
     /// Print the Cranelift machine code of the component (for `objdump`), then exit.
     Disasm(DisasmArgs),
     /// One verify (or one native argon2), for `valgrind --tool=callgrind`.
@@ -132,6 +137,7 @@ fn main() -> BoxResult<()> {
         ),
         Some(Cmd::Report(a)) => report::run(&report::Settings::from_args(&a), &mut stdout.lock()),
         Some(Cmd::Load(a)) => load::run(&a, &mut stdout.lock()),
+        Some(Cmd::Rest2f(a)) => rest2f::run(&a, &mut stdout.lock()),
         Some(Cmd::Disasm(a)) => disasm(&a),
         Some(Cmd::Once(a)) => report::once(&a.what, a.count, a.memory_kib, a.component),
         Some(Cmd::StartupChild { cache_dir }) => report::startup_child(cache_dir),

@@ -85,3 +85,26 @@ fn once_makes_one_call() {
         assert!(out.status.success(), "{what}: {out:?}");
     }
 }
+
+#[test]
+fn rest2f_quick_prints_both_paths() {
+    let shim = backup_codes_harness::shim::binary().unwrap();
+    let out = Command::new(BENCH)
+        .args(["rest2f", "--quick", "--shim"])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "| JSON API ",
+        "| REST second factor ",
+        "REST − JSON at p50: ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
