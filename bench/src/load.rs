@@ -98,6 +98,10 @@ pub struct LoadArgs {
     /// Compiled-code cache directory given to the shim [default: a temporary one].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// A component file for the shim to load instead of its embedded one
+    /// (`plugin.component_path`), e.g. a candidate build of the plugin.
+    #[arg(long)]
+    component: Option<PathBuf>,
     /// Smoke run (short runs, cheap argon2): numbers are not meaningful.
     #[arg(long)]
     quick: bool,
@@ -256,6 +260,10 @@ async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
         secret,
     };
     let tenant = "load";
+    let component = match &args.component {
+        Some(path) => format!("component_path = {:?}\n", std::fs::canonicalize(path)?),
+        None => String::new(),
+    };
     let config = format!(
         r#"database_url = "sqlite://{db}"
 log_filter = "warn"
@@ -264,7 +272,7 @@ log_filter = "warn"
 max_concurrent = {max_concurrent}
 queue_timeout_ms = {queue}
 cache_dir = {cache:?}
-
+{component}
 [limits]
 per_ip_per_minute = 1000000000
 per_subject_per_minute = 1000000000
@@ -645,6 +653,14 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
     writeln!(out)?;
     writeln!(out, "- machine: {}", machine_line())?;
     writeln!(out, "- load average at start: {}", load_average())?;
+    if let Some(path) = &args.component {
+        writeln!(
+            out,
+            "- component: {} (SHA-256 {}, from --component)",
+            path.display(),
+            hex::encode(backup_codes_shim::plugin::sha256(&std::fs::read(path)?))
+        )?;
+    }
     writeln!(
         out,
         "- argon2id: m={} KiB, t={}, p={}; tenant allows 100 failures; a right code every {} attempts",

@@ -94,6 +94,10 @@ pub struct ReportArgs {
     /// candidate build of the plugin with other flags).
     #[arg(long)]
     component: Option<PathBuf>,
+    /// A second component measured in the same P2 rounds as the first (e.g.
+    /// the build before a change, to compare two builds side by side).
+    #[arg(long)]
+    baseline_component: Option<PathBuf>,
     /// Smoke run: a few samples per cell (numbers are not meaningful).
     #[arg(long)]
     quick: bool,
@@ -108,6 +112,12 @@ struct DisasmArgs {
     /// Hide AVX-512DQ from Cranelift (`i64x2.mul` as `pmuludq` instead of `vpmullq`).
     #[arg(long)]
     no_avx512dq: bool,
+    /// Hide all of AVX-512 from Cranelift (the code valgrind's emulated CPU runs).
+    #[arg(long)]
+    no_avx512: bool,
+    /// Compile this component file instead of the embedded one.
+    #[arg(long)]
+    component: Option<PathBuf>,
 }
 
 /// Options of `once`.
@@ -145,10 +155,15 @@ fn main() -> BoxResult<()> {
 }
 
 fn disasm(a: &DisasmArgs) -> BoxResult<()> {
-    let host = raw::RawHost::new(raw::Options {
+    let options = raw::Options {
         no_avx512dq: a.no_avx512dq,
+        no_avx512: a.no_avx512,
         ..raw::Options::production(64 << 20)
-    })?;
+    };
+    let host = match &a.component {
+        Some(path) => raw::RawHost::with_component(options, &std::fs::read(path)?)?,
+        None => raw::RawHost::new(options)?,
+    };
     std::fs::write(&a.out, host.compiled_image()?)?;
     println!(
         "wrote {}; try: objdump -d {} | grep -c vpmullq",

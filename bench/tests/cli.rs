@@ -76,6 +76,23 @@ fn load_quick_prints_every_row() {
 }
 
 #[test]
+fn disasm_compiles_a_component_file_without_avx512() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("plugin.wasm");
+    let elf = dir.path().join("plugin.elf");
+    std::fs::write(&component, backup_codes_shim::plugin::EMBEDDED_COMPONENT).unwrap();
+    let out = Command::new(BENCH)
+        .args(["disasm", "--no-avx512", "--component"])
+        .arg(&component)
+        .arg("--out")
+        .arg(&elf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(std::fs::metadata(&elf).unwrap().len() > 0);
+}
+
+#[test]
 fn once_makes_one_call() {
     for what in ["native", "trivial"] {
         let out = Command::new(BENCH)
