@@ -124,6 +124,7 @@ test('self-service through the provider: create, use at login, replace after a f
   assert.equal(claims.sub, 'alice');
   assert.equal(claims.acr, ACR.backupCode);
   assert.deepEqual(claims.amr, ['pwd', 'otp']);
+  assert.ok(Number.isInteger(claims.auth_time));
   assert.equal(claims.backup_code.number, 2);
   assert.equal(claims.backup_code.remaining, 3);
 
