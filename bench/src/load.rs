@@ -98,6 +98,10 @@ pub struct LoadArgs {
     /// Compiled-code cache directory given to the shim [default: a temporary one].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// A component file for the shim to load instead of its embedded one
+    /// (`plugin.component_path`), e.g. a candidate build of the plugin.
+    #[arg(long)]
+    component: Option<PathBuf>,
     /// Smoke run (short runs, cheap argon2): numbers are not meaningful.
     #[arg(long)]
     quick: bool,
@@ -118,10 +122,10 @@ struct Shim {
 
 /// What tokens for the tenant are signed with.
 #[derive(Debug, Clone)]
-struct TokenKey {
-    issuer: String,
-    audience: String,
-    secret: String,
+pub(crate) struct TokenKey {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) secret: String,
 }
 
 /// `VmHWM` and `VmRSS` of a process, bytes (0 when unknown).
@@ -165,7 +169,7 @@ fn mib(bytes: u64) -> String {
     format!("{m:.1}")
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     // A failing OS random source would make every token fail loudly anyway.
     let _ = getrandom::fill(&mut b);
@@ -179,7 +183,7 @@ fn now() -> u64 {
 }
 
 /// A fresh HS256 token for `subject`, valid two minutes, single-use `jti`.
-fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
+pub(crate) fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
     let now = now();
     let claims = json!({
         "iss": shim.issuer, "aud": shim.audience, "sub": subject,
@@ -192,7 +196,7 @@ fn token(shim: &TokenKey, subject: &str) -> BoxResult<String> {
     )?)
 }
 
-fn shim_binary(explicit: Option<&Path>) -> BoxResult<PathBuf> {
+pub(crate) fn shim_binary(explicit: Option<&Path>) -> BoxResult<PathBuf> {
     if let Some(p) = explicit {
         // The shim runs in its own directory: a relative path must not depend on it.
         return std::fs::canonicalize(p).map_err(|e| format!("--shim {}: {e}", p.display()).into());
@@ -256,6 +260,10 @@ async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
         secret,
     };
     let tenant = "load";
+    let component = match &args.component {
+        Some(path) => format!("component_path = {:?}\n", std::fs::canonicalize(path)?),
+        None => String::new(),
+    };
     let config = format!(
         r#"database_url = "sqlite://{db}"
 log_filter = "warn"
@@ -264,7 +272,7 @@ log_filter = "warn"
 max_concurrent = {max_concurrent}
 queue_timeout_ms = {queue}
 cache_dir = {cache:?}
-
+{component}
 [limits]
 per_ip_per_minute = 1000000000
 per_subject_per_minute = 1000000000
@@ -645,6 +653,14 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
     writeln!(out)?;
     writeln!(out, "- machine: {}", machine_line())?;
     writeln!(out, "- load average at start: {}", load_average())?;
+    if let Some(path) = &args.component {
+        writeln!(
+            out,
+            "- component: {} (SHA-256 {}, from --component)",
+            path.display(),
+            hex::encode(backup_codes_shim::plugin::sha256(&std::fs::read(path)?))
+        )?;
+    }
     writeln!(
         out,
         "- argon2id: m={} KiB, t={}, p={}; tenant allows 100 failures; a right code every {} attempts",

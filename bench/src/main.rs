@@ -5,6 +5,8 @@
 //!   argon2), P3 (per-call overhead, start-up with a cold vs warm cache) and a
 //!   breakdown of where the verify time goes.
 //! - `backup-codes-bench load`: P4 and P5 over HTTP against a shim process.
+//! - `backup-codes-bench rest2f`: verify latency through the REST second
+//!   factor against the JSON API, interleaved (issue 12).
 //!
 //! Output is Markdown, ready to paste into `BENCHMARKS.md`.
 
@@ -16,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 mod load;
 mod raw;
 mod report;
+mod rest2f;
 mod stats;
 
 /// Errors are reported as text; the bench has no recovery to do.
@@ -41,6 +44,8 @@ enum Cmd {
     Report(ReportArgs),
     /// HTTP load against a shim process: P4 (throughput, p99) and P5 (memory, overload).
     Load(load::LoadArgs),
+    /// Verify latency through the REST second factor vs the JSON API.
+    Rest2f(rest2f::Rest2fArgs),
     /// Print the Cranelift machine code of the component (for `objdump`), then exit.
     Disasm(DisasmArgs),
     /// One verify (or one native argon2), for `valgrind --tool=callgrind`.
@@ -89,6 +94,10 @@ pub struct ReportArgs {
     /// candidate build of the plugin with other flags).
     #[arg(long)]
     component: Option<PathBuf>,
+    /// A second component measured in the same P2 rounds as the first (e.g.
+    /// the build before a change, to compare two builds side by side).
+    #[arg(long)]
+    baseline_component: Option<PathBuf>,
     /// Smoke run: a few samples per cell (numbers are not meaningful).
     #[arg(long)]
     quick: bool,
@@ -103,6 +112,12 @@ struct DisasmArgs {
     /// Hide AVX-512DQ from Cranelift (`i64x2.mul` as `pmuludq` instead of `vpmullq`).
     #[arg(long)]
     no_avx512dq: bool,
+    /// Hide all of AVX-512 from Cranelift (the code valgrind's emulated CPU runs).
+    #[arg(long)]
+    no_avx512: bool,
+    /// Compile this component file instead of the embedded one.
+    #[arg(long)]
+    component: Option<PathBuf>,
 }
 
 /// Options of `once`.
@@ -132,6 +147,7 @@ fn main() -> BoxResult<()> {
         ),
         Some(Cmd::Report(a)) => report::run(&report::Settings::from_args(&a), &mut stdout.lock()),
         Some(Cmd::Load(a)) => load::run(&a, &mut stdout.lock()),
+        Some(Cmd::Rest2f(a)) => rest2f::run(&a, &mut stdout.lock()),
         Some(Cmd::Disasm(a)) => disasm(&a),
         Some(Cmd::Once(a)) => report::once(&a.what, a.count, a.memory_kib, a.component),
         Some(Cmd::StartupChild { cache_dir }) => report::startup_child(cache_dir),
@@ -139,10 +155,15 @@ fn main() -> BoxResult<()> {
 }
 
 fn disasm(a: &DisasmArgs) -> BoxResult<()> {
-    let host = raw::RawHost::new(raw::Options {
+    let options = raw::Options {
         no_avx512dq: a.no_avx512dq,
+        no_avx512: a.no_avx512,
         ..raw::Options::production(64 << 20)
-    })?;
+    };
+    let host = match &a.component {
+        Some(path) => raw::RawHost::with_component(options, &std::fs::read(path)?)?,
+        None => raw::RawHost::new(options)?,
+    };
     std::fs::write(&a.out, host.compiled_image()?)?;
     println!(
         "wrote {}; try: objdump -d {} | grep -c vpmullq",

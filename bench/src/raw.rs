@@ -41,6 +41,11 @@ pub struct Options {
     /// Tell Cranelift the CPU lacks AVX-512DQ, so `i64x2.mul` is lowered to a
     /// `pmuludq` sequence instead of `vpmullq` (production: Cranelift's default).
     pub no_avx512dq: bool,
+    /// Tell Cranelift the CPU has no AVX-512 at all (as on AVX2-only CPUs, and
+    /// under valgrind, whose emulated CPU reports none): `i64x2.extmul_low_i32x4_u`
+    /// then becomes `pmuludq`, which Cranelift passes over for `vpmullq` when
+    /// AVX-512DQ is present.
+    pub no_avx512: bool,
     /// Memory limit per store and pool slot size, bytes.
     pub memory_limit: usize,
 }
@@ -55,6 +60,7 @@ impl Options {
             epoch: true,
             fuel: false,
             no_avx512dq: false,
+            no_avx512: false,
             memory_limit,
         }
     }
@@ -145,12 +151,25 @@ impl RawHost {
         c.epoch_interruption(options.epoch);
         c.consume_fuel(options.fuel);
         c.wasm_simd(true);
-        if options.no_avx512dq {
+        let absent: &[&str] = if options.no_avx512 {
+            &[
+                "has_avx512bitalg",
+                "has_avx512dq",
+                "has_avx512f",
+                "has_avx512vbmi",
+                "has_avx512vl",
+            ]
+        } else if options.no_avx512dq {
+            &["has_avx512dq"]
+        } else {
+            &[]
+        };
+        for flag in absent {
             // SAFETY: declaring a CPU feature absent only restricts which
             // instructions Cranelift may emit; the code stays valid on this CPU.
             #[allow(unsafe_code)]
             unsafe {
-                c.cranelift_flag_set("has_avx512dq", "false");
+                c.cranelift_flag_set(flag, "false");
             }
         }
         if options.pooling {

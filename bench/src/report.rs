@@ -64,6 +64,8 @@ pub struct Settings {
     pub wasmtime_py: Vec<String>,
     /// A component file to measure instead of the embedded one.
     pub component: Option<std::path::PathBuf>,
+    /// A second component measured in the same P2 rounds.
+    pub baseline_component: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -80,6 +82,7 @@ impl Settings {
             python: a.python.clone(),
             wasmtime_py: a.wasmtime_py.clone(),
             component: a.component.clone(),
+            baseline_component: a.baseline_component.clone(),
             ..base
         }
     }
@@ -99,6 +102,7 @@ impl Settings {
             python: vec!["python3".into()],
             wasmtime_py: Vec::new(),
             component: None,
+            baseline_component: None,
         }
     }
 
@@ -119,6 +123,9 @@ impl Settings {
 struct Bench {
     plugin: Plugin,
     component: Vec<u8>,
+    /// The second component of `--baseline-component`, same configuration, and its bytes.
+    baseline: Option<Plugin>,
+    baseline_component: Option<Vec<u8>>,
     config: PluginConfig,
     policy: Policy,
 }
@@ -158,9 +165,19 @@ impl Bench {
             config.memory_limit = needed;
         }
         let plugin = Plugin::from_bytes(&component, config.clone())?;
+        let baseline_component = match &settings.baseline_component {
+            Some(path) => Some(std::fs::read(path)?),
+            None => None,
+        };
+        let baseline = match &baseline_component {
+            Some(bytes) => Some(Plugin::from_bytes(bytes, config.clone())?),
+            None => None,
+        };
         Ok(Self {
             plugin,
             component,
+            baseline,
+            baseline_component,
             config,
             policy,
         })
@@ -362,6 +379,13 @@ fn write_machine(out: &mut impl Write, bench: &Bench, settings: &Settings) -> Bo
             ", embedded"
         }
     )?;
+    if let Some(baseline) = &bench.baseline {
+        writeln!(
+            out,
+            "- baseline component SHA-256: {} (from --baseline-component, measured in the P2 rounds and in section 4)",
+            hex::encode(baseline.sha256())
+        )?;
+    }
     writeln!(
         out,
         "- argon2id: m={} KiB, t={}, p={}, 32-byte output, 16-byte salt, 14-byte code, no pepper",
@@ -518,6 +542,7 @@ fn section_verify_vs_native(
     }
     let mut comp = Cell::default();
     let mut nat = Cell::default();
+    let mut base = Cell::default();
     let mut refs: Vec<PythonCell> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     for python in &settings.python {
@@ -557,11 +582,16 @@ fn section_verify_vs_native(
     let mut c_times: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
     let mut c_ratios: Vec<Vec<f64>> = vec![Vec::new(); refs.len()];
     let mut py_cells: Vec<Cell> = vec![Cell::default(); pys.len()];
-    let cells = 2 + refs.len() + pys.len() + usize::from(decommit.is_some());
+    // Cells: native, the component, the C references, wasmtime-py, the Rust
+    // host with memory decommitted (with wasmtime-py), the baseline component
+    // (with --baseline-component).
+    let hosts = 2 + refs.len() + pys.len();
+    let decommit_cell = decommit.as_ref().map(|_| hosts);
+    let cells = hosts + usize::from(decommit.is_some()) + usize::from(bench.baseline.is_some());
     for round in 0..settings.warmup + settings.samples {
         // Every cell once per round; the first one rotates, so that no cell
         // always runs right after the same other one.
-        let (mut n, mut c, mut d) = (None, None, None);
+        let (mut n, mut c, mut d, mut b) = (None, None, None, None);
         let mut cs = vec![f64::NAN; refs.len()];
         let mut ps: Vec<Option<Sample>> = vec![None; pys.len()];
         for k in 0..cells {
@@ -569,12 +599,17 @@ fn section_verify_vs_native(
                 0 => n = Some(native.hash()?),
                 1 => c = Some(fixture.verify_right(&bench.plugin)?),
                 i if i < 2 + refs.len() => cs[i - 2] = refs[i - 2].measure()?.wall,
-                i if i < 2 + refs.len() + pys.len() => {
+                i if i < hosts => {
                     ps[i - 2 - refs.len()] = Some(pys[i - 2 - refs.len()].measure()?);
                 }
-                _ => {
+                i if Some(i) == decommit_cell => {
                     if let Some(host) = &decommit {
                         d = Some(fixture.verify_raw(host)?);
+                    }
+                }
+                _ => {
+                    if let Some(baseline) = &bench.baseline {
+                        b = Some(fixture.verify_right(baseline)?);
                     }
                 }
             }
@@ -586,6 +621,9 @@ fn section_verify_vs_native(
         if round >= settings.warmup {
             comp.push(c);
             nat.push(n);
+            if let Some(b) = b {
+                base.push(b);
+            }
             for (k, t) in cs.into_iter().enumerate() {
                 c_times[k].push(t);
                 c_ratios[k].push(n.wall / t);
@@ -659,6 +697,18 @@ fn section_verify_vs_native(
         ms(n.mad),
         ms(nat.cpu().median)
     )?;
+    if bench.baseline.is_some() {
+        let b = base.wall();
+        writeln!(
+            out,
+            "| baseline component `Plugin::verify` (`--baseline-component`, same rounds) | {} | {} | {} | {} | {} |",
+            ms(b.median),
+            ms(b.p10),
+            ms(b.p90),
+            ms(b.mad),
+            ms(base.cpu().median)
+        )?;
+    }
     for (r, times) in refs.iter().zip(&c_times) {
         let t = summarize(times);
         writeln!(
@@ -732,6 +782,31 @@ fn section_verify_vs_native(
         "| component - native, medians | {} ms | |",
         ms(c.median - n.median)
     )?;
+    if bench.baseline.is_some() {
+        let b = base.wall();
+        let rb = summarize(&base.ratios(&nat).0);
+        let rcb = summarize(&comp.ratios(&base).0);
+        writeln!(
+            out,
+            "| baseline component / native, of medians | {:.2}x | |",
+            b.median / n.median
+        )?;
+        writeln!(
+            out,
+            "| baseline component / native, per round, median (p10-p90) | {:.2}x ({:.2}-{:.2}) | |",
+            rb.median, rb.p10, rb.p90
+        )?;
+        writeln!(
+            out,
+            "| component / baseline component, per round, median (p10-p90) | {:.3}x ({:.3}-{:.3}) | |",
+            rcb.median, rcb.p10, rcb.p90
+        )?;
+        writeln!(
+            out,
+            "| gain in component / native, per-round medians (1 - component / baseline) | {:.1}% | |",
+            100.0 * (1.0 - r.median / rb.median)
+        )?;
+    }
     for (r, ratios) in refs.iter().zip(&c_ratios) {
         writeln!(
             out,
@@ -1164,6 +1239,13 @@ fn section_breakdown(out: &mut impl Write, bench: &Bench, settings: &Settings) -
             },
         ),
         (
+            "... but no AVX-512 at all (AVX2 only; `i64x2.extmul_low_i32x4_u` as `pmuludq`)",
+            raw::Options {
+                no_avx512: true,
+                ..production
+            },
+        ),
+        (
             "... but memory decommitted after each call (`keep_resident` 0, the previous setting)",
             raw::Options {
                 keep_resident: 0,
@@ -1193,9 +1275,29 @@ fn section_breakdown(out: &mut impl Write, bench: &Bench, settings: &Settings) -
             },
         ),
     ];
+    let mut variants: Vec<(&str, raw::Options, &[u8])> = variants
+        .into_iter()
+        .map(|(name, options)| (name, options, bench.component.as_slice()))
+        .collect();
+    if let Some(baseline) = &bench.baseline_component {
+        // The same credential verifies only if both components compute the same digests.
+        variants.push((
+            "baseline component (`--baseline-component`), bench host, production settings",
+            production,
+            baseline,
+        ));
+        variants.push((
+            "baseline component, bench host, no AVX-512 at all",
+            raw::Options {
+                no_avx512: true,
+                ..production
+            },
+            baseline,
+        ));
+    }
     let hosts = variants
         .iter()
-        .map(|(_, o)| RawHost::with_component(*o, &bench.component))
+        .map(|(_, o, bytes)| RawHost::with_component(*o, bytes))
         .collect::<BoxResult<Vec<_>>>()?;
     let fixture = Fixture::new(bench, bench.policy.count)?;
     let native = Native::new(bench.policy.hash, fixture.right.expose_secret())?;
@@ -1243,7 +1345,7 @@ fn section_breakdown(out: &mut impl Write, bench: &Bench, settings: &Settings) -
         "native argon2id".into(),
         "`Plugin::verify` (production)".into(),
     ];
-    names.extend(variants.iter().map(|(n, _)| (*n).to_string()));
+    names.extend(variants.iter().map(|(n, _, _)| (*n).to_string()));
     names.push(
         "bench host, one instance kept across calls (no fresh store; not allowed in production)"
             .into(),
@@ -1406,6 +1508,36 @@ mod tests {
         // The count is exact: one evaluation per attempt whatever the set size.
         for line in text.lines().filter(|l| l.starts_with("| P1 ")) {
             assert!(line.ends_with("pass |"), "{line}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn baseline_component_is_measured_in_the_same_rounds() -> BoxResult<()> {
+        let dir = tempfile::tempdir()?;
+        let baseline = dir.path().join("baseline.wasm");
+        std::fs::write(&baseline, plugin::EMBEDDED_COMPONENT)?;
+        let settings = Settings {
+            memory_kib: Some(1024),
+            iterations: Some(1),
+            sections: vec![1, 4],
+            baseline_component: Some(baseline),
+            ..Settings::quick()
+        };
+        let mut out = Vec::new();
+        run(&settings, &mut out)?;
+        let text = String::from_utf8(out)?;
+        for needle in [
+            "- baseline component SHA-256: ",
+            "| baseline component `Plugin::verify` (`--baseline-component`, same rounds) | ",
+            "| baseline component / native, per round, median (p10-p90) | ",
+            "| component / baseline component, per round, median (p10-p90) | ",
+            "| gain in component / native, per-round medians",
+            "| ... but no AVX-512 at all",
+            "| baseline component (`--baseline-component`), bench host, production settings | ",
+            "| baseline component, bench host, no AVX-512 at all | ",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
         Ok(())
     }

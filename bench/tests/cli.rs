@@ -76,6 +76,23 @@ fn load_quick_prints_every_row() {
 }
 
 #[test]
+fn disasm_compiles_a_component_file_without_avx512() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("plugin.wasm");
+    let elf = dir.path().join("plugin.elf");
+    std::fs::write(&component, backup_codes_shim::plugin::EMBEDDED_COMPONENT).unwrap();
+    let out = Command::new(BENCH)
+        .args(["disasm", "--no-avx512", "--component"])
+        .arg(&component)
+        .arg("--out")
+        .arg(&elf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(std::fs::metadata(&elf).unwrap().len() > 0);
+}
+
+#[test]
 fn once_makes_one_call() {
     for what in ["native", "trivial"] {
         let out = Command::new(BENCH)
@@ -83,5 +100,28 @@ fn once_makes_one_call() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{what}: {out:?}");
+    }
+}
+
+#[test]
+fn rest2f_quick_prints_both_paths() {
+    let shim = backup_codes_harness::shim::binary().unwrap();
+    let out = Command::new(BENCH)
+        .args(["rest2f", "--quick", "--shim"])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "| JSON API ",
+        "| REST second factor ",
+        "REST − JSON at p50: ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }

@@ -59,9 +59,22 @@ impl ShimClient {
         token: Option<&str>,
         body: Option<RawBody>,
     ) -> Result<Reply, HarnessError> {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        self.send_authorized(method, path, authorization.as_deref(), body)
+            .await
+    }
+
+    /// Send a request with a whole `Authorization` header value (any scheme).
+    pub async fn send_authorized(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<RawBody>,
+    ) -> Result<Reply, HarnessError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
+        if let Some(a) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, a);
         }
         if let Some(b) = body {
             request = request

@@ -16,6 +16,7 @@ use backup_codes_harness::idp::{Alg, TestIdp, now, random_id};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::{Page, StepClient, sign_hs256};
 use backup_codes_shim::config::{Config, TenantConfig};
+use backup_codes_shim::http::selfservice::tokens::{Keys, Purpose};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::json;
@@ -35,11 +36,47 @@ struct Env {
     db: TestDb,
 }
 
-fn step_tenant(idp: &TestIdp, issuer: &str, api_secret: &str, step_secret: &str) -> TenantConfig {
+/// The REST second factor's client of every test tenant.
+const REST2F_ID: &str = "idp-rest2f";
+/// Self-service session secret of a tenant.
+fn session_secret(tenant: &str) -> String {
+    format!("selfservice-session-secret-of-{tenant}-0123456789")
+}
+/// The REST second factor's secret of a tenant.
+fn rest2f_secret(tenant: &str) -> String {
+    format!("rest2f-secret-of-{tenant}")
+}
+
+fn step_tenant(
+    idp: &TestIdp,
+    id: &str,
+    issuer: &str,
+    api_secret: &str,
+    step_secret: &str,
+) -> TenantConfig {
+    use sha2::Digest as _;
     TenantConfig {
         issuer: issuer.into(),
         hs256_secret: Some(SecretString::from(api_secret.to_owned())),
         step_secret: Some(SecretString::from(step_secret.to_owned())),
+        rest2f: Some(backup_codes_shim::config::Rest2fConfig {
+            clients: vec![backup_codes_shim::config::Rest2fClient {
+                id: REST2F_ID.into(),
+                secret_sha256: hex::encode(sha2::Sha256::digest(rest2f_secret(id).as_bytes())),
+            }],
+            subject_field: None,
+            extra_fields: vec!["uid".into(), "mail".into()],
+        }),
+        selfservice: Some(backup_codes_shim::config::SelfServiceConfig {
+            // Never reached: the matrix mints self-service tokens itself.
+            issuer: Some("http://127.0.0.1:9/".parse().unwrap()),
+            client: backup_codes_shim::config::OidcClient {
+                client_id: "backup-codes".into(),
+                ..Default::default()
+            },
+            session_secret: Some(SecretString::from(session_secret(id))),
+            ..Default::default()
+        }),
         continue_urls: vec![
             CONTINUE.parse().unwrap(),
             "https://idp.test/interaction/".parse().unwrap(),
@@ -58,13 +95,14 @@ async fn env(configure: impl FnOnce(&mut Config)) -> Env {
     let other_step = format!("other-step-secret-{}", random_id());
     tenants.insert(
         TENANT.to_owned(),
-        step_tenant(&idp, &idp.issuer, &idp.hs256_secret, &acme_step),
+        step_tenant(&idp, TENANT, &idp.issuer, &idp.hs256_secret, &acme_step),
     );
     let other_issuer = format!("{}-other", idp.issuer);
     tenants.insert(
         OTHER.to_owned(),
         step_tenant(
             &idp,
+            OTHER,
             &other_issuer,
             &format!("other-api-secret-{}", random_id()),
             &other_step,
@@ -165,9 +203,19 @@ enum Endpoint {
     Entry(&'static str),
     /// A posted step form (`flow` field, with every flow cookie of the browser).
     Form(&'static str),
+    /// The REST second factor (`Authorization` header, JSON body with the code).
+    Rest2f(&'static str),
+    /// A posted self-service form (`flow` field, with the browser's cookies).
+    SelfForm(&'static str),
 }
 
-const ENDPOINTS: [Endpoint; 13] = [
+const ENDPOINTS: [Endpoint; 19] = [
+    Endpoint::Rest2f("verify"),
+    Endpoint::Rest2f("init"),
+    Endpoint::SelfForm("issue"),
+    Endpoint::SelfForm("activate"),
+    Endpoint::SelfForm("delete"),
+    Endpoint::SelfForm("logout"),
     Endpoint::Api("issue"),
     Endpoint::Api("activate"),
     Endpoint::Api("verify"),
@@ -203,6 +251,12 @@ async fn present(
     cookies: &str,
 ) -> (StatusCode, String) {
     let step = &env.steps[if tenant == TENANT { TENANT } else { OTHER }];
+    // Credentials of another scheme travel as they are; tokens as bearer tokens.
+    let authorization = if token.starts_with("Basic ") {
+        token.to_owned()
+    } else {
+        format!("Bearer {token}")
+    };
     match endpoint {
         Endpoint::Api(op) => {
             let base = ShimClient::codes_path(tenant, sub);
@@ -216,10 +270,35 @@ async fn present(
             let body = body.map(|c| RawBody::json(&json!({ "code": c })));
             let r = env
                 .api
-                .send(method, &path, Some(token), body)
+                .send_authorized(method, &path, Some(&authorization), body)
                 .await
                 .unwrap();
             (r.status, r.text)
+        }
+        Endpoint::Rest2f(op) => {
+            let body = RawBody::json(&json!({ "user": sub, "code": code }));
+            let r = env
+                .api
+                .send_authorized(
+                    Method::POST,
+                    &format!("/rest2f/{tenant}/{op}"),
+                    Some(&authorization),
+                    Some(body),
+                )
+                .await
+                .unwrap();
+            (r.status, r.text)
+        }
+        Endpoint::SelfForm(route) => {
+            let page = step
+                .post(
+                    &format!("/self/{tenant}/{route}"),
+                    Some(cookies),
+                    &[("flow", token), ("code", code)],
+                )
+                .await
+                .unwrap();
+            (page.status, page.html)
         }
         Endpoint::Entry(kind) => {
             let page = step.enter(kind, &random_id(), token).await.unwrap();
@@ -270,9 +349,14 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
     for p in [&login_page, &regen_page, &enrol_page] {
         assert_eq!(p.status, StatusCode::OK, "{}", p.html);
     }
+    // The browser also holds self-service sessions of both tenants.
     let cookies = [&login_page, &regen_page, &enrol_page, &other_login]
         .iter()
         .filter_map(|p| p.flow_cookie())
+        .chain(
+            [TENANT, OTHER]
+                .map(|t| format!("bc_self_{t}={}", self_token(t, Purpose::Session, victim))),
+        )
         .collect::<Vec<_>>()
         .join("; ");
     // A signed failure (a cancelled login); the enrolment above gave a success.
@@ -383,6 +467,56 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         &flow_purpose(&["login", "cancel"]),
         other_login.field("flow").unwrap(),
     );
+    // The REST second factor's Basic credentials.
+    use base64::Engine as _;
+    let basic = |tenant: &str| {
+        let raw = format!("{REST2F_ID}:{}", rest2f_secret(tenant));
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    };
+    mint(
+        "rest2f Basic credentials",
+        TENANT,
+        &[Endpoint::Rest2f("verify"), Endpoint::Rest2f("init")],
+        basic(TENANT),
+    );
+    mint(
+        "other tenant's rest2f Basic credentials",
+        OTHER,
+        &[Endpoint::Rest2f("verify"), Endpoint::Rest2f("init")],
+        basic(OTHER),
+    );
+    // Self-service tokens as the tenant's session secret signs them.
+    for (name, purpose) in [
+        ("self-service session", Purpose::Session),
+        ("self-service login transaction", Purpose::Login),
+    ] {
+        mint(name, TENANT, &[], self_token(TENANT, purpose, victim));
+    }
+    mint(
+        "self-service form",
+        TENANT,
+        &[
+            Endpoint::SelfForm("issue"),
+            Endpoint::SelfForm("activate"),
+            Endpoint::SelfForm("delete"),
+            Endpoint::SelfForm("logout"),
+        ],
+        self_token(TENANT, Purpose::Form, victim),
+    );
+    mint(
+        "other tenant's self-service form",
+        OTHER,
+        &[
+            Endpoint::SelfForm("issue"),
+            Endpoint::SelfForm("activate"),
+            Endpoint::SelfForm("delete"),
+            Endpoint::SelfForm("logout"),
+        ],
+        self_token(OTHER, Purpose::Form, victim),
+    );
     mint("result of an enrolment", TENANT, &[], enrol_result);
     mint("result of a cancelled login", TENANT, &[], failure_result);
 
@@ -452,6 +586,61 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = env
+        .api
+        .send_authorized(
+            Method::POST,
+            &format!("/rest2f/{TENANT}/init"),
+            Some(&basic(TENANT)),
+            Some(RawBody::json(&json!({"user": victim}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json,
+        json!({"result": false, "reason": "not_enrolled"}),
+        "{}",
+        r.text
+    );
+    // A self-service session opens the user's page (it only reads).
+    let home = reqwest::Client::new()
+        .get(format!("{}/self/{TENANT}/", env.shim.url))
+        .header(
+            reqwest::header::COOKIE,
+            format!(
+                "bc_self_{TENANT}={}",
+                self_token(TENANT, Purpose::Session, victim)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains("You have no backup codes")
+    );
+}
+
+/// A self-service token of `purpose` for `sub`, signed as the shim signs its own.
+fn self_token(tenant: &str, purpose: Purpose, sub: &str) -> String {
+    let secret = SecretString::from(session_secret(tenant));
+    let claims = json!({
+        "iss": Keys::issuer(purpose),
+        "aud": tenant,
+        "exp": now() + 600,
+        "sid": "attacker-session",
+        "sub": sub,
+        "auth_time": now(),
+        "acr": "loa-3",
+        "strong": true,
+        "state": "s",
+        "nonce": "n",
+        "verifier": "v",
+    });
+    Keys::new(tenant, &secret).sign(purpose, &claims).unwrap()
 }
 
 /// Issue 10, item 3: a token with an unknown `kid` makes the shim refetch the
@@ -905,4 +1094,177 @@ async fn the_demo_tenant_keeps_one_secret_per_purpose() {
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED);
+}
+
+/// The REST second factor as LemonLDAP::NG calls it: JSON booleans, a user
+/// without codes answered as a wrong code, typed codes checked strictly, and
+/// every bad request refused with nothing written.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rest_second_factor_answers_booleans_and_refuses_bad_requests() {
+    use base64::Engine as _;
+    let env = env(|_| {}).await;
+    let sub = "dwho";
+    let issued = env
+        .api
+        .issue(TENANT, sub, &env.scoped(sub, "issue"))
+        .await
+        .unwrap();
+    let codes = backup_codes_harness::client::codes(&issued);
+    env.api
+        .activate(TENANT, sub, &env.scoped(sub, "activate"), &codes[0])
+        .await
+        .unwrap();
+    let basic = |id: &str, secret: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    };
+    let good = basic(REST2F_ID, &rest2f_secret(TENANT));
+    let call = |auth: Option<String>, op: &'static str, body: RawBody| {
+        let api = env.api.clone();
+        async move {
+            api.send_authorized(
+                Method::POST,
+                &format!("/rest2f/{TENANT}/{op}"),
+                auth.as_deref(),
+                Some(body),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let verify = |code: &str, user: &str| {
+        RawBody::json(&json!({"user": user, "uid": user, "mail": "dwho@badwolf.org", "code": code}))
+    };
+
+    // Bad requests: refused, nothing written.
+    let before = env.snapshot().await;
+    for (auth, body, status) in [
+        (None, verify(&codes[1], sub), StatusCode::UNAUTHORIZED),
+        (
+            Some(basic(REST2F_ID, "wrong")),
+            verify(&codes[1], sub),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some(basic("someone-else", &rest2f_secret(TENANT))),
+            verify(&codes[1], sub),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some(basic(REST2F_ID, &rest2f_secret(OTHER))),
+            verify(&codes[1], sub),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some(format!("Bearer {}", env.scoped(sub, "verify"))),
+            verify(&codes[1], sub),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!({"user": sub})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!({"code": codes[1]})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!({"user": sub, "code": codes[1], "admin": true})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!({"user": sub, "code": 1234})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::raw_json("not json"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!([sub, codes[1]])),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(good.clone()),
+            RawBody::json(&json!({"user": "", "code": codes[1]})),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let r = call(auth, "verify", body).await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert!(
+            r.json.get("result").is_none(),
+            "a refusal of the request is not an answer: {}",
+            r.text
+        );
+    }
+    let r = call(None, "verify", verify(&codes[1], sub)).await;
+    assert!(r.headers.contains_key(reqwest::header::WWW_AUTHENTICATE));
+    // Malformed codes: false, never counted (a 10 KB code, an expanded $mail,
+    // a typo caught by the check symbol).
+    let mut typo = codes[1].clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == '7' { '8' } else { '7' });
+    for code in [
+        "A".repeat(10 * 1024),
+        "dwho@badwolf.org".to_owned(),
+        typo,
+        "$mail".to_owned(),
+    ] {
+        let r = call(Some(good.clone()), "verify", verify(&code, sub)).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json, json!({"result": false, "reason": "invalid_code"}));
+    }
+    assert_eq!(env.snapshot().await, before, "nothing was written");
+
+    // The right code: a JSON true with the details other callers read.
+    let r = call(Some(good.clone()), "verify", verify(&codes[1], sub)).await;
+    assert_eq!(
+        r.json,
+        json!({"result": true, "number": 2, "remaining": 9, "low": false}),
+        "{}",
+        r.text
+    );
+    assert!(r.json["result"].is_boolean());
+    // Used, wrong, and a user without codes: the same shape, false.
+    let r = call(Some(good.clone()), "verify", verify(&codes[1], sub)).await;
+    assert_eq!(r.json, json!({"result": false, "reason": "already_used"}));
+    let other = env
+        .api
+        .issue(TENANT, "msmith", &env.scoped("msmith", "issue"))
+        .await
+        .unwrap();
+    let wrong = backup_codes_harness::client::codes(&other)[0].clone();
+    let r = call(Some(good.clone()), "verify", verify(&wrong, sub)).await;
+    assert_eq!(r.json, json!({"result": false, "reason": "mismatch"}));
+    let r = call(Some(good.clone()), "verify", verify(&wrong, "nobody")).await;
+    assert_eq!(
+        r.json,
+        json!({"result": false, "reason": "mismatch"}),
+        "like a wrong code"
+    );
+    // init: true only for a user with codes to type.
+    let init = |user: &str| RawBody::json(&json!({"user": user, "uid": user}));
+    assert_eq!(
+        call(Some(good.clone()), "init", init(sub)).await.json["result"],
+        true
+    );
+    assert_eq!(
+        call(Some(good.clone()), "init", init("nobody")).await.json["result"],
+        false
+    );
+    // Locked: false with its reason, even for the right code.
+    for _ in 0..10 {
+        call(Some(good.clone()), "verify", verify(&wrong, sub)).await;
+    }
+    let r = call(Some(good.clone()), "verify", verify(&codes[2], sub)).await;
+    assert_eq!(r.json, json!({"result": false, "reason": "locked"}));
 }

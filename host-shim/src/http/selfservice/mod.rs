@@ -36,7 +36,7 @@ use super::headers::Forms;
 use super::pages::render;
 use super::refusal::{Refusal, bad_form};
 use super::step::cookie;
-use crate::auth::oidc::{Ask, IdClaims, Pkce, Provider};
+use crate::auth::oidc::{Ask, IdClaims, OidcError, Pkce, Provider};
 use crate::config::{OidcClient, SelfServiceConfig};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError};
@@ -49,7 +49,7 @@ pub const LOGIN_TTL: i64 = 600;
 /// The self-service routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/self/{tenant}", get(home))
+        .route("/self/{tenant}", get(to_home))
         .route("/self/{tenant}/", get(home))
         .route("/self/{tenant}/login", get(login))
         .route("/self/{tenant}/callback", get(callback))
@@ -59,6 +59,17 @@ pub fn routes() -> Router<AppState> {
         .route("/self/{tenant}/delete", post(delete))
         .route("/self/{tenant}/cancel", post(cancel))
         .route("/self/{tenant}/logout", post(logout))
+}
+
+/// The home page's address without its slash: the cookies are scoped to
+/// `/self/{tenant}/`, so the browser is sent there.
+async fn to_home(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+    base: Base,
+) -> Result<Redirect, Refusal> {
+    let t = tenant(&state, &tenant_id)?;
+    Ok(Redirect::to(&base.path(&self_path(t.id))))
 }
 
 /// A tenant with self-service.
@@ -217,6 +228,7 @@ fn posted(
             "This page has expired",
             "This page is no longer valid (it expired, or belongs to another sign-in). Nothing was changed. Open your backup-code page again.",
         )
+        .link(self_path(t.id), "Open your backup-code page")
     };
     let session = session(t, jar).ok_or_else(expired)?;
     let token = form.flow.as_deref().ok_or_else(bad_form)?;
@@ -307,7 +319,7 @@ fn client(config: &SelfServiceConfig, strong: bool) -> &OidcClient {
     }
 }
 
-fn idp_unavailable(e: &crate::auth::oidc::OidcError) -> Refusal {
+fn idp_unavailable(e: &OidcError) -> Refusal {
     tracing::warn!(error = %e, "self-service login at the IdP failed");
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -326,7 +338,8 @@ struct Callback {
 }
 
 /// Back from the IdP: check the transaction, exchange the code, check the ID
-/// token, open the session.
+/// token, open the session. The login transaction is over either way: a
+/// refused callback removes its cookie too, so it cannot be tried again.
 async fn callback(
     State(state): State<AppState>,
     Path(tenant_id): Path<String>,
@@ -335,6 +348,36 @@ async fn callback(
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = tenant(&state, &tenant_id)?;
+    match complete_login(&t, &base, &jar, query).await {
+        Ok(session_cookie) => Ok((
+            jar.remove(login_cookie(&base, t.id)).add(session_cookie),
+            Redirect::to(&base.path(&self_path(t.id))).into_response(),
+        )),
+        Err(refusal) => Ok((
+            jar.remove(login_cookie(&base, t.id)),
+            refusal.into_response(),
+        )),
+    }
+}
+
+/// The login transaction's cookie, for removal.
+fn login_cookie(base: &Base, tenant: &str) -> axum_extra::extract::cookie::Cookie<'static> {
+    cookie(
+        base,
+        &self_path(tenant),
+        login_cookie_name(tenant),
+        String::new(),
+        0,
+    )
+}
+
+/// The callback's checks; the new session's cookie when they all hold.
+async fn complete_login(
+    t: &Tenant<'_>,
+    base: &Base,
+    jar: &CookieJar,
+    query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum_extra::extract::cookie::Cookie<'static>, Refusal> {
     let refused = |why: &str| {
         tracing::info!(tenant = t.id, reason = why, "self-service login refused");
         Refusal::new(
@@ -342,6 +385,7 @@ async fn callback(
             "Sign-in not completed",
             "The sign-in could not be completed (it expired, was cancelled or did not come from this browser). Nothing was changed. Open your backup-code page again.",
         )
+        .link(self_path(t.id), "Open your backup-code page")
     };
     let Ok(Query(q)) = query else {
         return Err(refused("no parameters"));
@@ -367,11 +411,14 @@ async fn callback(
         .exchange(
             client,
             &code,
-            &redirect_uri(&base, t.id),
+            &redirect_uri(base, t.id),
             &transaction.verifier,
         )
         .await
-        .map_err(|e| idp_unavailable(&e))?;
+        .map_err(|e| match e {
+            OidcError::TokenRefused(_) => refused("the token endpoint refused the code"),
+            other => idp_unavailable(&other),
+        })?;
     let claims: IdClaims = t
         .provider
         .validate(&id_token, &client.client_id, &transaction.nonce)
@@ -405,26 +452,14 @@ async fn callback(
         .sign(Purpose::Session, &session)
         .ok_or_else(Refusal::internal)?;
     let mut c = cookie(
-        &base,
+        base,
         &self_path(t.id),
         session_cookie_name(t.id),
         token,
         SESSION_TTL,
     );
     c.set_same_site(axum_extra::extract::cookie::SameSite::Lax);
-    let jar = jar
-        .remove(cookie(
-            &base,
-            &self_path(t.id),
-            login_cookie_name(t.id),
-            String::new(),
-            0,
-        ))
-        .add(c);
-    Ok((
-        jar,
-        Redirect::to(&base.path(&self_path(t.id))).into_response(),
-    ))
+    Ok(c)
 }
 
 /// The home page: the user's codes, or a login first.
@@ -463,7 +498,10 @@ async fn home_page(
         form_token(t, session, None)?,
         notice,
     );
-    Ok(render(StatusCode::OK, &page, Forms::Own(None)))
+    // Replacing or deleting codes after a weak login sends the browser on to
+    // the IdP; `form-action` applies to that redirect too.
+    let idp = t.provider.authorization_origin().await.ok();
+    Ok(render(StatusCode::OK, &page, Forms::Own(idp)))
 }
 
 fn service_refusal(e: ServiceError) -> Refusal {
