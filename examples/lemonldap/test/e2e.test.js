@@ -40,7 +40,7 @@ import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { freePort, startPortal } from '../src/portal.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
-import { passwordLogin, portalError, screenshots, secondFactorForm, typeCode } from './llng-pages.js';
+import { confirmSessionPrompt, passwordLogin, portalError, screenshots, secondFactorForm, typeCode } from './llng-pages.js';
 import { startRelyingParty } from './relying-party.js';
 import { TENANT, shimConfig, shimSecrets, startShim } from './shim.js';
 
@@ -240,6 +240,9 @@ async function refused(page, req, what, shot) {
   assert.equal(await page.locator('#extcode').count(), 0, 'no second try (2.16)');
   return shown;
 }
+
+/** A well-formed code that is not dwho's (rtyler's first). */
+const rtylerCode = () => needSet('rtyler').codes[0].code;
 
 /** `code` with its first symbol replaced by another valid one: a typo. */
 function typo(code) {
@@ -467,4 +470,79 @@ test('e. two LemonLDAP::NG logins racing with one code: exactly one gets in', as
   const [a, b] = racers.map((r) => r.timing);
   timings.race = { overlapMs: Math.min(a.answered, b.answered) - Math.max(a.sent, b.sent), storeConflicts: (await metric()) - conflictsBefore };
   assert.ok(timings.race.overlapMs > 0, `the two submissions overlapped: ${JSON.stringify(timings.race)}`);
+});
+
+/**
+ * On the self-service home page of a password-only session, ask to replace the
+ * codes: the shim sends the browser to LemonLDAP::NG through the strong client
+ * (level 3), which confirms, asks the password again if it renews the session,
+ * then shows its second-factor form. Returns what LemonLDAP::NG did.
+ */
+async function askToReplace(page, user, shot) {
+  assert.ok(await page.isVisible('text=You will be asked to sign in again, with your second factor, first.'));
+  const sent = authorizeRequest(page);
+  await page.click('button:has-text("Replace my backup codes")');
+  const authorize = await sent;
+  assert.equal(authorize.get('client_id'), 'selfservice-strong');
+  assert.equal(authorize.get('prompt'), 'login');
+  assert.equal(authorize.get('acr_values'), 'loa-3');
+  await page.waitForSelector('form#upgrd');
+  if (shot) await shot('llng-strong-login-prompt');
+  const how = await confirmSessionPrompt(page);
+  if (how === 'renew') await passwordLogin(page, user);
+  await secondFactorForm(page);
+  if (shot) await shot('llng-strong-login-second-factor');
+  return how;
+}
+
+test('f. replacing codes needs the strong login: the password-only session must pass the second factor first', async (t) => {
+  const old = needSet('dwho');
+  const before = await shim.apiStatus('dwho');
+  timings.strongLogin = [];
+
+  // A refused code at the strong login: no strong session, nothing replaced.
+  {
+    const { page, shot } = await pages.newPage(t);
+    await selfServiceLogin(page, 'dwho');
+    timings.strongLogin.push(await askToReplace(page, 'dwho', shot));
+    await typeCode(page, rtylerCode());
+    const shown = await portalError(page);
+    refusals['strong-login-wrong-code'] = shown;
+    assert.equal(shown.number, 96);
+    await shot('refused-strong-login');
+    const status = await shim.apiStatus('dwho');
+    assert.equal(status.active.fingerprint, before.active.fingerprint, 'the set was not replaced');
+    assert.equal(status.pending, null, 'no new set is waiting');
+    // Back at the self-service, the session is still the password-only one.
+    await page.goto(selfUrl());
+    await homePage(page, 'dwho');
+    assert.ok(await page.isVisible('text=You will be asked to sign in again, with your second factor, first.'));
+  }
+
+  // With a backup code: a strong session, then a new set.
+  const { page, shot } = await pages.newPage(t);
+  await selfServiceLogin(page, 'dwho');
+  timings.strongLogin.push(await askToReplace(page, 'dwho'));
+  const spent = old.codes[3];
+  await typeCode(page, spent.code);
+  await homePage(page, 'dwho');
+  assert.equal(await page.locator('text=You will be asked to sign in again, with your second factor, first.').count(), 0, 'a strong session');
+  await shot('self-home-strong');
+  const fresh = await createAndConfirm(page, shot, 'self-replace');
+  assert.notEqual(fresh.fingerprint, old.fingerprint);
+  sets.dwho = fresh;
+  const status = await shim.apiStatus('dwho');
+  assert.equal(status.active.fingerprint, fresh.fingerprint);
+  assert.equal(status.active.remaining, 10);
+
+  // At LemonLDAP::NG, an unused code of the old set is refused; a new one works.
+  {
+    const refusedLogin = await pages.newPage(t);
+    const req = await appLogin(refusedLogin.page, 'dwho', old.codes[4].code);
+    assert.equal((await refused(refusedLogin.page, req, 'replaced-code')).number, 96);
+  }
+  const ok = await pages.newPage(t);
+  const req = await appLogin(ok.page, 'dwho', fresh.codes[0].code);
+  const { claims } = await app.redeem(req, await app.waitForCallback(req.state));
+  assert.equal(claims.acr, 'loa-3');
 });

@@ -64,3 +64,20 @@ export async function portalError(page) {
   await page.waitForFunction((e) => e.textContent.trim().length > 0, el);
   return { number, text: (await el.textContent()).trim() };
 }
+
+/**
+ * LemonLDAP::NG's confirmation before it raises or renews a session (template
+ * upgradesession, form#upgrd): "upgrade" when the target needs a higher level
+ * (with sfOnlyUpgrade, the second factor alone is asked next), "renew" when the
+ * relying party asked `prompt=login` for a session older than
+ * portalForceAuthnInterval (5 s: the password, then the second factor). Clicks
+ * it and says which it was.
+ */
+export async function confirmSessionPrompt(page) {
+  await page.waitForSelector('form#upgrd');
+  const action = await page.getAttribute('form#upgrd', 'action');
+  await page.click('form#upgrd button[type=submit]');
+  if (action.endsWith('/upgradesession')) return 'upgrade';
+  if (action.endsWith('/renewsession')) return 'renew';
+  throw new Error(`unexpected confirmation form ${action}`);
+}
