@@ -107,8 +107,10 @@ impl Pkce {
 /// What an authorization request asks for beyond the usual.
 #[derive(Debug, Default)]
 pub struct Ask<'a> {
-    /// Ask for a login now (`prompt=login`, `max_age=0`).
-    pub fresh: bool,
+    /// Ask for a new login whatever the session (`prompt=login`).
+    pub prompt_login: bool,
+    /// The oldest login the IdP may answer with, seconds (`max_age`).
+    pub max_age: Option<u64>,
     /// `acr_values` to ask for.
     pub acr_values: &'a [String],
 }
@@ -178,8 +180,11 @@ impl Provider {
                 .append_pair("nonce", nonce)
                 .append_pair("code_challenge", &pkce.challenge)
                 .append_pair("code_challenge_method", "S256");
-            if ask.fresh {
-                q.append_pair("prompt", "login").append_pair("max_age", "0");
+            if ask.prompt_login {
+                q.append_pair("prompt", "login");
+            }
+            if let Some(max_age) = ask.max_age {
+                q.append_pair("max_age", &max_age.to_string());
             }
             if !ask.acr_values.is_empty() {
                 q.append_pair("acr_values", &ask.acr_values.join(" "));

@@ -280,9 +280,10 @@ async fn start_login(
     };
     let client = client(t.config, strong);
     let pkce = Pkce::new(claims.verifier.clone());
-    let ask = Ask {
-        fresh: strong,
-        acr_values: if strong { &t.config.replace_acr } else { &[] },
+    let ask = if strong {
+        strong_ask(t.config)
+    } else {
+        Ask::default()
     };
     let url = t
         .provider
@@ -310,6 +311,31 @@ async fn start_login(
     );
     c.set_same_site(axum_extra::extract::cookie::SameSite::Lax);
     Ok((jar.add(c), Redirect::to(url.as_str()).into_response()))
+}
+
+/// What the login for replacing or deleting codes asks the IdP for.
+///
+/// With one client: a new login now (`prompt=login`, `max_age=0`) with one of
+/// `replace_acr`. With a `strong_client`, the IdP asks its second factor
+/// because of that client (LemonLDAP::NG's per-RP levels), so only freshness is
+/// asked: `max_age` = `max_age_seconds`, the age the callback accepts.
+/// `prompt=login` there would undo the second factor: LemonLDAP::NG 2.16
+/// honours it for sessions older than 5 s (`portalForceAuthnInterval`), and
+/// after raising a younger session with the second factor alone it replays the
+/// request, by then older, and asks the password and a second code again.
+fn strong_ask(config: &SelfServiceConfig) -> Ask<'_> {
+    match config.strong_client {
+        Some(_) => Ask {
+            prompt_login: false,
+            max_age: Some(config.max_age_seconds),
+            acr_values: &config.replace_acr,
+        },
+        None => Ask {
+            prompt_login: true,
+            max_age: Some(0),
+            acr_values: &config.replace_acr,
+        },
+    }
 }
 
 fn client(config: &SelfServiceConfig, strong: bool) -> &OidcClient {
@@ -729,4 +755,42 @@ async fn logout(
         0,
     ));
     Ok((jar, pages::signed_out(&base, t.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strong_login_asks_a_new_login_of_one_client() {
+        let config = SelfServiceConfig {
+            replace_acr: vec!["mfa".into()],
+            ..SelfServiceConfig::default()
+        };
+        let ask = strong_ask(&config);
+        assert!(ask.prompt_login);
+        assert_eq!(ask.max_age, Some(0));
+        assert_eq!(ask.acr_values, ["mfa".to_owned()]);
+    }
+
+    /// Regression (LemonLDAP::NG 2.16, examples/lemonldap test f): with
+    /// `prompt=login`, a session raised by the strong client's second factor was
+    /// asked for the password and another code.
+    #[test]
+    fn the_strong_client_is_asked_for_freshness_only() {
+        let config = SelfServiceConfig {
+            strong_client: Some(OidcClient {
+                client_id: "selfservice-strong".into(),
+                ..OidcClient::default()
+            }),
+            replace_acr: vec!["loa-3".into()],
+            max_age_seconds: 300,
+            ..SelfServiceConfig::default()
+        };
+        let ask = strong_ask(&config);
+        assert!(!ask.prompt_login);
+        assert_eq!(ask.max_age, Some(300));
+        assert_eq!(ask.acr_values, ["loa-3".to_owned()]);
+        assert_eq!(client(&config, true).client_id, "selfservice-strong");
+    }
 }
