@@ -176,7 +176,13 @@ async function authorizeRequest(page) {
 }
 
 async function homePage(page, user) {
-  await page.waitForURL(selfUrl());
+  try {
+    await page.waitForURL(selfUrl(), { timeout: 15_000 });
+  } catch (e) {
+    const text = await page.innerText('body').catch(() => '');
+    await page.screenshot({ path: join(artifacts, `failed-${Date.now()}.png`), fullPage: true }).catch(() => {});
+    throw new Error(`not at the self-service home page but at ${page.url()}: ${text.slice(0, 500)}`, { cause: e });
+  }
   await page.waitForSelector('h1:has-text("Your backup codes")');
   assert.match(await page.textContent('main, body'), new RegExp(`Signed in as\\s+${user}`));
 }
@@ -350,9 +356,17 @@ test('c. refused at LemonLDAP::NG: a code used before', async (t) => {
   const { page, shot } = await pages.newPage(t);
   const before = await shim.apiStatus('dwho');
   assert.deepEqual(usedNumbers(before), [codes[0].number], 'used in b');
+  const usedAt = before.active.used.find((u) => u.number === codes[0].number).at;
   const req = await appLogin(page, 'dwho', codes[0].code);
+  const typedAt = Date.now() / 1000;
   assert.equal((await refused(page, req, 'used-code', shot)).number, 96);
-  assert.equal((await shim.apiStatus('dwho')).consecutive_failures, before.consecutive_failures + 1);
+  // Within 60 s of its use, a used code is a double submit (the engine's reuse
+  // grace): refused but not counted toward lockout. Later it counts.
+  const counted = typedAt - usedAt > 60 ? 1 : 0;
+  timings.usedCodeSecondsAfterUse = Math.round(typedAt - usedAt);
+  const status = await shim.apiStatus('dwho');
+  assert.equal(status.consecutive_failures, before.consecutive_failures + counted);
+  assert.deepEqual(usedNumbers(status), usedNumbers(before));
 });
 
 test('c. refused at LemonLDAP::NG: a locked user (rtyler after wrong codes), even with the right code', async (t) => {
@@ -419,15 +433,26 @@ test('d. the shim frozen (accepts, never answers): LemonLDAP::NG gives up after 
   await page.goto(req.url);
   await passwordLogin(page, 'dwho');
   await secondFactorForm(page);
+  const code = codes[5];
+  const before = await shim.apiStatus('dwho');
   shim.freeze();
   t.after(() => shim.thaw());
   const t0 = Date.now();
-  await typeCode(page, codes[2].code);
+  await typeCode(page, code.code);
   assert.equal((await refused(page, req, 'shim-frozen', shot)).number, 24, 'PE_ERROR');
   timings.frozenRefusalMs = Date.now() - t0;
   assert.ok(timings.frozenRefusalMs >= 3000, 'after the 3 s timeout');
   shim.thaw();
-  assert.ok(!usedNumbers(await shim.apiStatus('dwho')).includes(codes[2].number));
+  // The request LemonLDAP::NG gave up on is still in the shim's socket; give
+  // the thawed shim a moment to do whatever it does with it.
+  await new Promise((ok) => setTimeout(ok, 1000));
+  const status = await shim.apiStatus('dwho');
+  // Measured: the shim drops the request of a client that has gone (hyper sees
+  // the closed connection), so the code stays unused. Were it answered, the
+  // code would be spent for nothing, never a login: record which.
+  timings.frozenCodeSpent = usedNumbers(status).includes(code.number);
+  if (!timings.frozenCodeSpent) assert.equal(status.consecutive_failures, before.consecutive_failures);
+  assert.equal(app.callbackFor(req.state), undefined);
 });
 
 test('e. two LemonLDAP::NG logins racing with one code: exactly one gets in', async (t) => {
@@ -484,7 +509,10 @@ async function askToReplace(page, user, shot) {
   await page.click('button:has-text("Replace my backup codes")');
   const authorize = await sent;
   assert.equal(authorize.get('client_id'), 'selfservice-strong');
-  assert.equal(authorize.get('prompt'), 'login');
+  // Freshness only: the strong client's level makes LemonLDAP::NG ask the code
+  // (prompt=login would ask it twice, see the shim's selfservice::strong_ask).
+  assert.equal(authorize.get('prompt'), null);
+  assert.equal(authorize.get('max_age'), '300');
   assert.equal(authorize.get('acr_values'), 'loa-3');
   await page.waitForSelector('form#upgrd');
   if (shot) await shot('llng-strong-login-prompt');
