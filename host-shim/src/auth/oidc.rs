@@ -153,7 +153,10 @@ impl Provider {
     /// where the shim's forms may redirect the browser to sign in again.
     pub async fn authorization_origin(&self) -> Result<String, OidcError> {
         let d = self.discovered().await?;
-        Ok(d.metadata.authorization_endpoint.origin().ascii_serialization())
+        Ok(d.metadata
+            .authorization_endpoint
+            .origin()
+            .ascii_serialization())
     }
 
     /// The authorization request to send the browser to.

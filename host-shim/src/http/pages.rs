@@ -94,6 +94,12 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {
         rendered.headers_mut().insert(header::RETRY_AFTER, retry);
     }
+    // A handler may end something with its refusal (a removed cookie).
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        rendered
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
     rendered
 }
 
