@@ -599,7 +599,9 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         r.text
     );
     // A self-service session opens the user's page (it only reads).
-    let home = reqwest::Client::new()
+    let home = backup_codes_shim::auth::client::builder()
+        .build()
+        .unwrap()
         .get(format!("{}/self/{TENANT}/", env.shim.url))
         .header(
             reqwest::header::COOKIE,
@@ -791,7 +793,11 @@ async fn slow_clients_are_cut_off_with_408_and_413() {
         .await
         .unwrap();
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
-    let metrics = reqwest::get(format!("{}/metrics", env.shim.url))
+    let metrics = backup_codes_shim::auth::client::builder()
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", env.shim.url))
+        .send()
         .await
         .unwrap()
         .text()

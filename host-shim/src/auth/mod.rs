@@ -16,6 +16,7 @@
 //! Keys published by an IdP are handled by [`jwks`]: refetching them never
 //! blocks requests whose key is known.
 
+pub mod client;
 pub mod jwks;
 pub mod oidc;
 
@@ -185,7 +186,7 @@ impl Authenticator {
         tenants: &BTreeMap<String, TenantConfig>,
         leeway: u64,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(jwks::FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

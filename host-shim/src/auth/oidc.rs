@@ -116,7 +116,7 @@ pub struct Ask<'a> {
 impl Provider {
     /// The IdP whose issuer is `issuer`.
     pub fn new(issuer: Url, leeway: u64) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = super::client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
