@@ -29,6 +29,7 @@ if (process.argv.includes('--component')) {
 } else {
   const stack = await startStack({ quiet: false });
   console.log(`shim ${stack.shimUrl}\nprovider ${stack.issuer}\n\nOpen ${stack.rp.base}/ and sign in as alice / "correct horse battery staple".`);
+  console.log(`Self-service (make, see, replace codes): ${stack.selfServiceUrl}`);
   const stop = async () => { await stack.stop(); process.exit(0); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

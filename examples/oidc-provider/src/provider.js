@@ -5,17 +5,31 @@
 //    result; first login (no codes yet) goes through the shim's enrolment step;
 //  - or through the component loaded in this process by jco (mode "component").
 //
-// The ID token carries `amr`: ["pwd", "otp"] after a backup code, ["pwd"] after
-// a first login that enrolled codes, and a `backup_code` claim (scope
-// `backup_code`) describing the last use: {number, remaining, set_id, low}.
+// The ID token carries `acr` and `amr`: ACR.backupCode and ["pwd", "otp"] after
+// a backup code, ACR.password and ["pwd"] after a login by password alone (a
+// first login that enrolled codes, or the shim's self-service for a user who
+// has no codes yet), and a `backup_code` claim (scope `backup_code`)
+// describing the last use: {number, remaining, set_id, low}.
+//
+// A session signed in with the password alone does not carry over once the
+// user has codes: the next authorization asks for the password and a code.
 
 import { createServer } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 import { exportJWK, generateKeyPair } from 'jose';
 import { esc, page, readForm, redirect, sendPage } from './html.js';
 import { shimStep } from './shim-step.js';
 import { formatError } from './local-codes.js';
+
+/**
+ * The authentication context classes this provider signs users in with (the
+ * ID token's `acr`): the password alone, or the password then a backup code.
+ */
+export const ACR = Object.freeze({
+  password: 'urn:backup-codes-example:acr:password',
+  backupCode: 'urn:backup-codes-example:acr:password+backup-code',
+});
 
 /** Demo users: name -> password. */
 export const USERS = new Map([
@@ -45,8 +59,11 @@ function equalText(a, b) {
  * @param {'shim'|'component'} [o.mode]
  * @param {object} [o.shim]        {url, tenant, stepSecret, apiSecret} for mode "shim"
  * @param {object} [o.codes]       a `localCodes(...)` instance for mode "component"
+ * @param {string} [o.selfServiceClientId]  the client of the shim's self-service
+ *   (`/self/{tenant}/`): a user without codes signs in there with the password
+ *   alone (they come to make their codes), not through the enrolment step
  */
-export async function startProvider({ port = 0, clients, mode = 'shim', shim, codes }) {
+export async function startProvider({ port = 0, clients, mode = 'shim', shim, codes, selfServiceClientId }) {
   let handler = (req, res) => { res.writeHead(503); res.end(); };
   const server = createServer((req, res) => handler(req, res));
   await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
@@ -57,6 +74,30 @@ export async function startProvider({ port = 0, clients, mode = 'shim', shim, co
   const lastUse = new Map();
   // Logins waiting for the second factor, by interaction uid (single use).
   const pending = new Map();
+
+  const step = mode === 'shim'
+    ? shimStep({ shimUrl: shim.url, tenant: shim.tenant, stepSecret: shim.stepSecret, apiSecret: shim.apiSecret, issuer })
+    : null;
+  /** Does `user` have an active set of backup codes? */
+  const hasCodes = async (user) => Boolean(mode === 'shim' ? (await step.status(user))?.active : codes.status(user)?.active);
+
+  // The default policy, and one more reason to ask for a login: the session
+  // was signed in with the password alone and the user has codes by now (made
+  // at the shim's self-service, or at the enrolment step of that very login).
+  const policy = interactionPolicy.base();
+  policy.get('login').checks.add(new interactionPolicy.Check(
+    'second_factor_required',
+    'the account has backup codes and this session was signed in with the password alone',
+    async (ctx) => {
+      const { session, result } = ctx.oidc;
+      if (!session.accountId || result?.login || session.acr === ACR.backupCode) {
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }
+      return (await hasCodes(session.accountId))
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    },
+  ));
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'example-1', use: 'sig', alg: 'RS256' };
@@ -83,12 +124,13 @@ export async function startProvider({ port = 0, clients, mode = 'shim', shim, co
     },
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'backup_code'],
+    acrValues: [ACR.password, ACR.backupCode],
     claims: {
       acr: null, amr: null, sid: null, auth_time: null, iss: null,
-      openid: ['sub', 'amr', 'auth_time'], profile: ['name'], backup_code: ['backup_code'],
+      openid: ['sub', 'acr', 'amr', 'auth_time'], profile: ['name'], backup_code: ['backup_code'],
     },
     conformIdTokenClaims: false,
-    interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy, url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(ctx, sub) {
       if (!USERS.has(sub)) return undefined;
       return {
@@ -101,9 +143,6 @@ export async function startProvider({ port = 0, clients, mode = 'shim', shim, co
     },
   });
 
-  const step = mode === 'shim'
-    ? shimStep({ shimUrl: shim.url, tenant: shim.tenant, stepSecret: shim.stepSecret, apiSecret: shim.apiSecret, issuer })
-    : null;
   const oidc = provider.callback();
 
   async function finishInteraction(res, uid, result) {
@@ -163,7 +202,7 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
     }
 
     if (req.method === 'POST' && action === 'login') {
-      await provider.interactionDetails(req, res); // the interaction cookie must match
+      const details = await provider.interactionDetails(req, res); // the interaction cookie must match
       const form = await readForm(req);
       const user = form.get('username') ?? '';
       const password = USERS.get(user);
@@ -171,14 +210,17 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
         return passwordPage(res, uid, 'Wrong user name or password.', 401);
       }
       if (mode === 'component') {
-        if (!codes.status(user)?.active) {
+        if (!(await hasCodes(user))) {
           return sendPage(res, 409, 'No backup codes', '<p class="error">This user has no backup codes yet. In component mode, enrol with <code>codes.issue()</code> (see the README).</p>');
         }
         pending.set(uid, { user, kind: 'login', exp: Date.now() + 10 * 60_000 });
         return localCodePage(res, uid);
       }
-      const status = await step.status(user);
-      const kind = status?.active ? 'login' : 'enroll';
+      const enrolled = await hasCodes(user);
+      if (!enrolled && selfServiceClientId && details.params.client_id === selfServiceClientId) {
+        return finishInteraction(res, uid, { login: { accountId: user, acr: ACR.password, amr: ['pwd'], remember: true } });
+      }
+      const kind = enrolled ? 'login' : 'enroll';
       const { url: target, state } = await step.start({
         kind,
         subject: user,
@@ -217,11 +259,11 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
       }
       if (result.action === 'verify') {
         lastUse.set(wait.user, { number: result.number, remaining: result.remaining, set_id: result.set_id, low: result.low });
-        return finishInteraction(res, uid, { login: { accountId: wait.user, amr: ['pwd', 'otp'], remember: true } });
+        return finishInteraction(res, uid, { login: { accountId: wait.user, acr: ACR.backupCode, amr: ['pwd', 'otp'], remember: true } });
       }
       if (result.action === 'enroll' && wait.kind === 'enroll') {
         lastUse.delete(wait.user);
-        return finishInteraction(res, uid, { login: { accountId: wait.user, amr: ['pwd'], remember: true } });
+        return finishInteraction(res, uid, { login: { accountId: wait.user, acr: ACR.password, amr: ['pwd'], remember: true } });
       }
       return sendPage(res, 400, 'Sign-in refused', '<p class="error">The second step answered for another kind of step.</p>');
     }
@@ -243,7 +285,7 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
       if (v.outcome.tag === 'accepted') {
         pending.delete(uid);
         lastUse.set(wait.user, { number: v.outcome.val, remaining: v.remaining, low: v.events.some((e) => e.tag === 'low') });
-        return finishInteraction(res, uid, { login: { accountId: wait.user, amr: ['pwd', 'otp'], remember: true } });
+        return finishInteraction(res, uid, { login: { accountId: wait.user, acr: ACR.backupCode, amr: ['pwd', 'otp'], remember: true } });
       }
       if (v.outcome.tag === 'rejected') {
         const why = v.outcome.val.reason === 'already-used' ? 'That code was already used.' : 'That code is not right.';

@@ -9,12 +9,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProvider } from './provider.js';
+import { ACR, startProvider } from './provider.js';
 import { startRp } from './rp.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHIM_BIN = process.env.SHIM_BIN ?? resolve(root, '../../target/debug/backup-codes-shim');
 export const TENANT = 'example';
+/** The shim's self-service is this client of the provider. */
+export const SELF_SERVICE_CLIENT = 'backup-codes-selfservice';
 
 async function freePort() {
   const s = createServer();
@@ -26,8 +28,12 @@ async function freePort() {
 
 const toml = (s) => JSON.stringify(s); // TOML basic strings accept JSON escapes
 
-/** The shim's configuration for this example: one HS256 tenant for the provider. */
-export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = {} }) {
+/**
+ * The shim's configuration for this example: one HS256 tenant for the
+ * provider, with self-service (`/self/example/`) through the provider's login
+ * when `selfService` ({clientId, clientSecret, sessionSecret}) is given.
+ */
+export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = {}, selfService }) {
   const lines = [
     `listen = ${toml(`127.0.0.1:${port}`)}`,
     `public_url = ${toml(`http://127.0.0.1:${port}`)}`,
@@ -48,6 +54,20 @@ export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = 
     `[tenants.${TENANT}.policy]`,
     ...Object.entries(policy).map(([k, v]) => `${k} = ${typeof v === 'string' ? toml(v) : v}`),
   ];
+  if (selfService) {
+    lines.push(
+      '',
+      // The shim signs users in at the provider like any app; replacing or
+      // deleting codes needs a fresh login (prompt=login, max_age=0) at most
+      // max_age_seconds old whose acr says a backup code was given.
+      `[tenants.${TENANT}.selfservice]`,
+      `issuer = ${toml(issuer)}`,
+      `client = { client_id = ${toml(selfService.clientId)}, client_secret = ${toml(selfService.clientSecret)}, auth = "client_secret_post" }`,
+      `replace_acr = [${toml(ACR.backupCode)}]`,
+      'max_age_seconds = 300',
+      `session_secret = ${toml(selfService.sessionSecret)}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -108,6 +128,11 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
   const apiSecret = randomBytes(32).toString('base64url');
   const stepSecret = randomBytes(32).toString('base64url');
   const clientSecret = randomBytes(32).toString('base64url');
+  const selfService = {
+    clientId: SELF_SERVICE_CLIENT,
+    clientSecret: randomBytes(32).toString('base64url'),
+    sessionSecret: randomBytes(32).toString('base64url'),
+  };
   const shimPort = await freePort();
   const shimUrl = `http://127.0.0.1:${shimPort}`;
 
@@ -122,9 +147,20 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      // The shim's self-service: a confidential client with PKCE (required
+      // for every client here) and auth_time in every ID token.
+      client_id: selfService.clientId,
+      client_secret: selfService.clientSecret,
+      redirect_uris: [`${shimUrl}/self/${TENANT}/callback`],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+      require_auth_time: true,
     }],
     mode: 'shim',
     shim: { url: shimUrl, tenant: TENANT, stepSecret, apiSecret },
+    selfServiceClientId: selfService.clientId,
   });
   issuer = idp.issuer;
 
@@ -133,7 +169,7 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
     shim = await startShim({
       dir,
       url: shimUrl,
-      config: shimConfig({ port: shimPort, dir, issuer, apiSecret, stepSecret, policy }),
+      config: shimConfig({ port: shimPort, dir, issuer, apiSecret, stepSecret, policy, selfService }),
       quiet,
     });
   } catch (e) {
@@ -144,6 +180,7 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
 
   return {
     shimUrl,
+    selfServiceUrl: `${shimUrl}/self/${TENANT}/`,
     issuer,
     rp,
     idp,

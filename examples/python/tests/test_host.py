@@ -137,10 +137,16 @@ def test_issue_activate_verify_once(host: Host, policy, clock: ManualClock) -> N
     assert status.active is not None
     assert status.active.remaining == 9
     assert [(u.number, u.at) for u in status.active.used] == [(2, 1_800_000_005)]
-    assert status.consecutive_failures == 1
+    # A repeat inside the engine's reuse grace (a double submit) is refused but not counted.
+    assert status.consecutive_failures == 0 and again.credential == first.credential
+
+    clock.now += 61
+    later = host.verify(again.credential, codes[1], policy)
+    assert isinstance(later.outcome, Rejected) and later.outcome.reason is FailureReason.ALREADY_USED
+    assert host.status(later.credential, policy).consecutive_failures == 1
 
     other = issue_active(host, policy)
-    wrong = host.verify(again.credential, other.codes[0].code, policy)
+    wrong = host.verify(later.credential, other.codes[0].code, policy)
     assert wrong.outcome == Rejected(FailureReason.MISMATCH, 2, None, False)
     assert any(isinstance(ev, Failed) and ev.consecutive_failures == 2 for ev in wrong.events)
 

@@ -1,6 +1,6 @@
 //! The shim as an OpenID Connect relying party of an IdP (for self-service):
 //! discovery, the authorization-code request with PKCE, the token exchange and
-//! the ID token's checks (signature against the IdP's JWKS, `iss`, `aud`/`azp`,
+//! the ID token's checks (signature against the IdP's JWKS, `iss`, `aud`, `azp`,
 //! `exp`, `iat`, `nonce`, `auth_time`).
 //!
 //! Discovery is fetched on first use, with deadlines and a size cap, and kept;
@@ -32,7 +32,11 @@ pub enum OidcError {
     /// The discovery document could not be fetched or is not usable.
     #[error("the IdP's discovery document is not usable: {0}")]
     Discovery(String),
-    /// The token endpoint refused the code or answered something unusable.
+    /// The token endpoint refused the code (a 4xx answer such as
+    /// `invalid_grant`: the code was used, expired or is not this client's).
+    #[error("the IdP's token endpoint refused the code (HTTP {0})")]
+    TokenRefused(u16),
+    /// The token endpoint could not be reached or answered something unusable.
     #[error("the IdP's token endpoint failed: {0}")]
     Token(String),
     /// The ID token failed a check (the reason names which).
@@ -145,6 +149,16 @@ impl Provider {
             .await
     }
 
+    /// The origin of the IdP's authorization endpoint (`https://idp.example`),
+    /// where the shim's forms may redirect the browser to sign in again.
+    pub async fn authorization_origin(&self) -> Result<String, OidcError> {
+        let d = self.discovered().await?;
+        Ok(d.metadata
+            .authorization_endpoint
+            .origin()
+            .ascii_serialization())
+    }
+
     /// The authorization request to send the browser to.
     pub async fn authorize_url(
         &self,
@@ -221,6 +235,9 @@ impl Provider {
             .map_err(|e| OidcError::Token(e.without_url().to_string()))?;
         let status = response.status();
         let bytes = read_capped(response).await.map_err(OidcError::Token)?;
+        if status.is_client_error() {
+            return Err(OidcError::TokenRefused(status.as_u16()));
+        }
         if !status.is_success() {
             return Err(OidcError::Token(format!("answered {status}")));
         }
@@ -268,10 +285,16 @@ impl Provider {
             serde_json::Value::Array(list) => list.iter().filter_map(|a| a.as_str()).collect(),
             _ => HashSet::new(),
         };
-        if audiences.len() > 1 && claims.azp.as_deref() != Some(client_id) {
-            return Err(OidcError::IdToken(
-                "several audiences and azp is not this client",
-            ));
+        if audiences.len() > 1 && claims.azp.is_none() {
+            return Err(OidcError::IdToken("several audiences and no azp"));
+        }
+        // OpenID Connect Core 3.1.3.7: an `azp`, when present, names this client.
+        if claims
+            .azp
+            .as_deref()
+            .is_some_and(|azp| !bool::from(azp.as_bytes().ct_eq(client_id.as_bytes())))
+        {
+            return Err(OidcError::IdToken("azp is not this client"));
         }
         let sent = claims.nonce.as_deref().unwrap_or("");
         if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(nonce.as_bytes())) {

@@ -86,6 +86,16 @@ struct ErrorPage<'a> {
     base: &'a str,
     message: &'a str,
     handoff: Option<&'a Handoff>,
+    link: Option<&'a OnwardLink>,
+}
+
+/// A link on a refusal page to where the user can start again.
+#[derive(Debug, Clone)]
+pub struct OnwardLink {
+    /// The shim's own path (under the request's base path), e.g. `/self/acme/`.
+    pub path: String,
+    /// What the link says.
+    pub label: &'static str,
 }
 
 /// A refusal waiting for its page (see [`refusals`]).
@@ -97,6 +107,8 @@ pub struct PendingRefusal {
     pub message: String,
     /// The signed failure for the IdP, when one applies.
     pub handoff: Option<Handoff>,
+    /// Where the user can start again, when not back at the IdP.
+    pub link: Option<OnwardLink>,
 }
 
 /// The layer that renders refusals with the request's base path.
@@ -112,6 +124,7 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         base: &base.path(""),
         message: &pending.message,
         handoff: pending.handoff.as_ref(),
+        link: pending.link.as_ref(),
     };
     let forms = pending
         .handoff
@@ -120,6 +133,12 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
     let mut rendered = render(response.status(), &page, forms);
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {
         rendered.headers_mut().insert(header::RETRY_AFTER, retry);
+    }
+    // A handler may end something with its refusal (a removed cookie).
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        rendered
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
     }
     rendered
 }

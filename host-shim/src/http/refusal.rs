@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::limits::Refuse;
-use super::pages::{Handoff, PendingRefusal, retry_after};
+use super::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
 
 /// A refusal: a status, a page, and the signed failure for the IdP when one applies.
 #[derive(Clone)]
@@ -17,6 +17,7 @@ pub struct Refusal {
     title: &'static str,
     message: String,
     handoff: Option<Box<Handoff>>,
+    link: Option<OnwardLink>,
     retry_after: Option<u64>,
 }
 
@@ -28,6 +29,7 @@ impl Refusal {
             title,
             message: message.into(),
             handoff: None,
+            link: None,
             retry_after: None,
         }
     }
@@ -45,6 +47,13 @@ impl Refusal {
     #[must_use]
     pub fn back(mut self, handoff: Option<Handoff>) -> Self {
         self.handoff = handoff.map(Box::new);
+        self
+    }
+
+    /// Add a link to one of the shim's own pages (where to start again).
+    #[must_use]
+    pub fn link(mut self, path: String, label: &'static str) -> Self {
+        self.link = Some(OnwardLink { path, label });
         self
     }
 
@@ -73,6 +82,7 @@ impl IntoResponse for Refusal {
             title: self.title,
             message: self.message,
             handoff: self.handoff.map(|h| *h),
+            link: self.link,
         });
         response
     }
