@@ -312,7 +312,6 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.service.store().purge_tokens(now).await {
                 tracing::warn!(error = %e, "purging expired token ids failed");
             }
-            let now = i64::try_from(now).unwrap_or(i64::MAX);
             for (tenant, provider) in state.stepup.iter() {
                 // On failure the keys read last keep working.
                 if let Err(e) = provider.ring.refresh(state.service.store(), now).await {

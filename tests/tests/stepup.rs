@@ -25,6 +25,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const TENANT: &str = "acme";
+/// An authorization request's parameters.
+type Request = Vec<(String, String)>;
 const USER: &str = "0d9f4a77-6c1b-4e2a-8f3d-5b7e9c1a2d40";
 
 /// A shim whose tenant `acme` is a step-up provider for an Entra-like client
@@ -333,7 +335,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let base = rp.request(&good);
 
     // (name, request, the error posted back; None: a 400 page, no redirect)
-    let mut cases: Vec<(&str, Vec<(String, String)>, Option<&str>)> = vec![
+    let mut cases: Vec<(&str, Request, Option<&str>)> = vec![
         (
             "hint signed by an unknown key",
             with(
