@@ -531,6 +531,12 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         basic(OTHER),
     );
     // Self-service tokens as the tenant's session secret signs them.
+    const SELF_FORMS: &[Endpoint] = &[
+        Endpoint::SelfForm("issue"),
+        Endpoint::SelfForm("activate"),
+        Endpoint::SelfForm("delete"),
+        Endpoint::SelfForm("logout"),
+    ];
     for (name, purpose) in [
         ("self-service session", Purpose::Session),
         ("self-service login transaction", Purpose::Login),
@@ -540,23 +546,13 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
     mint(
         "self-service form",
         TENANT,
-        &[
-            Endpoint::SelfForm("issue"),
-            Endpoint::SelfForm("activate"),
-            Endpoint::SelfForm("delete"),
-            Endpoint::SelfForm("logout"),
-        ],
+        SELF_FORMS,
         self_token(TENANT, Purpose::Form, victim),
     );
     mint(
         "other tenant's self-service form",
         OTHER,
-        &[
-            Endpoint::SelfForm("issue"),
-            Endpoint::SelfForm("activate"),
-            Endpoint::SelfForm("delete"),
-            Endpoint::SelfForm("logout"),
-        ],
+        SELF_FORMS,
         self_token(OTHER, Purpose::Form, victim),
     );
     mint(

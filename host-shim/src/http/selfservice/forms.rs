@@ -77,6 +77,7 @@ pub(super) async fn activate(
         )
         .retry_after(60));
     }
+    let home = |notice| home_page(&state, &t, &base, &session, Some(notice));
     let again = |message: String| -> Result<(CookieJar, Response), Refusal> {
         let token = form_token(&t, &session, Some(set.clone()))?;
         Ok((
@@ -90,25 +91,19 @@ pub(super) async fn activate(
             return again(crate::http::step::text::format_message(f).into());
         }
         Err(ServiceError::Refused(PluginError::NoPendingSet)) => {
-            let page =
-                home_page(&state, &t, &base, &session, Some(Notice::NothingToConfirm)).await?;
-            return Ok((jar, page));
+            return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
         }
         Err(e) => return Err(service_refusal(e)),
     };
     match attempt.outcome {
         Outcome::Accepted(_) if attempt.set_id.as_deref() == Some(set.as_str()) => {
-            let page = home_page(&state, &t, &base, &session, Some(Notice::Active)).await?;
-            Ok((jar, page))
+            Ok((jar.clone(), home(Notice::Active).await?))
         }
         Outcome::Accepted(_) | Outcome::Exhausted => Err(bad_form()),
         Outcome::Rejected(_) => again(
             "That code is not one of the new set. Type a code from the list you just saved.".into(),
         ),
-        Outcome::Locked(_) => {
-            let page = home_page(&state, &t, &base, &session, Some(Notice::Locked)).await?;
-            Ok((jar, page))
-        }
+        Outcome::Locked(_) => Ok((jar.clone(), home(Notice::Locked).await?)),
     }
 }
 
@@ -117,16 +112,7 @@ pub(super) async fn done(
     State(state): State<AppState>,
     post: Post,
 ) -> Result<(CookieJar, Response), Refusal> {
-    let Post {
-        tenant: id,
-        base,
-        jar,
-        session,
-        ..
-    } = post;
-    let t = tenant(&state, &id)?;
-    let page = home_page(&state, &t, &base, &session, Some(Notice::Active)).await?;
-    Ok((jar, page))
+    back_home(&state, post, Some(Notice::Active)).await
 }
 
 /// Delete the codes: only after a strong login.
@@ -149,8 +135,10 @@ pub(super) async fn delete(
         Ok(()) | Err(ServiceError::NotEnrolled) => {}
         Err(e) => return Err(service_refusal(e)),
     }
-    let page = home_page(&state, &t, &base, &session, Some(Notice::Deleted)).await?;
-    Ok((jar, page))
+    Ok((
+        jar,
+        home_page(&state, &t, &base, &session, Some(Notice::Deleted)).await?,
+    ))
 }
 
 /// Leave the codes page without confirming: home.
@@ -158,16 +146,18 @@ pub(super) async fn cancel(
     State(state): State<AppState>,
     post: Post,
 ) -> Result<(CookieJar, Response), Refusal> {
-    let Post {
-        tenant: id,
-        base,
-        jar,
-        session,
-        ..
-    } = post;
-    let t = tenant(&state, &id)?;
-    let page = home_page(&state, &t, &base, &session, None).await?;
-    Ok((jar, page))
+    back_home(&state, post, None).await
+}
+
+/// The home page for a posted form's session.
+async fn back_home(
+    state: &AppState,
+    post: Post,
+    notice: Option<Notice>,
+) -> Result<(CookieJar, Response), Refusal> {
+    let t = tenant(state, &post.tenant)?;
+    let page = home_page(state, &t, &post.base, &post.session, notice).await?;
+    Ok((post.jar, page))
 }
 
 /// End the session.
