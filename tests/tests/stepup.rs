@@ -150,8 +150,25 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
     let request = env.entra.request(&env.entra.hint(&env.idp, USER));
     let page = authorize(&env.browser, &request).await.unwrap();
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-    // The existing code page of the login step.
+    // The existing code page of the login step, in a flow that ends with the
+    // hint's window (600 s after its iat, plus the 30 s leeway).
     assert!(page.html.contains("Enter a backup code"), "{}", page.html);
+    let flow = page.field("flow").unwrap();
+    let payload: Value = {
+        use base64::Engine as _;
+        let part = flow.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let hint_iat = env.entra.hint_claims(USER)["iat"].as_i64().unwrap();
+    assert!(
+        payload["exp"].as_i64().unwrap() <= hint_iat + 630,
+        "{payload}"
+    );
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("form-action 'self' https://login.microsoftonline.com;"),
