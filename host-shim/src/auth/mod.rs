@@ -14,11 +14,15 @@
 //! never accepted here.
 //!
 //! Keys published by an IdP are handled by [`jwks`]: refetching them never
-//! blocks requests whose key is known.
+//! blocks requests whose key is known. [`oidc`] is the shim as a relying party
+//! (self-service); [`stepup`] and [`signing`] are the shim as an OpenID
+//! provider for step-up: the `id_token_hint` checks and its own signing keys.
 
 pub mod client;
 pub mod jwks;
 pub mod oidc;
+pub mod signing;
+pub mod stepup;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
