@@ -317,7 +317,7 @@ hash_iterations = {t}
 }
 
 async fn wait_ready(shim: &Shim) -> BoxResult<()> {
-    let http = reqwest::Client::new();
+    let http = backup_codes_shim::auth::client::builder().build()?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(r) = http.get(format!("{}/readyz", shim.url)).send().await
@@ -519,7 +519,7 @@ async fn run_clients(
     let n = clients.len();
     let stop = Arc::new(AtomicBool::new(false));
     let record = Arc::new(AtomicBool::new(false));
-    let http = reqwest::Client::builder()
+    let http = backup_codes_shim::auth::client::builder()
         .pool_max_idle_per_host(n.max(1))
         .timeout(Duration::from_secs(60))
         .build()?;
@@ -704,7 +704,7 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
     writeln!(out)?;
     out.flush()?;
 
-    let http = reqwest::Client::new();
+    let http = backup_codes_shim::auth::client::builder().build()?;
     // Wrong but well-formed codes: a set nobody verifies against.
     let donor = enrol(&http, &shim, "donor").await?;
     let wrong = donor.codes.first().cloned().ok_or("donor has no codes")?;

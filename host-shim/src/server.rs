@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
+use crate::auth::stepup::StepUp;
 pub use crate::config::demo::{
     AUDIENCE as DEMO_AUDIENCE, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT,
 };
@@ -43,6 +44,9 @@ pub enum StartError {
     /// The HTTP client for JWKS could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The step-up provider's signing keys of a tenant cannot be made or opened.
+    #[error("tenants.{0}.stepup: {1}")]
+    Keys(String, crate::auth::signing::KeyError),
     /// A secret could not be made (the OS random source failed) or derived.
     #[error("secret: {0}")]
     Secret(&'static str),
@@ -271,12 +275,29 @@ pub async fn build_with_clock(
             providers.insert(id.clone(), provider);
         }
     }
+    let now = i64::try_from(SystemClock.now()).unwrap_or(i64::MAX);
+    let mut stepup = BTreeMap::new();
+    for (id, t) in &config.tenants {
+        if let Some(s) = &t.stepup {
+            let provider = StepUp::new(id, t, s, config.limits.leeway_seconds)
+                .map_err(|e| StartError::Keys(id.clone(), e))?;
+            // Keys are made or opened now: a key this instance cannot open
+            // stops it here, not at the first sign-in.
+            provider
+                .ring
+                .refresh(&store, now)
+                .await
+                .map_err(|e| StartError::Keys(id.clone(), e))?;
+            stepup.insert(id.clone(), provider);
+        }
+    }
     Ok(AppState::new(
         Service::new(plugin, store, tenants, clock),
         auth,
         providers,
         config,
-    ))
+    )
+    .with_stepup(stepup))
 }
 
 /// Housekeeping: forget expired token ids and idle rate-limit keys.
@@ -290,6 +311,12 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             let now = i64::try_from(SystemClock.now()).unwrap_or(i64::MAX);
             if let Err(e) = state.service.store().purge_tokens(now).await {
                 tracing::warn!(error = %e, "purging expired token ids failed");
+            }
+            for (tenant, provider) in state.stepup.iter() {
+                // On failure the keys read last keep working.
+                if let Err(e) = provider.ring.refresh(state.service.store(), now).await {
+                    tracing::error!(tenant = %tenant, error = %e, "refreshing the step-up signing keys failed");
+                }
             }
         }
     })

@@ -57,6 +57,34 @@ pub struct AuditRecord {
     pub version: Option<i64>,
 }
 
+/// One stored signing key of the step-up provider. The private key is only
+/// ever stored sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OpKeyRow {
+    /// Its place in the tenant's order of keys (0, 1, ...).
+    pub slot: i64,
+    /// Its key id (the JWKS `kid`).
+    pub kid: String,
+    /// When it was made (Unix seconds).
+    pub created_at: i64,
+    /// From when it signs (Unix seconds); published before that.
+    pub activates_at: i64,
+    /// The sealed private key.
+    pub sealed: Vec<u8>,
+    /// Its self-signed certificate (DER).
+    pub cert: Vec<u8>,
+}
+
+impl std::fmt::Debug for OpKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpKeyRow")
+            .field("slot", &self.slot)
+            .field("kid", &self.kid)
+            .field("activates_at", &self.activates_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which database engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -288,6 +316,59 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// The step-up provider's signing keys of `tenant`, by slot.
+    pub async fn op_keys(&self, tenant: &str) -> Result<Vec<OpKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT slot, kid, created_at, activates_at, sealed, cert FROM op_keys \
+             WHERE tenant = $1 ORDER BY slot",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(OpKeyRow {
+                    slot: r.try_get(0)?,
+                    kid: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                    activates_at: r.try_get(3)?,
+                    sealed: r.try_get(4)?,
+                    cert: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Store a new signing key of `tenant` unless its slot is taken (another
+    /// instance made that key first). Returns whether this one was stored.
+    pub async fn insert_op_key(&self, tenant: &str, key: &OpKeyRow) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO op_keys (tenant, slot, kid, created_at, activates_at, sealed, cert) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, slot) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(key.slot)
+        .bind(&key.kid)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .bind(&key.sealed)
+        .bind(&key.cert)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Remove a retired signing key of `tenant`.
+    pub async fn delete_op_key(&self, tenant: &str, slot: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM op_keys WHERE tenant = $1 AND slot = $2")
+            .bind(tenant)
+            .bind(slot)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Close the pool.

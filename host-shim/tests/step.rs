@@ -69,7 +69,7 @@ async fn start(count: u8) -> Shim {
     tokio::spawn(
         async move { server::serve(listener, app, &limits, std::future::pending()).await },
     );
-    let http = reqwest::Client::builder()
+    let http = backup_codes_shim::auth::client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -807,7 +807,7 @@ async fn demo_mode_plays_a_tiny_idp() {
     );
     let shim = Shim {
         base,
-        http: reqwest::Client::builder()
+        http: backup_codes_shim::auth::client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),

@@ -69,3 +69,60 @@ fn replace_database(url: &str, name: &str) -> String {
     }
     out
 }
+
+/// Everything a shim's store holds, in a stable order, for "nothing changed"
+/// checks: credentials, audit rows, spent single-use ids, signing keys.
+pub async fn snapshot(url: &str) -> Result<Vec<String>, HarnessError> {
+    use sqlx::Row as _;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let mut out = Vec::new();
+    for row in sqlx::query(
+        "SELECT tenant, subject, version, credential FROM credentials ORDER BY tenant, subject",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
+        let credential: Vec<u8> = row.try_get(3)?;
+        out.push(format!(
+            "credential {} {} v{} {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<i64, _>(2)?,
+            hex::encode(credential)
+        ));
+    }
+    for row in sqlx::query(
+        "SELECT tenant, subject, kind, detail FROM audit_events ORDER BY tenant, subject, at, kind, detail",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
+        out.push(format!(
+            "audit {} {} {} {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<String, _>(2)?,
+            row.try_get::<String, _>(3)?
+        ));
+    }
+    for row in sqlx::query("SELECT id FROM used_tokens ORDER BY id")
+        .fetch_all(&pool)
+        .await?
+    {
+        out.push(format!("used {}", row.try_get::<String, _>(0)?));
+    }
+    for row in sqlx::query("SELECT tenant, slot, kid FROM op_keys ORDER BY tenant, slot")
+        .fetch_all(&pool)
+        .await?
+    {
+        out.push(format!(
+            "key {} {} {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<i64, _>(1)?,
+            row.try_get::<String, _>(2)?
+        ));
+    }
+    pool.close().await;
+    Ok(out)
+}

@@ -7,7 +7,8 @@
 //! - [`shim`] starts the shim in-process on `127.0.0.1:0` or as real processes of
 //!   the built binary with a real configuration file;
 //! - [`db`] gives each test its own SQLite file or PostgreSQL database;
-//! - [`step::StepClient`] walks the login step's pages as a browser and an IdP would.
+//! - [`step::StepClient`] walks the login step's pages as a browser and an IdP would;
+//! - [`stepup::Rp`] plays a relying party of the step-up OpenID provider (Entra).
 //!
 //! Pointing it at your deployment: start a [`idp::TestIdp`], configure a tenant in
 //! your shim with [`idp::TestIdp::tenant_toml`] (its JWKS URL must be reachable
@@ -18,6 +19,7 @@ pub mod db;
 pub mod idp;
 pub mod shim;
 pub mod step;
+pub mod stepup;
 
 /// A harness failure with a readable message.
 #[derive(Debug, Clone)]

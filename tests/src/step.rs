@@ -118,7 +118,7 @@ impl StepClient {
         step_secret: &str,
     ) -> Result<Self, HarnessError> {
         Ok(Self {
-            http: reqwest::Client::builder()
+            http: backup_codes_shim::auth::client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(60))
                 .build()?,

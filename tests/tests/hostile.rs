@@ -39,7 +39,9 @@ fn hostile() -> &'static [u8] {
 fn runtime_config() -> PluginConfig {
     PluginConfig {
         memory_limit: 32 << 20,
-        call_timeout: Duration::from_millis(300),
+        // Long enough that filling 8 MiB (HUGE) finishes on a loaded 2-core
+        // machine, short enough that LOOP's wait stays small.
+        call_timeout: Duration::from_millis(1_500),
         max_concurrent: 2,
         ..PluginConfig::default()
     }
@@ -101,7 +103,7 @@ async fn the_shim_fails_closed_stays_up_and_records_each_fault() {
     );
     config.plugin.component_path = Some(path);
     config.plugin.component_sha256 = Some(hex::encode(plugin::sha256(hostile())));
-    config.plugin.call_timeout_ms = 300;
+    config.plugin.call_timeout_ms = 1_500;
     config.plugin.memory_limit_mib = 32;
     let shim = InProcess::start(&config).await.unwrap();
     let client = ShimClient::new(&shim.url).unwrap();

@@ -15,6 +15,7 @@ use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp, now, random_id};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::{Page, StepClient, sign_hs256};
+use backup_codes_harness::stepup::{Rp, authorize, enter_code};
 use backup_codes_shim::config::{Config, TenantConfig};
 use backup_codes_shim::http::selfservice::tokens::{Keys, Purpose};
 use reqwest::{Method, StatusCode};
@@ -34,6 +35,12 @@ struct Env {
     api: ShimClient,
     steps: BTreeMap<&'static str, StepClient>,
     db: TestDb,
+}
+
+/// The step-up relying party (Entra-like) of a tenant: the same client id at
+/// both tenants, hints of another App ID each.
+fn rp(tenant: &str) -> Rp {
+    Rp::entra("entra-client", &format!("app-id-of-{tenant}"))
 }
 
 /// The REST second factor's client of every test tenant.
@@ -81,6 +88,12 @@ fn step_tenant(
             CONTINUE.parse().unwrap(),
             "https://idp.test/interaction/".parse().unwrap(),
         ],
+        // The step-up provider, trusting the test IdP's RSA key for hints of
+        // an audience of its own per tenant.
+        stepup: Some(backup_codes_shim::config::StepUpConfig {
+            clients: vec![rp(id).client(idp)],
+            ..Default::default()
+        }),
         require_scope: true,
         policy: cheap_policy(),
         ..idp.tenant(Alg::Hs256)
@@ -207,9 +220,13 @@ enum Endpoint {
     Rest2f(&'static str),
     /// A posted self-service form (`flow` field, with the browser's cookies).
     SelfForm(&'static str),
+    /// The step-up provider's authorization request (`id_token_hint` in an
+    /// otherwise good Entra request).
+    Op(&'static str),
 }
 
-const ENDPOINTS: [Endpoint; 19] = [
+const ENDPOINTS: [Endpoint; 20] = [
+    Endpoint::Op("authorize"),
     Endpoint::Rest2f("verify"),
     Endpoint::Rest2f("init"),
     Endpoint::SelfForm("issue"),
@@ -300,6 +317,10 @@ async fn present(
                 .unwrap();
             (page.status, page.html)
         }
+        Endpoint::Op(_) => {
+            let page = authorize(step, &rp(tenant).request(token)).await.unwrap();
+            (page.status, page.html)
+        }
         Endpoint::Entry(kind) => {
             let page = step.enter(kind, &random_id(), token).await.unwrap();
             (page.status, page.html)
@@ -370,6 +391,27 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         .await
         .unwrap();
     let failure_result = result_token(&cancelled);
+    // The step-up provider: a live flow (with its cookie), and an ID token
+    // from a finished one.
+    let op_page = authorize(
+        acme,
+        &rp(TENANT).request(&rp(TENANT).hint(&env.idp, victim)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(op_page.status, StatusCode::OK, "{}", op_page.html);
+    let op_done = authorize(
+        acme,
+        &rp(TENANT).request(&rp(TENANT).hint(&env.idp, victim)),
+    )
+    .await
+    .unwrap();
+    let id_token = enter_code(acme, &op_done, &codes[3])
+        .await
+        .unwrap()
+        .field("id_token")
+        .unwrap_or_else(|| panic!("an ID token"));
+    let cookies = format!("{cookies}; {}", op_page.flow_cookie().unwrap());
 
     let mut minted = Vec::new();
     let mut mint = |name: &str, tenant: &'static str, purpose: &[Endpoint], token: String| {
@@ -489,6 +531,12 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         basic(OTHER),
     );
     // Self-service tokens as the tenant's session secret signs them.
+    const SELF_FORMS: &[Endpoint] = &[
+        Endpoint::SelfForm("issue"),
+        Endpoint::SelfForm("activate"),
+        Endpoint::SelfForm("delete"),
+        Endpoint::SelfForm("logout"),
+    ];
     for (name, purpose) in [
         ("self-service session", Purpose::Session),
         ("self-service login transaction", Purpose::Login),
@@ -498,25 +546,34 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
     mint(
         "self-service form",
         TENANT,
-        &[
-            Endpoint::SelfForm("issue"),
-            Endpoint::SelfForm("activate"),
-            Endpoint::SelfForm("delete"),
-            Endpoint::SelfForm("logout"),
-        ],
+        SELF_FORMS,
         self_token(TENANT, Purpose::Form, victim),
     );
     mint(
         "other tenant's self-service form",
         OTHER,
-        &[
-            Endpoint::SelfForm("issue"),
-            Endpoint::SelfForm("activate"),
-            Endpoint::SelfForm("delete"),
-            Endpoint::SelfForm("logout"),
-        ],
+        SELF_FORMS,
         self_token(OTHER, Purpose::Form, victim),
     );
+    mint(
+        "step-up id_token_hint",
+        TENANT,
+        &[Endpoint::Op("authorize")],
+        rp(TENANT).hint(&env.idp, victim),
+    );
+    mint(
+        "the IdP's RS256 token (not a hint: another audience)",
+        TENANT,
+        &[],
+        env.idp.token(Alg::Rs256, victim),
+    );
+    mint(
+        "step-up flow",
+        TENANT,
+        &flow_purpose(&["login", "cancel"]),
+        op_page.field("flow").unwrap(),
+    );
+    mint("step-up ID token", TENANT, &[], id_token);
     mint("result of an enrolment", TENANT, &[], enrol_result);
     mint("result of a cancelled login", TENANT, &[], failure_result);
 
@@ -603,7 +660,9 @@ async fn cross_use_matrix_refuses_every_token_outside_its_purpose() {
         r.text
     );
     // A self-service session opens the user's page (it only reads).
-    let home = reqwest::Client::new()
+    let home = backup_codes_shim::auth::client::builder()
+        .build()
+        .unwrap()
         .get(format!("{}/self/{TENANT}/", env.shim.url))
         .header(
             reqwest::header::COOKIE,
@@ -795,7 +854,11 @@ async fn slow_clients_are_cut_off_with_408_and_413() {
         .await
         .unwrap();
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
-    let metrics = reqwest::get(format!("{}/metrics", env.shim.url))
+    let metrics = backup_codes_shim::auth::client::builder()
+        .build()
+        .unwrap()
+        .get(format!("{}/metrics", env.shim.url))
+        .send()
         .await
         .unwrap()
         .text()

@@ -249,7 +249,8 @@ test('self-service callbacks: another browser\'s state, another client\'s code',
   assert.equal(r.status(), 403);
   await page.waitForSelector('h1:has-text("Sign-in not completed")');
   await page.screenshot({ path: join(shots, 'self-callback-wrong-state.png'), fullPage: true });
-  const session = async (ctx) => (await ctx.cookies(stack.shimUrl)).some((c) => c.name === 'bc_self_example');
+  // Every cookie of the context (those scoped to /self/example/ are not the shim root's).
+  const session = async (ctx) => (await ctx.cookies()).some((c) => c.name === 'bc_self_example');
   assert.equal(await session(victim), false, 'no self-service session');
   await page.goto(stack.selfServiceUrl);
   await page.waitForURL(`${stack.issuer}/interaction/**`);
@@ -273,7 +274,33 @@ test('self-service callbacks: another browser\'s state, another client\'s code',
   forged.searchParams.set('code', appAnswer.searchParams.get('code'));
   forged.searchParams.set('state', own.searchParams.get('state'));
   r = await bobPage.goto(forged.toString());
-  assert.ok(r.status() >= 400, `refused (${r.status()})`);
+  // The provider's token endpoint refuses the code (invalid_grant): a refused
+  // sign-in, not an unavailable provider.
+  assert.equal(r.status(), 403);
+  await bobPage.waitForSelector('h1:has-text("Sign-in not completed")');
   await bobPage.screenshot({ path: join(shots, 'self-callback-other-client.png'), fullPage: true });
   assert.equal(await session(attacker), false, 'no self-service session');
+  // The refused callback ended the login transaction: its cookie is gone, and
+  // the genuine answer to it no longer opens a session either.
+  const loginCookie = async (ctx) => (await ctx.cookies()).some((c) => c.name === 'bc_self_login_example');
+  assert.equal(await loginCookie(attacker), false, 'login transaction removed');
+  r = await bobPage.goto(own.toString());
+  assert.equal(r.status(), 403);
+  assert.equal(await session(attacker), false, 'no self-service session');
+  // The refusal page leads back to the backup-code page, which starts a new login.
+  const back = bobPage.locator('a:has-text("Open your backup-code page")');
+  assert.equal(new URL(await back.getAttribute('href'), stack.shimUrl).href, stack.selfServiceUrl);
+  await back.click();
+  await bobPage.waitForSelector('h1:has-text("Your backup codes")');
+  assert.match(await bobPage.locator('main').textContent(), /Signed in as bob/);
+
+  // The address without its trailing slash redirects to it (the session
+  // cookie is scoped to the slash), and the session is found there.
+  const bare = stack.selfServiceUrl.replace(/\/$/, '');
+  r = await attacker.request.fetch(bare, { maxRedirects: 0 });
+  assert.equal(r.status(), 303);
+  assert.equal(new URL(r.headers().location, bare).href, stack.selfServiceUrl);
+  await bobPage.goto(bare);
+  await bobPage.waitForURL(stack.selfServiceUrl);
+  await bobPage.waitForSelector('h1:has-text("Your backup codes")');
 });

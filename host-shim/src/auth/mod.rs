@@ -14,10 +14,15 @@
 //! never accepted here.
 //!
 //! Keys published by an IdP are handled by [`jwks`]: refetching them never
-//! blocks requests whose key is known.
+//! blocks requests whose key is known. [`oidc`] is the shim as a relying party
+//! (self-service); [`stepup`] and [`signing`] are the shim as an OpenID
+//! provider for step-up: the `id_token_hint` checks and its own signing keys.
 
+pub mod client;
 pub mod jwks;
 pub mod oidc;
+pub mod signing;
+pub mod stepup;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -185,7 +190,7 @@ impl Authenticator {
         tenants: &BTreeMap<String, TenantConfig>,
         leeway: u64,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(jwks::FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

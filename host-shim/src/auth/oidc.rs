@@ -118,7 +118,7 @@ pub struct Ask<'a> {
 impl Provider {
     /// The IdP whose issuer is `issuer`.
     pub fn new(issuer: Url, leeway: u64) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = super::client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -155,7 +155,10 @@ impl Provider {
     /// where the shim's forms may redirect the browser to sign in again.
     pub async fn authorization_origin(&self) -> Result<String, OidcError> {
         let d = self.discovered().await?;
-        Ok(d.metadata.authorization_endpoint.origin().ascii_serialization())
+        Ok(d.metadata
+            .authorization_endpoint
+            .origin()
+            .ascii_serialization())
     }
 
     /// The authorization request to send the browser to.

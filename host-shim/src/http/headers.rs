@@ -23,6 +23,9 @@ pub enum Forms {
     /// cross-origin form targets the continue URL checked against the tenant's
     /// `continue_urls`, and no script but the shim's own runs on them.
     HandBack,
+    /// The page posts an answer of the step-up provider to a relying party's
+    /// registered redirect URI, and nothing else: `form-action <origin>`.
+    PostTo(String),
 }
 
 /// The layer that gives every page (a response carrying [`Forms`]) its headers.
@@ -34,6 +37,7 @@ pub async fn pages(mut response: Response) -> Response {
         Forms::Own(None) => "form-action 'self'; ".to_owned(),
         Forms::Own(Some(origin)) => format!("form-action 'self' {origin}; "),
         Forms::HandBack => String::new(),
+        Forms::PostTo(origin) => format!("form-action {origin}; "),
     };
     let csp = format!(
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \

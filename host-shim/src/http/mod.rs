@@ -2,8 +2,10 @@
 //! composes the views with the cross-cutting layers.
 //!
 //! Views: [`api`] (the JSON API identity providers call), [`step`] (the login
-//! step's pages), [`demo`] (the local demo IdP) and [`ops`] (health, metrics,
-//! OpenAPI, the root page, assets). Layers, each in its file: [`observe`]
+//! step's pages), [`op`] (the step-up OpenID provider: discovery, keys, the
+//! authorization endpoint, whose users type their code on the step's pages),
+//! [`demo`] (the local demo IdP) and [`ops`] (health, metrics, OpenAPI, the
+//! root page, assets). Layers, each in its file: [`observe`]
 //! (request ids, spans, metrics), [`limits`] (per-IP and per-subject rates, the
 //! body reader), [`headers`] (security headers) and [`pages`] (rendering and
 //! refusal pages); [`base`] makes every link and cookie work under any prefix.
@@ -18,6 +20,7 @@ pub mod error;
 pub mod headers;
 pub mod limits;
 pub mod observe;
+pub mod op;
 pub mod ops;
 pub mod pages;
 pub mod refusal;
@@ -42,6 +45,7 @@ pub use self::observe::metrics_handle;
 use self::refusal::Refusal;
 use crate::auth::Authenticator;
 use crate::auth::oidc::Provider;
+use crate::auth::stepup::StepUp;
 use crate::config::{Config, Limits};
 use crate::service::Service;
 
@@ -62,6 +66,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The IdPs of tenants with self-service, by tenant id.
     pub providers: Arc<BTreeMap<String, Provider>>,
+    /// The step-up OpenID providers of tenants with `stepup`, by tenant id.
+    pub stepup: Arc<BTreeMap<String, StepUp>>,
 }
 
 impl AppState {
@@ -81,7 +87,15 @@ impl AppState {
             metrics: metrics_handle(),
             config: Arc::new(config.clone()),
             providers: Arc::new(providers),
+            stepup: Arc::new(BTreeMap::new()),
         }
+    }
+
+    /// The same state serving these step-up providers.
+    #[must_use]
+    pub fn with_stepup(mut self, stepup: BTreeMap<String, StepUp>) -> Self {
+        self.stepup = Arc::new(stepup);
+        self
     }
 }
 
@@ -100,6 +114,7 @@ pub fn app(state: AppState) -> Router {
         .layer(headers::no_store());
     // The step and the demo answer the limits with pages.
     let pages = step::routes()
+        .merge(op::routes())
         .merge(selfservice::routes())
         .merge(demo::routes(&state))
         .route_layer(middleware::from_fn_with_state(

@@ -16,15 +16,56 @@ use super::AppState;
 use super::base::Base;
 use super::headers::Forms;
 
-/// A signed answer ready to be posted to the IdP's continue URL.
+/// A signed answer ready to be posted back: to the IdP's continue URL (the
+/// login step's `state` and `session_token`), or to a relying party's
+/// redirect URI (the step-up provider's `id_token` or `error`, and `state`).
 #[derive(Debug, Clone)]
 pub struct Handoff {
-    /// The continue URL it is posted to.
+    /// Where it is posted.
     pub url: String,
-    /// The IdP's `state`.
-    pub state: String,
-    /// The signed result token.
-    pub token: String,
+    /// The form's fields, in order.
+    pub fields: Vec<Field>,
+    /// The one origin the page's forms may post to (`form-action`), for
+    /// answers of the step-up provider; `None` for the step's hand-back (see
+    /// [`Forms::HandBack`]).
+    pub form_action: Option<String>,
+}
+
+/// A hidden field of a hand-back form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Its name.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+}
+
+impl Handoff {
+    /// The login step's answer: `state` and the signed result token.
+    pub fn step(url: String, state: String, token: String) -> Self {
+        Self {
+            url,
+            fields: vec![
+                Field {
+                    name: "state",
+                    value: state,
+                },
+                Field {
+                    name: "session_token",
+                    value: token,
+                },
+            ],
+            form_action: None,
+        }
+    }
+
+    /// The forms policy of a page that posts it.
+    pub fn forms(&self) -> Forms {
+        match &self.form_action {
+            Some(origin) => Forms::PostTo(origin.clone()),
+            None => Forms::HandBack,
+        }
+    }
 }
 
 /// `status` and a rendered template, with the forms policy its headers follow.
@@ -85,14 +126,19 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         handoff: pending.handoff.as_ref(),
         link: pending.link.as_ref(),
     };
-    let forms = if pending.handoff.is_some() {
-        Forms::HandBack
-    } else {
-        Forms::Own(None)
-    };
+    let forms = pending
+        .handoff
+        .as_ref()
+        .map_or(Forms::Own(None), Handoff::forms);
     let mut rendered = render(response.status(), &page, forms);
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {
         rendered.headers_mut().insert(header::RETRY_AFTER, retry);
+    }
+    // A handler may end something with its refusal (a removed cookie).
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        rendered
+            .headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
     }
     rendered
 }

@@ -28,5 +28,5 @@ pub async fn cancel(
         message: "You chose not to use a backup code. Returning you to sign-in…".into(),
         handoff,
     };
-    Ok(hand_back(&page))
+    Ok(hand_back(&page, &page.handoff))
 }

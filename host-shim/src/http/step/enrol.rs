@@ -207,5 +207,5 @@ async fn enrolled(
         ),
         handoff: flow.hand_back(state, t, result)?,
     };
-    Ok(hand_back(&page))
+    Ok(hand_back(&page, &page.handoff))
 }

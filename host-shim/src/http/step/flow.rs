@@ -21,6 +21,7 @@ use super::session::Kind;
 use super::text::attempts_note;
 use super::{StepTenant, cookies, sha256_hex, spend, step_tenant};
 use crate::http::AppState;
+use crate::http::op::answer::OpAnswer;
 use crate::http::pages::Handoff;
 use crate::http::refusal::{self, Refusal, bad_form};
 use crate::plugin::{PluginError, Rejection};
@@ -66,6 +67,10 @@ pub struct Flow {
     /// The login this enrolment follows (regeneration after "few codes left").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Verified>,
+    /// A step-up flow's answer: its result goes to the relying party's
+    /// redirect URI (`cont`) as an ID token or an OpenID error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<OpAnswer>,
 }
 
 impl Flow {
@@ -92,6 +97,7 @@ impl Flow {
             set: None,
             pending: false,
             after: None,
+            answer: None,
         };
         Ok((flow, csrf))
     }
@@ -127,6 +133,17 @@ impl Flow {
         t: &StepTenant<'_>,
         result: StepResult,
     ) -> Result<Handoff, Refusal> {
+        if let Some(answer) = &self.answer {
+            return crate::http::op::answer::handoff(
+                state,
+                t.id,
+                answer,
+                &self.cont,
+                &self.state,
+                result,
+            )
+            .map_err(|_| Refusal::internal());
+        }
         Signed::handoff(state, t, &self.cont, &self.state, Some(&self.sub), result)
             .map_err(|_| Refusal::internal())
     }

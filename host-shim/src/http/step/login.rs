@@ -134,14 +134,16 @@ async fn success(
 ) -> Result<(CookieJar, Response), Refusal> {
     let result = verified(number, attempt);
     let handoff = flow.hand_back(state, t, StepResult::success(Proof::Verify(result.clone())))?;
-    if !attempt.low {
+    // A step-up flow answers its relying party at once: the offer of a new
+    // set belongs to the user's own sign-in service.
+    if !attempt.low || flow.answer.is_some() {
         let page = HandoffPage {
             title: "Code accepted",
             base: &actions.base,
             message: format!("Code #{number} accepted. Returning you to sign-in…"),
             handoff,
         };
-        return Ok((jar, hand_back(&page)));
+        return Ok((jar, hand_back(&page, &page.handoff)));
     }
     let (mut regen, csrf) = Flow::start(
         t.id,
@@ -164,5 +166,5 @@ async fn success(
         flow: regen.sign(t)?,
     };
     let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, FLOW_TTL));
-    Ok((jar, hand_back(&page)))
+    Ok((jar, hand_back(&page, &page.handoff)))
 }

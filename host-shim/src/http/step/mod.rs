@@ -27,6 +27,11 @@
 //! engine. Every code goes to [`crate::service::Service`]: the plugin decides
 //! everything about codes.
 //!
+//! The step-up OpenID provider ([`crate::http::op`]) opens login flows of its
+//! own: they carry an [`OpAnswer`](crate::http::op::answer::OpAnswer), so their
+//! result is form-posted to the relying party as an ID token or an OpenID error
+//! instead of a signed result to a continue URL; everything else is the same.
+//!
 //! Files: [`session`] (the IdP's token), [`flow`] (the flow token and the prelude
 //! of every posted form), [`result`] (the signed answer), [`cookies`], [`pages`]
 //! (templates), [`text`] and [`refusals`] (what users read), [`entry`],
@@ -36,7 +41,7 @@ mod cancel;
 mod cookies;
 mod enrol;
 mod entry;
-mod flow;
+pub(crate) mod flow;
 mod login;
 pub(crate) mod pages;
 mod refusals;
@@ -45,7 +50,9 @@ pub mod session;
 pub mod text;
 
 use axum::Router;
+use axum::response::Response;
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
 use base64::Engine as _;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -54,6 +61,7 @@ pub use self::cookies::build as cookie;
 pub use self::result::StepResult;
 pub use self::session::{Kind, continue_url};
 use super::AppState;
+use super::base::Base;
 use super::refusal::{self, Refusal};
 use crate::config::TenantConfig;
 
@@ -117,6 +125,29 @@ async fn active_fingerprint(state: &AppState, tenant: &str, sub: &str) -> String
         .ok()
         .and_then(|s| s.active.map(|a| a.fingerprint))
         .unwrap_or_default()
+}
+
+/// Does `flow` fit through every page of the step (see [`flow::fits`])?
+pub(crate) fn fits(state: &AppState, tenant: &str, flow: &flow::Flow) -> Result<bool, Refusal> {
+    let t = step_tenant(state, tenant)?;
+    Ok(flow::fits(&flow.sign(&t)?))
+}
+
+/// Open the code page of a login flow that another entry has checked (the
+/// step-up provider's authorization request), with its cookie.
+pub(crate) async fn open_login(
+    state: &AppState,
+    base: &Base,
+    jar: CookieJar,
+    tenant: &str,
+    flow: &flow::Flow,
+    csrf: String,
+) -> Result<(CookieJar, Response), Refusal> {
+    let t = step_tenant(state, tenant)?;
+    let actions = pages::Actions::new(base, tenant);
+    let response = login::code_page(state, &t, &actions, flow, None).await?;
+    let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, FLOW_TTL));
+    Ok((jar, response))
 }
 
 /// Spend a single-use id in the store (fails closed when the store is down).

@@ -48,9 +48,9 @@ pub fn own(status: StatusCode, page: &impl Template, cont: &str) -> Response {
     render(status, page, Forms::Own(origin))
 }
 
-/// A page that posts the signed result back to the IdP.
-pub fn hand_back(page: &impl Template) -> Response {
-    render(StatusCode::OK, page, Forms::HandBack)
+/// A page that posts `handoff` back to the IdP or the relying party.
+pub fn hand_back(page: &impl Template, handoff: &Handoff) -> Response {
+    render(StatusCode::OK, page, handoff.forms())
 }
 
 /// Code entry.

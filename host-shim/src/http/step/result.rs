@@ -266,11 +266,7 @@ impl Signed {
             &EncodingKey::from_secret(t.secret.expose_secret().as_bytes()),
         )
         .map_err(|_| SigningError)?;
-        Ok(Handoff {
-            url: cont.to_owned(),
-            state: flow_state.to_owned(),
-            token,
-        })
+        Ok(Handoff::step(cont.to_owned(), flow_state.to_owned(), token))
     }
 
     /// A signed failure (`None` when signing failed: the refusal page still shows).

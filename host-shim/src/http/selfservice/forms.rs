@@ -1,0 +1,183 @@
+//! The self-service forms: create or replace a set, confirm it by typing one
+//! code back, delete it, leave, sign out. Each goes through [`Post`] first.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
+
+use super::home::{home_page, service_refusal};
+use super::login::start_login;
+use super::pages::{self, Notice};
+use super::session::{Post, form_token, session_cookie_name};
+use super::tenant::{self_path, tenant};
+use crate::http::AppState;
+use crate::http::refusal::{Refusal, bad_form};
+use crate::http::step::cookie;
+use crate::plugin::{Outcome, PluginError};
+use crate::service::{IssueMode, ServiceError};
+
+/// A new set: a first one after any login, a replacement only after a strong one.
+pub(super) async fn issue(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    let Post {
+        tenant: id,
+        base,
+        jar,
+        session,
+        ..
+    } = post;
+    let t = tenant(&state, &id)?;
+    let mode = if session.strong_enough(t.config) {
+        IssueMode::Replace
+    } else {
+        IssueMode::First
+    };
+    let issued = match state.service.issue_as(t.id, &session.sub, mode).await {
+        Ok(i) => i,
+        // Codes exist and this login may not replace them: a strong login first.
+        Err(ServiceError::AlreadyEnrolled) => return start_login(&t, &base, jar, true).await,
+        Err(e) => return Err(service_refusal(e)),
+    };
+    let page = pages::codes(
+        &base,
+        t.id,
+        &session.sub,
+        &issued,
+        form_token(&t, &session, Some(issued.set_id.clone()))?,
+        None,
+    );
+    Ok((jar, page))
+}
+
+/// One code of the new set typed back.
+pub(super) async fn activate(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    let Post {
+        tenant: id,
+        base,
+        jar,
+        form,
+        session,
+        claims,
+        ..
+    } = post;
+    let t = tenant(&state, &id)?;
+    let set = claims.set.clone().ok_or_else(bad_form)?;
+    let code = form.code.ok_or_else(bad_form)?;
+    if state.rates.check_subject(t.id, &session.sub).is_err() {
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many codes were tried for this account in the last minute. Wait a minute, then try again.",
+        )
+        .retry_after(60));
+    }
+    let home = |notice| home_page(&state, &t, &base, &session, Some(notice));
+    let again = |message: String| -> Result<(CookieJar, Response), Refusal> {
+        let token = form_token(&t, &session, Some(set.clone()))?;
+        Ok((
+            jar.clone(),
+            pages::confirm_again(&base, t.id, &session.sub, token, message),
+        ))
+    };
+    let attempt = match state.service.activate(t.id, &session.sub, code).await {
+        Ok(a) => a,
+        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
+            return again(crate::http::step::text::format_message(f).into());
+        }
+        Err(ServiceError::Refused(PluginError::NoPendingSet)) => {
+            return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
+        }
+        Err(e) => return Err(service_refusal(e)),
+    };
+    match attempt.outcome {
+        Outcome::Accepted(_) if attempt.set_id.as_deref() == Some(set.as_str()) => {
+            Ok((jar.clone(), home(Notice::Active).await?))
+        }
+        Outcome::Accepted(_) | Outcome::Exhausted => Err(bad_form()),
+        Outcome::Rejected(_) => again(
+            "That code is not one of the new set. Type a code from the list you just saved.".into(),
+        ),
+        Outcome::Locked(_) => Ok((jar.clone(), home(Notice::Locked).await?)),
+    }
+}
+
+/// Without proof of saving: back to the home page, where the set shows as active.
+pub(super) async fn done(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    back_home(&state, post, Some(Notice::Active)).await
+}
+
+/// Delete the codes: only after a strong login.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    let Post {
+        tenant: id,
+        base,
+        jar,
+        session,
+        ..
+    } = post;
+    let t = tenant(&state, &id)?;
+    if !session.strong_enough(t.config) {
+        return start_login(&t, &base, jar, true).await;
+    }
+    match state.service.delete(t.id, &session.sub).await {
+        Ok(()) | Err(ServiceError::NotEnrolled) => {}
+        Err(e) => return Err(service_refusal(e)),
+    }
+    Ok((
+        jar,
+        home_page(&state, &t, &base, &session, Some(Notice::Deleted)).await?,
+    ))
+}
+
+/// Leave the codes page without confirming: home.
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    back_home(&state, post, None).await
+}
+
+/// The home page for a posted form's session.
+async fn back_home(
+    state: &AppState,
+    post: Post,
+    notice: Option<Notice>,
+) -> Result<(CookieJar, Response), Refusal> {
+    let t = tenant(state, &post.tenant)?;
+    let page = home_page(state, &t, &post.base, &post.session, notice).await?;
+    Ok((post.jar, page))
+}
+
+/// End the session.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    post: Post,
+) -> Result<(CookieJar, Response), Refusal> {
+    let Post {
+        tenant: id,
+        base,
+        jar,
+        ..
+    } = post;
+    let t = tenant(&state, &id)?;
+    let jar = jar.remove(cookie(
+        &base,
+        &self_path(t.id),
+        session_cookie_name(t.id),
+        String::new(),
+        0,
+    ));
+    Ok((jar, pages::signed_out(&base, t.id)))
+}

@@ -1,0 +1,75 @@
+//! The home page: the user's codes (set, remaining, used codes and when) and
+//! what this session may do with them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_extra::extract::cookie::CookieJar;
+
+use super::login::start_login;
+use super::pages::{Home, Notice};
+use super::session::{SessionClaims, form_token, session};
+use super::tenant::{Tenant, tenant};
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::headers::Forms;
+use crate::http::pages::render;
+use crate::http::refusal::Refusal;
+use crate::service::ServiceError;
+
+/// The home page: the user's codes, or a login first.
+pub(super) async fn home(
+    State(state): State<AppState>,
+    Path(tenant_id): Path<String>,
+    base: Base,
+    jar: CookieJar,
+) -> Result<(CookieJar, Response), Refusal> {
+    let t = tenant(&state, &tenant_id)?;
+    let Some(session) = session(&t, &jar) else {
+        return start_login(&t, &base, jar, false).await;
+    };
+    let page = home_page(&state, &t, &base, &session, None).await?;
+    Ok((jar, page))
+}
+
+pub(super) async fn home_page(
+    state: &AppState,
+    t: &Tenant<'_>,
+    base: &Base,
+    session: &SessionClaims,
+    notice: Option<Notice>,
+) -> Result<Response, Refusal> {
+    let status = match state.service.status(t.id, &session.sub).await {
+        Ok(s) => Some(s),
+        Err(ServiceError::NotEnrolled) => None,
+        Err(e) => return Err(service_refusal(e)),
+    };
+    let page = Home::new(
+        base,
+        t.id,
+        &session.sub,
+        status.as_ref(),
+        session.strong_enough(t.config),
+        form_token(t, session, None)?,
+        notice,
+    );
+    // Replacing or deleting codes after a weak login sends the browser on to
+    // the IdP; `form-action` applies to that redirect too.
+    let idp = t.provider.authorization_origin().await.ok();
+    Ok(render(StatusCode::OK, &page, Forms::Own(idp)))
+}
+
+pub(super) fn service_refusal(e: ServiceError) -> Refusal {
+    match e {
+        ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Your backup codes cannot be read or changed just now. Nothing was changed. Try again in a moment.",
+        )
+        .retry_after(5),
+        other => {
+            tracing::warn!(error = %other, "self-service request failed");
+            Refusal::internal()
+        }
+    }
+}

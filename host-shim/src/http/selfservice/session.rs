@@ -1,0 +1,155 @@
+//! The self-service session: its cookie, the tokens of its forms, and the
+//! extractor every posted form goes through ([`Post`]).
+
+use axum::extract::{Form, Path};
+use axum::http::StatusCode;
+use axum_extra::extract::cookie::CookieJar;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::tenant::{Tenant, now, self_path, tenant};
+use super::tokens::{Keys, Purpose};
+use crate::config::SelfServiceConfig;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::refusal::{Refusal, bad_form};
+
+/// The session, in its cookie.
+#[derive(Serialize, Deserialize, Clone)]
+pub(super) struct SessionClaims {
+    pub(super) iss: String,
+    pub(super) aud: String,
+    pub(super) exp: i64,
+    /// Session id (forms are bound to it).
+    pub(super) sid: String,
+    pub(super) sub: String,
+    pub(super) auth_time: Option<i64>,
+    pub(super) acr: Option<String>,
+    /// Signed in through the strong client (or asked for a fresh, strong login).
+    pub(super) strong: bool,
+}
+
+/// A form's token.
+#[derive(Serialize, Deserialize)]
+pub(super) struct FormClaims {
+    pub(super) iss: String,
+    pub(super) aud: String,
+    pub(super) exp: i64,
+    pub(super) sid: String,
+    /// The set this page issued (confirmation forms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) set: Option<String>,
+}
+
+pub(super) fn session_cookie_name(tenant: &str) -> String {
+    format!("bc_self_{tenant}")
+}
+
+/// The session of this browser, if it has a valid one.
+pub(super) fn session(t: &Tenant<'_>, jar: &CookieJar) -> Option<SessionClaims> {
+    let token = jar.get(&session_cookie_name(t.id))?;
+    t.keys.open(Purpose::Session, token.value())
+}
+
+impl SessionClaims {
+    /// May this session replace or delete codes? A login at most `max_age`
+    /// old, with one of the tenant's `replace_acr` values when it lists some.
+    pub(super) fn strong_enough(&self, config: &SelfServiceConfig) -> bool {
+        let fresh = self.auth_time.is_some_and(|at| {
+            now().saturating_sub(at) <= i64::try_from(config.max_age_seconds).unwrap_or(i64::MAX)
+        });
+        let acr_ok = config.replace_acr.is_empty()
+            || self
+                .acr
+                .as_ref()
+                .is_some_and(|a| config.replace_acr.contains(a));
+        fresh && acr_ok && (self.strong || config.strong_client.is_none())
+    }
+}
+
+pub(super) fn form_token(
+    t: &Tenant<'_>,
+    session: &SessionClaims,
+    set: Option<String>,
+) -> Result<String, Refusal> {
+    let claims = FormClaims {
+        iss: Keys::issuer(Purpose::Form).into(),
+        aud: t.id.into(),
+        exp: session.exp,
+        sid: session.sid.clone(),
+        set,
+    };
+    t.keys
+        .sign(Purpose::Form, &claims)
+        .ok_or_else(Refusal::internal)
+}
+
+/// The fields of a self-service form.
+#[derive(Deserialize)]
+pub(super) struct SelfForm {
+    pub(super) flow: Option<String>,
+    pub(super) code: Option<secrecy::SecretString>,
+}
+
+/// A posted form of this session: the form token must be one made for it.
+pub(super) fn posted(
+    t: &Tenant<'_>,
+    jar: &CookieJar,
+    form: &SelfForm,
+) -> Result<(SessionClaims, FormClaims), Refusal> {
+    let expired = || {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            "This page has expired",
+            "This page is no longer valid (it expired, or belongs to another sign-in). Nothing was changed. Open your backup-code page again.",
+        )
+        .link(self_path(t.id), "Open your backup-code page")
+    };
+    let session = session(t, jar).ok_or_else(expired)?;
+    let token = form.flow.as_deref().ok_or_else(bad_form)?;
+    let claims: FormClaims = t.keys.open(Purpose::Form, token).ok_or_else(expired)?;
+    if !bool::from(claims.sid.as_bytes().ct_eq(session.sid.as_bytes())) {
+        return Err(expired());
+    }
+    Ok((session, claims))
+}
+
+/// A posted self-service form with its session and form token checked: the
+/// prelude of every form, as an extractor (nothing else is ever accepted).
+pub(super) struct Post {
+    pub(super) tenant: String,
+    pub(super) base: Base,
+    pub(super) jar: CookieJar,
+    pub(super) form: SelfForm,
+    pub(super) session: SessionClaims,
+    pub(super) claims: FormClaims,
+}
+
+impl axum::extract::FromRequest<AppState> for Post {
+    type Rejection = Refusal;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Refusal> {
+        use axum::extract::FromRequestParts as _;
+        let (mut parts, body) = req.into_parts();
+        let Ok(Path(tenant_id)) = Path::<String>::from_request_parts(&mut parts, state).await
+        else {
+            return Err(bad_form());
+        };
+        let Ok(base) = Base::from_request_parts(&mut parts, state).await;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let req = axum::extract::Request::from_parts(parts, body);
+        let Form(form) = Form::<SelfForm>::from_request(req, state)
+            .await
+            .map_err(|_| bad_form())?;
+        let t = tenant(state, &tenant_id)?;
+        let (session, claims) = posted(&t, &jar, &form)?;
+        Ok(Self {
+            tenant: tenant_id,
+            base,
+            jar,
+            form,
+            session,
+            claims,
+        })
+    }
+}

@@ -1,0 +1,66 @@
+//! A tenant with self-service, and what every self-service file shares: its
+//! paths, lifetimes, the clock and random values.
+
+use axum::http::StatusCode;
+
+use super::tokens::Keys;
+use crate::auth::oidc::Provider;
+use crate::config::SelfServiceConfig;
+use crate::http::AppState;
+use crate::http::refusal::Refusal;
+
+/// How long a self-service session lasts, seconds.
+pub(super) const SESSION_TTL: i64 = 900;
+/// How long a login at the IdP may take, seconds.
+pub(super) const LOGIN_TTL: i64 = 600;
+
+/// A tenant with self-service.
+pub(super) struct Tenant<'a> {
+    pub(super) id: &'a str,
+    pub(super) config: &'a SelfServiceConfig,
+    pub(super) provider: &'a Provider,
+    pub(super) keys: Keys<'a>,
+}
+
+pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>, Refusal> {
+    let config = state
+        .config
+        .tenants
+        .get(id)
+        .and_then(|t| t.selfservice.as_ref())
+        .filter(|_| state.service.has_tenant(id));
+    match (config, state.providers.get(id)) {
+        (Some(config), Some(provider)) => {
+            let secret = config
+                .session_secret
+                .as_ref()
+                .ok_or_else(Refusal::internal)?;
+            Ok(Tenant {
+                id,
+                config,
+                provider,
+                keys: Keys::new(id, secret),
+            })
+        }
+        _ => Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "No self-service here",
+            "This address does not belong to any sign-in service's backup-code page.",
+        )),
+    }
+}
+
+pub(super) fn now() -> i64 {
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+pub(super) fn random() -> Result<String, Refusal> {
+    use base64::Engine as _;
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(raw.as_mut()).map_err(|_| Refusal::internal())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+}
+
+pub(super) fn self_path(tenant: &str) -> String {
+    format!("/self/{tenant}/")
+}
