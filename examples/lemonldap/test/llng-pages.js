@@ -8,17 +8,20 @@ import { join } from 'node:path';
 /**
  * A directory of screenshots (emptied first) and fresh browser contexts: one
  * per test, as a refused code leaves a pending request in LemonLDAP::NG's
- * cookies for 120 s (README.md, quirks).
+ * cookies for 120 s (README.md, quirks). Screenshots named in `keep` are also
+ * written, the visible part only (small files), as `keepDir/<keep[name]>.png`:
+ * the committed ones the README shows.
  */
-export function screenshots(browser, dir) {
+export function screenshots(browser, dir, { keepDir, keep = {} } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  if (keepDir) mkdirSync(keepDir, { recursive: true });
   let n = 0;
   return {
     dir,
     /** A fresh profile closed after the test `t`; `shot(name)` saves a full-page screenshot. */
     async newPage(t) {
-      const context = await browser.newContext();
+      const context = await browser.newContext({ viewport: { width: 960, height: 720 } });
       t.after(() => context.close());
       const page = await context.newPage();
       page.on('requestfailed', (r) => {
@@ -28,6 +31,7 @@ export function screenshots(browser, dir) {
       const shot = async (name, p = page) => {
         n += 1;
         await p.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+        if (keepDir && keep[name]) await p.screenshot({ path: join(keepDir, `${keep[name]}.png`) });
       };
       return { context, page, shot };
     },
