@@ -4,12 +4,11 @@
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
-use secrecy::ExposeSecret;
 
 use crate::http::base::Base;
 use crate::http::headers::Forms;
 use crate::http::pages::render;
-use crate::http::step::pages::{Actions, CodeRow, CodesPage};
+use crate::http::step::pages::{Actions, CodesPage};
 use crate::http::step::text::format_time;
 use crate::plugin::{CredentialStatus, Issued};
 
@@ -130,25 +129,7 @@ pub fn codes(
     error: Option<String>,
 ) -> Response {
     let actions = actions(base, tenant);
-    let page = CodesPage {
-        title: "Save your backup codes",
-        base: &actions.base,
-        actions: &actions,
-        codes: issued
-            .codes
-            .iter()
-            .map(|c| CodeRow {
-                number: c.number,
-                code: c.code.expose_secret().clone(),
-            })
-            .collect(),
-        fingerprint: issued.fingerprint.clone(),
-        subject: subject.to_owned(),
-        issued: format_time(i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0)),
-        pending: issued.pending(),
-        flow,
-        error,
-    };
+    let page = CodesPage::new_set(&actions, issued, subject.to_owned(), flow, error);
     render(StatusCode::OK, &page, Forms::Own(None))
 }
 

@@ -5,15 +5,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use secrecy::ExposeSecret;
 
 use super::flow::{self, EnrolForms, Flow, Posted, finish, subject_limited};
-use super::pages::{Actions, CodeRow, CodesPage, HandoffPage, hand_back, own};
+use super::pages::{Actions, CodesPage, HandoffPage, hand_back, own};
 use super::refusals::{exhausted, expired_flow, too_many_sets};
 use super::result::{Enrolment, Proof, Reason, StepResult};
 use super::session::Kind;
-use super::text::{activation_message, format_message, format_time};
-use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, now, spend};
+use super::text::{activation_message, format_message};
+use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, spend};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::refusal::{Refusal, bad_form};
@@ -55,25 +54,7 @@ pub async fn issue(
     flow.set = Some(issued.set_id.clone());
     flow.pending = issued.pending();
     let actions = Actions::new(&base, t.id);
-    let page = CodesPage {
-        title: "Save your backup codes",
-        base: &actions.base,
-        actions: &actions,
-        codes: issued
-            .codes
-            .iter()
-            .map(|c| CodeRow {
-                number: c.number,
-                code: c.code.expose_secret().clone(),
-            })
-            .collect(),
-        fingerprint: issued.fingerprint.clone(),
-        subject: flow.sub.clone(),
-        issued: format_time(now()),
-        pending: flow.pending,
-        flow: flow.sign(&t)?,
-        error: None,
-    };
+    let page = CodesPage::new_set(&actions, &issued, flow.sub.clone(), flow.sign(&t)?, None);
     Ok(own(StatusCode::OK, &page, &flow.cont))
 }
 

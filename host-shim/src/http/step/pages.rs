@@ -124,6 +124,39 @@ pub struct CodesPage<'a> {
     pub error: Option<String>,
 }
 
+impl<'a> CodesPage<'a> {
+    /// The page that shows a just-issued set once, issued now, for `subject`.
+    pub fn new_set(
+        actions: &'a Actions,
+        issued: &crate::plugin::Issued,
+        subject: String,
+        flow: String,
+        error: Option<String>,
+    ) -> Self {
+        use secrecy::ExposeSecret as _;
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0);
+        Self {
+            title: "Save your backup codes",
+            base: &actions.base,
+            actions,
+            codes: issued
+                .codes
+                .iter()
+                .map(|c| CodeRow {
+                    number: c.number,
+                    code: c.code.expose_secret().clone(),
+                })
+                .collect(),
+            fingerprint: issued.fingerprint.clone(),
+            subject,
+            issued: super::text::format_time(now),
+            pending: issued.pending(),
+            flow,
+            error,
+        }
+    }
+}
+
 /// "Few codes left": a new set now, or continue.
 #[derive(Template)]
 #[template(path = "step/low.html")]
