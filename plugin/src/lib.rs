@@ -3,7 +3,8 @@
 //! All rules live in plain modules that are unit-tested natively:
 //! [`alphabet`] (symbols, check symbol, normalisation), [`policy`], [`state`]
 //! (the credential value), [`hashing`] (argon2id and constant-time search) and
-//! [`engine`] (issue, activate, verify, status). The generated WIT bindings are
+//! [`engine`] (issue, activate, verify, status); [`foreign`] holds other
+//! systems' code formats, for sets imported from them. The generated WIT bindings are
 //! compiled only for wasm32 and kept in the `bindings` module.
 #![deny(unsafe_code)]
 
@@ -11,6 +12,7 @@ extern crate alloc;
 
 pub mod alphabet;
 pub mod engine;
+pub mod foreign;
 pub mod hashing;
 pub mod policy;
 pub mod state;
