@@ -15,6 +15,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha512};
@@ -60,6 +62,10 @@ pub enum ForeignDataError {
     /// The number of codes or digits is outside what can be imported (1..=64
     /// codes of 1..=32 digits).
     BadShape,
+    /// A PHC string that is not argon2id version 19 with bounded parameters
+    /// (memory 1 MiB ..= 1 GiB, 1..=20 passes, 1..=16 lanes, a salt of 8..=64
+    /// bytes and a hash of 16..=64 bytes, no key id or associated data).
+    BadPhc,
 }
 
 impl Source {
@@ -159,6 +165,74 @@ pub fn allauth_codes(
     Ok(codes)
 }
 
+/// One code's argon2id hash as Supabase Auth stores it (a PHC string), with
+/// its parameters checked before any work: verifying costs one evaluation
+/// with the stored parameters.
+#[derive(Clone)]
+pub struct PhcArgon2 {
+    params: Params,
+    salt: Vec<u8>,
+    hash: Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for PhcArgon2 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PhcArgon2")
+            .field("m_cost", &self.params.m_cost())
+            .field("t_cost", &self.params.t_cost())
+            .field("p_cost", &self.params.p_cost())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhcArgon2 {
+    /// Parse `$argon2id$v=19$m=…,t=…,p=…$<salt>$<hash>` (unpadded base64).
+    pub fn parse(phc: &str) -> Result<Self, ForeignDataError> {
+        if phc.len() > 512 {
+            return Err(ForeignDataError::BadPhc);
+        }
+        let parsed = PasswordHash::new(phc).map_err(|_| ForeignDataError::BadPhc)?;
+        if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
+            return Err(ForeignDataError::BadPhc);
+        }
+        let params = Params::try_from(&parsed).map_err(|_| ForeignDataError::BadPhc)?;
+        let (Some(salt), Some(hash)) = (parsed.salt, parsed.hash) else {
+            return Err(ForeignDataError::BadPhc);
+        };
+        let ok = (1024..=1_048_576).contains(&params.m_cost())
+            && (1..=20).contains(&params.t_cost())
+            && (1..=16).contains(&params.p_cost())
+            && params.keyid().is_empty()
+            && params.data().is_empty()
+            && (8..=64).contains(&salt.as_ref().len())
+            && (16..=64).contains(&hash.len());
+        if !ok {
+            return Err(ForeignDataError::BadPhc);
+        }
+        Ok(Self {
+            params,
+            salt: salt.as_ref().to_vec(),
+            hash: Zeroizing::new(hash.as_bytes().to_vec()),
+        })
+    }
+
+    /// Whether `code` (normalised) is the one hashed; one argon2id evaluation,
+    /// compared in constant time. An evaluation the library refuses is no match.
+    pub fn matches(&self, code: &str) -> bool {
+        #[cfg(test)]
+        crate::hashing::EVALUATIONS.with(|n| n.set(n.get() + 1));
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut out = Zeroizing::new(alloc::vec![0u8; self.hash.len()]);
+        if argon
+            .hash_password_into(code.as_bytes(), &self.salt, out.as_mut_slice())
+            .is_err()
+        {
+            return false;
+        }
+        bool::from(out.as_slice().ct_eq(self.hash.as_slice()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +299,36 @@ mod tests {
             allauth_codes(&"0".repeat(40), 0, 8).unwrap_err(),
             ForeignDataError::BadShape
         );
+    }
+
+    /// A hash made with argon2-cffi (Python) with Supabase's parameters and a
+    /// fixed salt (bytes 0..16).
+    #[test]
+    fn supabase_hashes_verify_with_one_evaluation() {
+        let phc = "$argon2id$v=19$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$0CspOlG21nyBMlT89leo3Oy26lUWVhTSEYciXX5TYkQ";
+        let hash = PhcArgon2::parse(phc).unwrap();
+        let before = crate::hashing::EVALUATIONS.with(|n| n.get());
+        let code = Source::Supabase.normalise("K4M7-X7QP 2AB6-HT3Z").unwrap();
+        assert!(hash.matches(&code));
+        assert_eq!(crate::hashing::EVALUATIONS.with(|n| n.get()) - before, 1);
+        assert!(!hash.matches("k4m7x7qp2ab6ht3y"));
+        // Its Debug output shows the cost, never the salt or the hash.
+        let debug = format!("{hash:?}");
+        assert!(debug.contains("19456") && !debug.contains("0Csp"));
+        for bad in [
+            "$argon2i$v=19$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=16$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=19$m=4194304,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=19$m=19456,t=99,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=19$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw",
+            "not a phc string",
+        ] {
+            assert_eq!(
+                PhcArgon2::parse(bad).unwrap_err(),
+                ForeignDataError::BadPhc,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
