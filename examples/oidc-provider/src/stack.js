@@ -119,6 +119,32 @@ export async function startShim({ dir, url, config, quiet = true }) {
 }
 
 /**
+ * The shim's demo (no tenant configured, so it plays the identity provider)
+ * in a temporary directory, stopped and removed when test `t` ends; resolves
+ * to its URL.
+ */
+export async function startDemoShim(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'backup-codes-demo-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const shim = await startShim({
+    dir,
+    url,
+    config: [
+      `listen = "127.0.0.1:${port}"`,
+      `public_url = "${url}"`,
+      `database_url = ${JSON.stringify(`sqlite://${join(dir, 'demo.db')}`)}`,
+      'log_filter = "warn"',
+      '[plugin]',
+      `cache_dir = ${JSON.stringify(join(dir, 'cache'))}`,
+      '',
+    ].join('\n'),
+  });
+  t.after(async () => { await shim.stop(); rmSync(dir, { recursive: true, force: true }); });
+  return url;
+}
+
+/**
  * @param {object} [o]
  * @param {object} [o.policy]  shim policy overrides for the tenant (snake_case)
  * @param {boolean} [o.quiet]  hide the shim's log output

@@ -4,35 +4,18 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePort, startShim } from '../src/stack.js';
+import { startDemoShim } from '../src/stack.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../src/chromium.js';
 
 const shots = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'screenshots');
 mkdirSync(shots, { recursive: true });
 
 test('the demo: enrol and sign in with a backup code', { timeout: 120_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'backup-codes-demo-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const shim = await startShim({
-    dir,
-    url,
-    config: [
-      `listen = "127.0.0.1:${port}"`,
-      `public_url = "${url}"`,
-      `database_url = ${JSON.stringify(`sqlite://${join(dir, 'demo.db')}`)}`,
-      'log_filter = "warn"',
-      '[plugin]',
-      `cache_dir = ${JSON.stringify(join(dir, 'cache'))}`,
-      '',
-    ].join('\n'),
-  });
-  t.after(async () => { await shim.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const url = await startDemoShim(t);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
   const page = await browser.newPage();

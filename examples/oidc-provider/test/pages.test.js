@@ -9,13 +9,12 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePort, startShim } from '../src/stack.js';
+import { startDemoShim } from '../src/stack.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../src/chromium.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -26,28 +25,6 @@ const SIZES = {
   desktop: { viewport: { width: 1280, height: 800 } },
   mobile: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
 };
-
-/** The demo: a shim with no tenant configured. */
-async function startDemo(t) {
-  const dir = mkdtempSync(join(tmpdir(), 'backup-codes-pages-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const shim = await startShim({
-    dir,
-    url,
-    config: [
-      `listen = "127.0.0.1:${port}"`,
-      `public_url = "${url}"`,
-      `database_url = ${JSON.stringify(`sqlite://${join(dir, 'demo.db')}`)}`,
-      'log_filter = "warn"',
-      '[plugin]',
-      `cache_dir = ${JSON.stringify(join(dir, 'cache'))}`,
-      '',
-    ].join('\n'),
-  });
-  t.after(async () => { await shim.stop(); rmSync(dir, { recursive: true, force: true }); });
-  return url;
-}
 
 /**
  * A page checker: `check(name)` runs axe on the current page, keeps its
@@ -85,7 +62,7 @@ async function submitCode(page, code) {
 
 for (const [size, options] of Object.entries(SIZES)) {
   test(`every step page is accessible (${size})`, { timeout: 240_000 }, async (t) => {
-    const url = await startDemo(t);
+    const url = await startDemoShim(t);
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     t.after(() => browser.close());
     const context = await browser.newContext({ ...options, bypassCSP: true });
