@@ -17,7 +17,7 @@ use secrecy::{SecretSlice, SecretString};
 use serde_json::json;
 
 use crate::plugin::{
-    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy,
+    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy, Rejection,
 };
 use crate::store::{AuditRecord, Record, Store, StoreError};
 
@@ -100,8 +100,25 @@ pub struct Attempt {
     pub low: bool,
     /// Consecutive failures counted on the set after this attempt.
     pub consecutive_failures: u32,
+    /// A wrong code at login was one of the set the active set replaced (within
+    /// [`REPLACED_SET_MEMORY`]): it is refused like any wrong code, and the
+    /// user can be told why.
+    pub replaced_set: bool,
     /// Events the plugin produced.
     pub events: Vec<Event>,
+}
+
+/// How long a replaced set is remembered to recognise its codes, seconds.
+pub const REPLACED_SET_MEMORY: i64 = 30 * 24 * 3600;
+
+/// Does a write with these `events` replace the active set of `previous`?
+fn replaces(events: &[Event], previous: Option<&[u8]>) -> Option<Vec<u8>> {
+    let replacing = events.iter().any(|e| match e {
+        Event::Activated(_) => true,
+        Event::Issued(i) => !i.pending,
+        _ => false,
+    });
+    previous.filter(|_| replacing).map(<[u8]>::to_vec)
 }
 
 /// The backup-code service for all tenants.
@@ -353,9 +370,21 @@ impl Service {
             let now = self.now();
             let audit = audit_records(&issued.events, now);
             let version = current.as_ref().map(|r| r.version);
+            let replaced = replaces(
+                &issued.events,
+                current.as_ref().map(|r| r.credential.as_slice()),
+            );
             if self
                 .store
-                .swap(tenant_id, subject, version, &issued.credential, now, &audit)
+                .swap_keeping(
+                    tenant_id,
+                    subject,
+                    version,
+                    &issued.credential,
+                    now,
+                    &audit,
+                    replaced.as_deref(),
+                )
                 .await?
                 .is_some()
             {
@@ -386,36 +415,40 @@ impl Service {
             }) = self.store.get(tenant_id, subject).await?
             else {
                 let (decoy, code) = (tenant.decoy.clone(), Arc::clone(&code));
-                // Same cost as a real attempt; the result is thrown away.
+                // Same cost as a wrong code of a real subject (its check, then
+                // the replaced set's); the results are thrown away.
                 let _ = self
                     .run(tenant_id, subject, move |p| {
+                        p.verify(&decoy, &code, &policy, pepper.as_ref())?;
                         p.verify(&decoy, &code, &policy, pepper.as_ref())
                     })
                     .await;
                 return Err(ServiceError::NotEnrolled);
             };
-            let code = Arc::clone(&code);
+            let typed = Arc::clone(&code);
             let input = credential.clone();
             let v = self
                 .run(tenant_id, subject, move |p| {
                     if activation {
-                        p.activate(&input, &code, &policy, pepper.as_ref())
+                        p.activate(&input, &typed, &policy, pepper.as_ref())
                     } else {
-                        p.verify(&input, &code, &policy, pepper.as_ref())
+                        p.verify(&input, &typed, &policy, pepper.as_ref())
                     }
                 })
                 .await?;
             let now = self.now();
+            let replaced = replaces(&v.events, Some(&credential));
             let stored = v.credential == credential
                 || self
                     .store
-                    .swap(
+                    .swap_keeping(
                         tenant_id,
                         subject,
                         Some(version),
                         &v.credential,
                         now,
                         &audit_records(&v.events, now),
+                        replaced.as_deref(),
                     )
                     .await?
                     .is_some();
@@ -439,18 +472,77 @@ impl Service {
                             .map_or(0, |s| s.consecutive_failures)
                     }
                 };
+                let replaced_set = match v.outcome {
+                    Outcome::Rejected(r) if !activation && r.reason == FailureReason::Mismatch => {
+                        self.of_replaced_set(tenant_id, subject, tenant, &code, now)
+                            .await
+                    }
+                    _ => false,
+                };
                 return Ok(Attempt {
                     outcome: v.outcome,
                     remaining: v.remaining,
                     set_id: event_set_id(&v.events),
                     low: v.remaining <= tenant.policy.low_water,
                     consecutive_failures,
+                    replaced_set,
                     events: v.events,
                 });
             }
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);
         }
         Err(ServiceError::Contended)
+    }
+
+    /// Was a wrong code one of the set the active set replaced? The plugin
+    /// checks it against the replaced credential (nothing is written; such a
+    /// code never signs anyone in). Without a remembered set the decoy is
+    /// checked instead, so every wrong code costs the same.
+    async fn of_replaced_set(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        tenant: &Tenant,
+        code: &Arc<SecretString>,
+        now: i64,
+    ) -> bool {
+        let since = now.saturating_sub(REPLACED_SET_MEMORY);
+        let remembered = match self.store.replaced(tenant_id, subject, since).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the replaced set");
+                None
+            }
+        };
+        let known = remembered.is_some();
+        let decoy = tenant.decoy.clone();
+        let old = remembered.unwrap_or_else(|| decoy.clone());
+        let (policy, pepper, code) = (tenant.policy, tenant.pepper.clone(), Arc::clone(code));
+        let outcome = self
+            .run(tenant_id, subject, move |p| {
+                let checked = p
+                    .verify(&old, &code, &policy, pepper.as_ref())
+                    .ok()
+                    .map(|v| v.outcome);
+                // A remembered credential that hashed nothing (no active set,
+                // locked) costs what a wrong code costs all the same.
+                if !matches!(checked, Some(Outcome::Accepted(_) | Outcome::Rejected(_))) {
+                    let _ = p.verify(&decoy, &code, &policy, pepper.as_ref());
+                }
+                Ok(checked)
+            })
+            .await;
+        known
+            && matches!(
+                outcome,
+                Ok(Some(
+                    Outcome::Accepted(_)
+                        | Outcome::Rejected(Rejection {
+                            reason: FailureReason::AlreadyUsed | FailureReason::WrongNumber,
+                            ..
+                        })
+                ))
+            )
     }
 
     /// Check a code typed at login.

@@ -191,6 +191,24 @@ impl Store {
         now: i64,
         audit: &[AuditRecord],
     ) -> Result<Option<i64>, StoreError> {
+        self.swap_keeping(tenant, subject, expected, credential, now, audit, None)
+            .await
+    }
+
+    /// [`Store::swap`], and in the same transaction keep `replaced` (the
+    /// credential whose active set this write replaces) as the subject's
+    /// replaced credential (see [`Store::replaced`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn swap_keeping(
+        &self,
+        tenant: &str,
+        subject: &str,
+        expected: Option<i64>,
+        credential: &[u8],
+        now: i64,
+        audit: &[AuditRecord],
+        replaced: Option<&[u8]>,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = match expected {
             Some(version) => sqlx::query(
@@ -223,8 +241,41 @@ impl Store {
         }
         let version = expected.map_or(1, |v| v + 1);
         insert_audit(&mut tx, tenant, subject, Some(version), audit).await?;
+        if let Some(old) = replaced {
+            sqlx::query(
+                "INSERT INTO replaced_credentials (tenant, subject, credential, replaced_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, subject) \
+                 DO UPDATE SET credential = excluded.credential, replaced_at = excluded.replaced_at",
+            )
+            .bind(tenant)
+            .bind(subject)
+            .bind(old)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(version))
+    }
+
+    /// The credential whose active set was last replaced, if that was at
+    /// `since` or later.
+    pub async fn replaced(
+        &self,
+        tenant: &str,
+        subject: &str,
+        since: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT credential FROM replaced_credentials \
+             WHERE tenant = $1 AND subject = $2 AND replaced_at >= $3",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
     }
 
     /// Delete a subject's credential, with its audit rows. Returns whether one existed.
@@ -241,6 +292,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM replaced_credentials WHERE tenant = $1 AND subject = $2")
+            .bind(tenant)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
         if n == 1 {
             insert_audit(&mut tx, tenant, subject, None, audit).await?;
         }
