@@ -47,6 +47,9 @@ pub enum StartError {
     /// The step-up provider's signing keys of a tenant cannot be made or opened.
     #[error("tenants.{0}.stepup: {1}")]
     Keys(String, crate::auth::signing::KeyError),
+    /// A tenant's branding is refused (a value, or a file it names).
+    #[error(transparent)]
+    Brand(#[from] crate::http::brand::BrandError),
     /// A secret could not be made (the OS random source failed) or derived.
     #[error("secret: {0}")]
     Secret(&'static str),
@@ -257,6 +260,9 @@ pub async fn build_with_clock(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartError> {
+    // Files first: a refused logo or stylesheet stops the start before the
+    // component is compiled or the store opened.
+    let brands = crate::http::brand::load_all(config)?;
     let plugin = Arc::new(load_plugin(config, Arc::clone(&clock))?);
     let tenants = tenants(config, &plugin)?;
     let store = Store::connect(&config.database_url, config.database_max_connections).await?;
@@ -297,7 +303,8 @@ pub async fn build_with_clock(
         providers,
         config,
     )
-    .with_stepup(stepup))
+    .with_stepup(stepup)
+    .with_brands(brands))
 }
 
 /// Housekeeping: forget expired token ids and idle rate-limit keys.

@@ -10,6 +10,8 @@
 //! tenant ([`tenant`]) and its optional ways in ([`rest2f`], [`selfservice`],
 //! [`stepup`]).
 
+mod branding;
+mod language;
 mod limits;
 mod plugin;
 mod rest2f;
@@ -27,6 +29,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+pub use branding::BrandingConfig;
+pub use language::Language;
 pub use limits::Limits;
 pub use plugin::PluginSettings;
 pub use rest2f::{Rest2fClient, Rest2fConfig};

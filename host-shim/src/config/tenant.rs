@@ -6,7 +6,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    ConfigError, Rest2fConfig, SelfServiceConfig, StepUpConfig, same_secret, stepup, usable_url,
+    BrandingConfig, ConfigError, Language, Rest2fConfig, SelfServiceConfig, StepUpConfig,
+    same_secret, stepup, usable_url,
 };
 
 /// A JWT signing algorithm an IdP may be pinned to.
@@ -71,6 +72,23 @@ pub struct TenantConfig {
     /// parties such as Microsoft Entra (external authentication methods) send
     /// their users to, with an `id_token_hint`, for a backup code.
     pub stepup: Option<StepUpConfig>,
+    /// The pages' language when neither the IdP nor the browser names one the
+    /// tenant offers (`en`, `fr` or `de`; default `en`).
+    pub default_language: Language,
+    /// The languages the pages are offered in (default: all shipped ones);
+    /// must include `default_language`.
+    pub languages: Option<Vec<Language>>,
+    /// How the pages name and show the service (none: the shim's neutral look).
+    pub branding: Option<BrandingConfig>,
+}
+
+impl TenantConfig {
+    /// The languages offered, in the configured order.
+    pub fn offered_languages(&self) -> Vec<Language> {
+        self.languages
+            .clone()
+            .unwrap_or_else(|| Language::ALL.to_vec())
+    }
 }
 
 /// Fields to change in the plugin's default policy.
@@ -178,6 +196,20 @@ pub(super) fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigEr
         return invalid(format!(
             "continue_urls entry {bad} must be an http(s) URL without credentials, query or fragment"
         ));
+    }
+    let offered = t.offered_languages();
+    if offered.is_empty() {
+        return invalid("languages must name at least one of en, fr, de".into());
+    }
+    if !offered.contains(&t.default_language) {
+        return invalid(format!(
+            "default_language {} must be one of languages",
+            t.default_language.tag()
+        ));
+    }
+    if let Some(b) = &t.branding {
+        b.validate()
+            .map_err(|m| ConfigError::Invalid(format!("tenants.{id}.branding.{m}")))?;
     }
     Ok(())
 }
