@@ -1,13 +1,9 @@
 // Backup-code step pages: auto-submit the hand-back form, copy / download /
-// print a new set, and drop the one-time token from the address bar.
-// Served from the shim itself (CSP script-src 'self'); every page works without it.
+// print a new set. Served from the shim itself (CSP script-src 'self'); every
+// page works without it. Every sentence comes from the page (data-* attributes
+// written by the server in the reader's language): nothing is composed here.
 (function () {
   "use strict";
-
-  // The entry URL carries a single-use session token: keep it out of history.
-  if (window.history && window.history.replaceState && /[?&]session_token=/.test(window.location.search)) {
-    window.history.replaceState(null, "", window.location.pathname);
-  }
 
   var auto = document.querySelector("form[data-autosubmit]");
   if (auto) {
@@ -32,11 +28,7 @@
 
   // The same numbering everywhere: "N. CODE", as on screen.
   var text = function () {
-    var lines = [
-      "Backup codes, set " + box.dataset.fingerprint + (box.dataset.subject ? " (" + box.dataset.subject + ")" : ""),
-      "Issued " + box.dataset.issued + " UTC. Each code works once.",
-      ""
-    ];
+    var lines = [box.dataset.txtHead, box.dataset.txtIssued, ""];
     box.querySelectorAll("code[data-number]").forEach(function (c) {
       var n = c.dataset.number;
       lines.push((n.length < 2 ? " " : "") + n + ". " + c.textContent.trim());
@@ -49,11 +41,11 @@
     copy.addEventListener("click", function () {
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(text()).then(
-          function () { say("Codes copied."); },
-          function () { say("Copying is not allowed here: select the codes and copy them by hand."); }
+          function () { say(box.dataset.msgCopied); },
+          function () { say(box.dataset.msgCopyDenied); }
         );
       } else {
-        say("Copying is not available: select the codes and copy them by hand.");
+        say(box.dataset.msgCopyUnavailable);
       }
     });
   }
@@ -65,12 +57,12 @@
       var url = URL.createObjectURL(blob);
       var a = document.createElement("a");
       a.href = url;
-      a.download = "backup-codes-" + box.dataset.fingerprint + ".txt";
+      a.download = box.dataset.filename;
       document.body.appendChild(a);
       a.click();
       a.remove();
       setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
-      say("Downloaded backup-codes-" + box.dataset.fingerprint + ".txt.");
+      say(box.dataset.msgDownloaded);
     });
   }
 

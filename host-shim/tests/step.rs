@@ -291,7 +291,7 @@ async fn enrol(shim: &Shim, sub: &str, state: &str) -> Vec<(u8, String)> {
         &[("flow", &flow)],
     )
     .await;
-    shown.assert_clear(StatusCode::OK, "shown only this once");
+    shown.assert_clear(StatusCode::OK, "not shown again once you leave this page");
     let codes = codes(&shown.html);
     let flow = field(&shown.html, "flow").unwrap();
     let done = post(
@@ -493,7 +493,7 @@ async fn codes_in_the_pages_produce_signed_results() {
         "spellcheck=\"false\"",
         "<label for=\"code\">",
         "aria-describedby=\"code-hint\"",
-        "<html lang=\"en\">",
+        "<html lang=\"en\" dir=\"ltr\">",
     ] {
         assert!(entry.html.contains(attr), "{attr}");
     }
@@ -611,7 +611,7 @@ async fn codes_in_the_pages_produce_signed_results() {
         &[("flow", &regen_flow)],
     )
     .await;
-    shown.assert_clear(StatusCode::OK, "shown only this once");
+    shown.assert_clear(StatusCode::OK, "not shown again once you leave this page");
     let new_codes = codes_of(&shown.html);
     let flow2 = field(&shown.html, "flow").unwrap();
     // An old code does not confirm the new set.
@@ -623,7 +623,11 @@ async fn codes_in_the_pages_produce_signed_results() {
     )
     .await;
     page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "not one of the new set");
-    assert!(codes_of(&page.html).is_empty(), "codes are shown once only");
+    assert_eq!(
+        codes_of(&page.html),
+        new_codes,
+        "the new codes stay on the page until the set is confirmed"
+    );
     let done = post(
         &shim,
         &format!("/step/{TENANT}/enroll/activate"),
@@ -638,7 +642,8 @@ async fn codes_in_the_pages_produce_signed_results() {
     assert_eq!(claims["result"]["regenerated"]["count"], 4);
     assert_ne!(claims["result"]["regenerated"]["set_id"], result["set_id"]);
 
-    // Old codes are gone; a used new code is refused as already used.
+    // Old codes are gone (and said to be of the replaced set); a used new
+    // code is refused as already used.
     let status = shim.state.service.status(TENANT, "alice").await.unwrap();
     assert_eq!(status.active.unwrap().remaining, 4);
     let (_, cookie, flow) = open_login(&shim, "alice", "s-login-2").await;
@@ -649,7 +654,7 @@ async fn codes_in_the_pages_produce_signed_results() {
         &[("flow", &flow), ("code", &codes[3].1)],
     )
     .await;
-    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "not right");
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "was replaced");
     let page = post(
         &shim,
         &path,
@@ -1084,4 +1089,305 @@ async fn a_finished_flow_is_refused_before_the_engine() {
         result_claims(&shim, &page.html, "s-finish-2")["result"]["number"],
         3
     );
+}
+
+/// The posted result on a refusal page's "Return to sign-in" form.
+fn way_back(shim: &Shim, page: &Page, state: &str) -> Value {
+    assert!(
+        page.html
+            .contains("<form method=\"post\" action=\"https://idp.test/continue\"")
+    );
+    result_claims(shim, &page.html, state)["result"].clone()
+}
+
+#[tokio::test]
+async fn a_reload_goes_on_and_a_finished_flow_offers_the_way_back() {
+    let shim = start(10).await;
+    let codes = enrol(&shim, "rita", "s-rita").await;
+    let claims = session(&shim, "rita", "s-reload", "login");
+    let token = sign(&claims, STEP_SECRET);
+    let query = [("state", "s-reload"), ("session_token", token.as_str())];
+    let path = format!("/step/{TENANT}/login");
+    let (entry, cookie, _) = open_login_with(&shim, &path, &query).await;
+    entry.assert_clear(StatusCode::OK, "Enter a backup code");
+    // Reload in the same browser: the same flow goes on.
+    let again = get_with_cookie(&shim, &path, &query, Some(&cookie)).await;
+    again.assert_clear(StatusCode::OK, "Enter a backup code");
+    let flow = field(&again.html, "flow").unwrap();
+    // Another browser with the same link: the state is spent; a way back.
+    let other = get_with_cookie(&shim, &path, &query, None).await;
+    other.assert_clear(StatusCode::CONFLICT, "used before");
+    assert_eq!(
+        way_back(&shim, &other, "s-reload")["reason"],
+        "state_reused"
+    );
+    // The reloaded page's form works, once.
+    let done = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &done.html, "s-reload")["result"]["number"],
+        2
+    );
+    // Back to the entry after signing in: finished, a way back to the IdP.
+    let back = get_with_cookie(&shim, &path, &query, Some(&cookie)).await;
+    back.assert_clear(StatusCode::FORBIDDEN, "already completed");
+    assert_eq!(way_back(&shim, &back, "s-reload")["reason"], "state_reused");
+    // The finished flow's form again: nothing checked, a signed `cancelled`.
+    let resent = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[2].1)],
+    )
+    .await;
+    resent.assert_clear(StatusCode::FORBIDDEN, "already completed");
+    assert_eq!(way_back(&shim, &resent, "s-reload")["reason"], "cancelled");
+    assert_eq!(
+        shim.state
+            .service
+            .status(TENANT, "rita")
+            .await
+            .unwrap()
+            .active
+            .unwrap()
+            .remaining,
+        9
+    );
+    // A forged flow still gets no way back.
+    let forged = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", "x.y.z"), ("code", &codes[2].1)],
+    )
+    .await;
+    forged.assert_clear(StatusCode::FORBIDDEN, "expired");
+    assert!(!forged.html.contains("session_token"));
+}
+
+async fn get_with_cookie(
+    shim: &Shim,
+    path: &str,
+    query: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Page {
+    let url = url::Url::parse_with_params(&format!("{}{path}", shim.base), query).unwrap();
+    let mut req = shim.http.get(url);
+    if let Some(c) = cookie {
+        req = req.header(reqwest::header::COOKIE, c);
+    }
+    let r = req.send().await.unwrap();
+    Page {
+        status: r.status(),
+        headers: r.headers().clone(),
+        html: r.text().await.unwrap(),
+    }
+}
+
+async fn open_login_with(
+    shim: &Shim,
+    path: &str,
+    query: &[(&str, &str)],
+) -> (Page, String, String) {
+    let entry = get_with_cookie(shim, path, query, None).await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    (entry, cookie, flow)
+}
+
+#[tokio::test]
+async fn a_typo_while_confirming_keeps_the_new_codes_on_the_page() {
+    let shim = start(10).await;
+    let entry = enter(
+        &shim,
+        "enroll",
+        &session(&shim, "tom", "s-tom", "enroll"),
+        "s-tom",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let issue = format!("/step/{TENANT}/enroll/issue");
+    let shown = post(&shim, &issue, Some(&cookie), &[("flow", &flow)]).await;
+    let codes = codes(&shown.html);
+    assert_eq!(codes.len(), 10);
+    let flow = field(&shown.html, "flow").unwrap();
+    assert!(!flow.contains(&codes[0].1), "the codes travel sealed");
+    let activate = format!("/step/{TENANT}/enroll/activate");
+    let typo = post(
+        &shim,
+        &activate,
+        Some(&cookie),
+        &[("flow", &flow), ("code", "not-a-code")],
+    )
+    .await;
+    typo.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "role=\"alert\"");
+    assert_eq!(codes_of(&typo.html), codes, "the same codes, shown again");
+    let flow = field(&typo.html, "flow").unwrap();
+    let done = post(
+        &shim,
+        &activate,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[4].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &done.html, "s-tom")["result"]["action"],
+        "enroll"
+    );
+}
+
+#[tokio::test]
+async fn a_code_of_the_replaced_set_gets_its_own_message() {
+    let shim = start(10).await;
+    let old = enrol(&shim, "una", "s-una").await;
+    // A new set, confirmed: the old codes stop working.
+    let entry = enter(
+        &shim,
+        "regenerate",
+        &session(&shim, "una", "s-una-2", "regenerate"),
+        "s-una-2",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let flow = field(&entry.html, "flow").unwrap();
+    let shown = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/issue"),
+        Some(&cookie),
+        &[("flow", &flow)],
+    )
+    .await;
+    let new = codes(&shown.html);
+    let flow = field(&shown.html, "flow").unwrap();
+    let done = post(
+        &shim,
+        &format!("/step/{TENANT}/enroll/activate"),
+        Some(&cookie),
+        &[("flow", &flow), ("code", &new[0].1)],
+    )
+    .await;
+    assert_eq!(
+        result_claims(&shim, &done.html, "s-una-2")["result"]["action"],
+        "regenerate"
+    );
+    let (_, cookie, flow) = open_login(&shim, "una", "s-una-3").await;
+    let path = format!("/step/{TENANT}/login");
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &old[3].1)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "was replaced");
+    // Refused like any wrong code: it counted, and signs nobody in.
+    let status = shim.state.service.status(TENANT, "una").await.unwrap();
+    assert_eq!(status.consecutive_failures, 1);
+    let flow = field(&page.html, "flow").unwrap();
+    let bob = shim.state.service.issue(TENANT, "bob").await.unwrap();
+    let wrong = bob.codes[0].code.expose_secret().clone();
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &wrong)],
+    )
+    .await;
+    page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "That code is not right.");
+    assert!(!page.html.contains("was replaced"));
+    // After the user deletes the codes, nothing of the old set is kept.
+    shim.state.service.delete(TENANT, "una").await.unwrap();
+    let since = now() - 3600;
+    assert!(
+        shim.state
+            .service
+            .store()
+            .replaced(TENANT, "una", since)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn pages_speak_the_language_the_idp_or_the_browser_asks_for() {
+    let shim = start(10).await;
+    enrol(&shim, "lea", "s-lea").await;
+    let path = format!("/step/{TENANT}/login");
+    let open = |state: &'static str, extra: Value, accept: Option<&'static str>| {
+        let mut claims = session(&shim, "lea", state, "login");
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let token = sign(&claims, STEP_SECRET);
+        let url = url::Url::parse_with_params(
+            &format!("{}{path}", shim.base),
+            &[("state", state), ("session_token", token.as_str())],
+        )
+        .unwrap();
+        let mut req = shim.http.get(url);
+        if let Some(a) = accept {
+            req = req.header(reqwest::header::ACCEPT_LANGUAGE, a);
+        }
+        req.send()
+    };
+    let lang = |r: &reqwest::Response| {
+        r.headers()[reqwest::header::CONTENT_LANGUAGE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let r = open("s-l1", json!({}), Some("fr-CH, de;q=0.5"))
+        .await
+        .unwrap();
+    assert_eq!(lang(&r), "fr");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"fr\""), "{html}");
+    assert!(html.contains("Saisissez un code de secours"));
+    let r = open("s-l2", json!({"ui_locales": "es de"}), Some("fr"))
+        .await
+        .unwrap();
+    assert_eq!(lang(&r), "de");
+    let r = open("s-l3", json!({"locale": "fr"}), Some("de"))
+        .await
+        .unwrap();
+    assert_eq!(lang(&r), "fr");
+    let r = open("s-l4", json!({}), Some("es, fr;q=0")).await.unwrap();
+    assert_eq!(lang(&r), "en");
+    // The language is carried by the flow: a refusal later in it is in German.
+    let r = open(
+        "s-l5",
+        json!({"ui_locales": "de", "zoneinfo": "Europe/Berlin"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let cookie = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("bc_flow_"))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let flow = field(&r.text().await.unwrap(), "flow").unwrap();
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", "x")],
+    )
+    .await;
+    assert_eq!(page.headers[reqwest::header::CONTENT_LANGUAGE], "de");
+    assert!(page.html.contains("<html lang=\"de\""));
 }

@@ -17,7 +17,9 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::base::Base;
+use super::chrome::Chrome;
 use super::headers::Forms;
+use super::i18n::Tr;
 use super::pages::render;
 use super::refusal::{Refusal, bad_form};
 use super::step::result::{Proof, ResultClaims, StepResult};
@@ -58,6 +60,7 @@ struct Start {
 #[derive(Template)]
 #[template(path = "demo/index.html")]
 struct IndexPage<'a> {
+    c: Chrome,
     title: &'a str,
     base: String,
     subject: String,
@@ -66,6 +69,7 @@ struct IndexPage<'a> {
 #[derive(Template)]
 #[template(path = "demo/result.html")]
 struct ResultPage<'a> {
+    c: Chrome,
     title: &'a str,
     base: String,
     ok: bool,
@@ -95,11 +99,17 @@ fn secret(state: &AppState) -> Option<&SecretString> {
         .and_then(|t| t.step_secret.as_ref())
 }
 
+/// The demo's own pages are in English (a developer's tool, not a user's page).
+fn english(state: &AppState, base: &Base) -> Chrome {
+    Chrome::new(state, base, None, Tr::default(), None)
+}
+
 fn user_name(u: &str) -> bool {
     crate::service::check_subject(u).is_ok() && u.len() <= 64
 }
 
 async fn index(
+    State(state): State<AppState>,
     base: Base,
     query: Result<Query<Start>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -109,6 +119,7 @@ async fn index(
         .filter(|u| user_name(u))
         .unwrap_or_else(|| "alice".into());
     let page = IndexPage {
+        c: english(&state, &base),
         title: "Try backup codes",
         base: base.path(""),
         subject,
@@ -124,11 +135,7 @@ async fn start(
 ) -> Result<(CookieJar, Response), Refusal> {
     let Query(q) = query.map_err(|_| bad_form())?;
     let Some(user) = q.user.map(|u| u.trim().to_owned()).filter(|u| user_name(u)) else {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "Choose a user name",
-            "Type a user name of 1 to 64 characters.",
-        ));
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "refusal-demo-user"));
     };
     let kind = match q.action.as_deref() {
         // The demo plays the IdP: it may let its user replace codes at will.
@@ -257,6 +264,7 @@ async fn finish(
         }
     };
     let page = ResultPage {
+        c: english(&state, &base),
         title: "Demo result",
         base: base.path(""),
         ok,

@@ -4,20 +4,23 @@
 //! Views: [`api`] (the JSON API identity providers call), [`step`] (the login
 //! step's pages), [`op`] (the step-up OpenID provider: discovery, keys, the
 //! authorization endpoint, whose users type their code on the step's pages),
-//! [`demo`] (the local demo IdP) and [`ops`] (health, metrics, OpenAPI, the
-//! root page, assets). Layers, each in its file: [`observe`]
-//! (request ids, spans, metrics), [`limits`] (per-IP and per-subject rates, the
-//! body reader), [`headers`] (security headers) and [`pages`] (rendering and
-//! refusal pages); [`base`] makes every link and cookie work under any prefix.
-//! [`body`] and [`error`] are the API's typed bodies and error type, [`refusal`]
-//! the pages' error type.
+//! [`demo`] (the local demo IdP), [`ops`] (health, metrics, OpenAPI, the
+//! root page, assets) and [`brand`] (tenants' logos and stylesheets). Layers,
+//! each in its file: [`observe`] (request ids, spans, metrics), [`limits`]
+//! (per-IP and per-subject rates, the body reader), [`headers`] (security
+//! headers) and [`pages`] (rendering and refusal pages); [`base`] makes every
+//! link and cookie work under any prefix. [`body`] and [`error`] are the API's
+//! typed bodies and error type, [`refusal`] the pages' error type.
 
 pub mod api;
 pub mod base;
 pub mod body;
+pub mod brand;
+pub mod chrome;
 pub mod demo;
 pub mod error;
 pub mod headers;
+pub mod i18n;
 pub mod limits;
 pub mod observe;
 pub mod op;
@@ -68,6 +71,8 @@ pub struct AppState {
     pub providers: Arc<BTreeMap<String, Provider>>,
     /// The step-up OpenID providers of tenants with `stepup`, by tenant id.
     pub stepup: Arc<BTreeMap<String, StepUp>>,
+    /// The brands of tenants with `branding`, by tenant id (loaded at start).
+    pub brands: Arc<brand::Brands>,
 }
 
 impl AppState {
@@ -88,6 +93,7 @@ impl AppState {
             config: Arc::new(config.clone()),
             providers: Arc::new(providers),
             stepup: Arc::new(BTreeMap::new()),
+            brands: Arc::new(brand::Brands::new()),
         }
     }
 
@@ -95,6 +101,13 @@ impl AppState {
     #[must_use]
     pub fn with_stepup(mut self, stepup: BTreeMap<String, StepUp>) -> Self {
         self.stepup = Arc::new(stepup);
+        self
+    }
+
+    /// The same state serving these brands (see [`brand::load_all`]).
+    #[must_use]
+    pub fn with_brands(mut self, brands: brand::Brands) -> Self {
+        self.brands = Arc::new(brands);
         self
     }
 }
@@ -126,6 +139,7 @@ pub fn app(state: AppState) -> Router {
             limits::per_ip::<Refusal>,
         ))
         .merge(ops::routes())
+        .merge(brand::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             pages::refusals,

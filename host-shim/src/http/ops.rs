@@ -10,7 +10,9 @@ use axum::routing::get;
 
 use super::AppState;
 use super::base::Base;
+use super::chrome::Chrome;
 use super::headers::{Forms, asset};
+use super::i18n::Tr;
 
 /// The OpenAPI 3.1 description of the API, served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -47,6 +49,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "root.html")]
 struct RootPage<'a> {
+    c: Chrome,
     title: &'a str,
     base: String,
     demo: bool,
@@ -55,6 +58,7 @@ struct RootPage<'a> {
 /// A small page saying what this is and where to go.
 async fn root(State(state): State<AppState>, base: Base) -> Response {
     let page = RootPage {
+        c: Chrome::new(&state, &base, None, Tr::default(), None),
         title: "Backup-code service",
         base: base.path(""),
         demo: super::demo::is_on(&state),

@@ -14,7 +14,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::base::Base;
+use super::chrome::{Chrome, tenant_of};
 use super::headers::Forms;
+use super::i18n::Msg;
+use super::refusal::Reader;
 
 /// A signed answer ready to be posted back: to the IdP's continue URL (the
 /// login step's `state` and `session_token`), or to a relying party's
@@ -79,12 +82,22 @@ pub fn render(status: StatusCode, page: &impl Template, forms: Forms) -> Respons
     response
 }
 
+/// `status` and a rendered template in the reader's language: the page says
+/// so in `Content-Language`.
+pub fn render_in(status: StatusCode, page: &impl Template, forms: Forms, c: &Chrome) -> Response {
+    let mut response = render(status, page, forms);
+    if let Ok(v) = HeaderValue::from_str(c.t.tag()) {
+        response.headers_mut().insert(header::CONTENT_LANGUAGE, v);
+    }
+    response
+}
+
 #[derive(Template)]
 #[template(path = "step/error.html")]
 struct ErrorPage<'a> {
-    title: &'a str,
-    base: &'a str,
-    message: &'a str,
+    c: &'a Chrome,
+    title: String,
+    message: String,
     handoff: Option<&'a Handoff>,
     link: Option<&'a OnwardLink>,
 }
@@ -94,35 +107,43 @@ struct ErrorPage<'a> {
 pub struct OnwardLink {
     /// The shim's own path (under the request's base path), e.g. `/self/acme/`.
     pub path: String,
-    /// What the link says.
+    /// What the link says (a message id).
     pub label: &'static str,
 }
 
 /// A refusal waiting for its page (see [`refusals`]).
 #[derive(Clone)]
 pub struct PendingRefusal {
-    /// The page's title.
-    pub title: &'static str,
-    /// What happened and what to do.
-    pub message: String,
+    /// What happened and what to do (its `.title`: the page's title).
+    pub message: Msg,
     /// The signed failure for the IdP, when one applies.
     pub handoff: Option<Handoff>,
     /// Where the user can start again, when not back at the IdP.
     pub link: Option<OnwardLink>,
+    /// Who the page is for, when the handler knew.
+    pub reader: Option<Reader>,
 }
 
 /// The layer that renders refusals with the request's base path.
 pub async fn refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let Ok(base) = Base::from_request_parts(&mut parts, &state).await;
+    let tenant = tenant_of(&state, parts.uri.path()).map(str::to_owned);
+    let headers = parts.headers.clone();
     let mut response = next.run(Request::from_parts(parts, body)).await;
     let Some(pending) = response.extensions_mut().remove::<PendingRefusal>() else {
         return response;
     };
+    let chrome = match pending.reader {
+        Some(r) => Chrome::new(&state, &base, tenant.as_deref(), r.tr, r.account),
+        None => Chrome::negotiated(&state, &base, tenant.as_deref(), &headers),
+    };
+    let mut title_id = String::from(pending.message.id);
+    title_id.push_str(".title");
     let page = ErrorPage {
-        title: pending.title,
-        base: &base.path(""),
-        message: &pending.message,
+        title: chrome.msg(&title_id),
+        message: chrome.t.text(&pending.message),
+        c: &chrome,
         handoff: pending.handoff.as_ref(),
         link: pending.link.as_ref(),
     };
@@ -130,7 +151,7 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         .handoff
         .as_ref()
         .map_or(Forms::Own(None), Handoff::forms);
-    let mut rendered = render(response.status(), &page, forms);
+    let mut rendered = render_in(response.status(), &page, forms, &chrome);
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {
         rendered.headers_mut().insert(header::RETRY_AFTER, retry);
     }

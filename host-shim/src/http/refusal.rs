@@ -1,12 +1,15 @@
 //! The error type of the pages (the login step, the demo): a clear page saying
 //! what happened and what to do, with the signed failure for the IdP when one
-//! applies, and nothing changed.
+//! applies, and nothing changed. A refusal names its message (the catalogues'
+//! `refusal-*` ids, the title in `.title`); the page is written in the
+//! reader's language by the [`refusals`](super::pages::refusals) layer.
 
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::i18n::{Msg, Tr};
 use super::limits::Refuse;
 use super::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
 
@@ -14,33 +17,51 @@ use super::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
 #[derive(Clone)]
 pub struct Refusal {
     status: StatusCode,
-    title: &'static str,
-    message: String,
+    message: Msg,
     handoff: Option<Box<Handoff>>,
     link: Option<OnwardLink>,
     retry_after: Option<u64>,
+    reader: Option<Box<Reader>>,
+}
+
+/// Who a refusal page is for, when the handler knows (a flow carries it);
+/// otherwise the layer negotiates from the request.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// Language and time zone.
+    pub tr: Tr,
+    /// The account the page is about, as shown.
+    pub account: Option<String>,
 }
 
 impl Refusal {
-    /// A refusal page.
-    pub fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal page saying the message `id` (its title: `id.title`).
+    pub fn new(status: StatusCode, id: &'static str) -> Self {
+        Self::say(status, Msg::new(id))
+    }
+
+    /// A refusal page saying a message with arguments.
+    pub fn say(status: StatusCode, message: Msg) -> Self {
         Self {
             status,
-            title,
-            message: message.into(),
+            message,
             handoff: None,
             link: None,
             retry_after: None,
+            reader: None,
         }
     }
 
     /// Something failed on the shim's side (details are logged where it happened).
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The sign-in step failed. Nothing was changed. Go back to the site you came from and try again.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "refusal-internal")
+    }
+
+    /// Write the page for this reader (language, zone, account).
+    #[must_use]
+    pub fn for_reader(mut self, reader: Reader) -> Self {
+        self.reader = Some(Box::new(reader));
+        self
     }
 
     /// Add the signed failure the page posts back to the IdP.
@@ -50,7 +71,8 @@ impl Refusal {
         self
     }
 
-    /// Add a link to one of the shim's own pages (where to start again).
+    /// Add a link to one of the shim's own pages (where to start again);
+    /// `label` is a message id.
     #[must_use]
     pub fn link(mut self, path: String, label: &'static str) -> Self {
         self.link = Some(OnwardLink { path, label });
@@ -79,10 +101,10 @@ impl IntoResponse for Refusal {
                 .insert(header::RETRY_AFTER, retry_after(s));
         }
         response.extensions_mut().insert(PendingRefusal {
-            title: self.title,
             message: self.message,
             handoff: self.handoff.map(|h| *h),
             link: self.link,
+            reader: self.reader.map(|r| *r),
         });
         response
     }
@@ -90,51 +112,28 @@ impl IntoResponse for Refusal {
 
 /// A form that is not one of the pages' forms.
 pub fn bad_form() -> Refusal {
-    Refusal::new(
-        StatusCode::BAD_REQUEST,
-        "This form could not be read",
-        "The form that was sent is not one of this sign-in step's forms. Nothing was changed.",
-    )
+    Refusal::new(StatusCode::BAD_REQUEST, "refusal-bad-form")
 }
 
 /// The store or the engine cannot answer now.
 pub fn unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "The sign-in step cannot check this request right now. Nothing was changed. Try again in a moment.",
-    )
-    .retry_after(5)
+    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-unavailable").retry_after(5)
 }
 
 impl Refuse for Refusal {
     fn too_many(wait: Duration) -> Response {
         let _ = wait;
-        Refusal::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests",
-            "Too many requests came from your network in the last minute. Wait a minute, then try again.",
-        )
-        .retry_after(60)
-        .into_response()
+        Refusal::new(StatusCode::TOO_MANY_REQUESTS, "refusal-too-many")
+            .retry_after(60)
+            .into_response()
     }
 
     fn too_large() -> Response {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "This form is too large",
-            "The form that was sent is larger than any of this step's forms. Nothing was changed.",
-        )
-        .into_response()
+        Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "refusal-too-large").into_response()
     }
 
     fn body_timeout() -> Response {
-        Refusal::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "This form arrived too slowly",
-            "The form did not arrive in time, so nothing was changed. Try again.",
-        )
-        .into_response()
+        Refusal::new(StatusCode::REQUEST_TIMEOUT, "refusal-body-timeout").into_response()
     }
 
     fn unreadable() -> Response {

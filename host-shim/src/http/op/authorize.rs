@@ -19,7 +19,7 @@
 //! ends at the hint's window at the latest.
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -32,7 +32,8 @@ use crate::auth::stepup::HintError;
 use crate::config::StepUpClient;
 use crate::http::AppState;
 use crate::http::base::Base;
-use crate::http::refusal::{self, Refusal};
+use crate::http::i18n::{Arg, Msg, Preferences, Tr, negotiate};
+use crate::http::refusal::{self, Reader, Refusal};
 use crate::http::step::flow::Flow;
 use crate::http::step::session::{Kind, valid_state};
 use crate::http::step::{self, open_login};
@@ -57,6 +58,8 @@ pub struct AuthRequest {
     acr_values: Option<String>,
     #[serde(rename = "client-request-id")]
     client_request_id: Option<String>,
+    /// The relying party's choice of page languages (OpenID Connect Core §3.1.2.1).
+    ui_locales: Option<String>,
 }
 
 impl AuthRequest {
@@ -71,6 +74,7 @@ pub async fn get(
     Path(tenant): Path<String>,
     base: Base,
     jar: CookieJar,
+    headers: HeaderMap,
     query: Result<Query<AuthRequest>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let Ok(Query(req)) = query else {
@@ -81,13 +85,9 @@ pub async fn get(
         let Some(_) = op_tenant(&state, &tenant) else {
             return Err(unknown_provider());
         };
-        return Err(Refusal::new(
-            StatusCode::OK,
-            "Step-up sign-in",
-            "This is the address where a sign-in service sends you to confirm a sign-in with a backup code. Nothing happens here on its own: go back to the site you came from.",
-        ));
+        return Err(Refusal::new(StatusCode::OK, "refusal-op-landing"));
     }
-    authorize(&state, &tenant, &base, jar, req).await
+    authorize(&state, &tenant, &base, jar, req, &headers).await
 }
 
 /// `POST .../authorize`: the request as a form (what Entra sends).
@@ -96,36 +96,25 @@ pub async fn post(
     Path(tenant): Path<String>,
     base: Base,
     jar: CookieJar,
+    headers: HeaderMap,
     form: Result<Form<AuthRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let Ok(Form(req)) = form else {
         return Err(bad_request());
     };
-    authorize(&state, &tenant, &base, jar, req).await
+    authorize(&state, &tenant, &base, jar, req, &headers).await
 }
 
 fn unknown_provider() -> Refusal {
-    Refusal::new(
-        StatusCode::NOT_FOUND,
-        "Unknown sign-in service",
-        "This address does not belong to any step-up sign-in service. Go back to the site you came from.",
-    )
+    Refusal::new(StatusCode::NOT_FOUND, "refusal-op-unknown-provider")
 }
 
 fn bad_request() -> Refusal {
-    Refusal::new(
-        StatusCode::BAD_REQUEST,
-        "This sign-in request could not be read",
-        "The sign-in request that brought you here is malformed (a parameter is repeated or not text), so it was refused and nothing was changed. Go back to the site you came from.",
-    )
+    Refusal::new(StatusCode::BAD_REQUEST, "refusal-op-bad-request")
 }
 
 fn not_registered() -> Refusal {
-    Refusal::new(
-        StatusCode::BAD_REQUEST,
-        "This sign-in request is not allowed",
-        "The sign-in request names a service or a return address that is not registered here, so it was refused and you were not sent anywhere. Nothing was changed. Go back to the site you came from.",
-    )
+    Refusal::new(StatusCode::BAD_REQUEST, "refusal-op-not-registered")
 }
 
 /// A request that is answered with an OpenID error.
@@ -151,11 +140,9 @@ impl Answering<'_> {
             "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        let message = format!(
-            "The sign-in service's request could not be accepted ({}), so no backup code was asked for and nothing was changed. Return to the sign-in service to continue.",
-            error.description
-        );
-        Refusal::new(status, "This sign-in request was refused", message).back(Some(error_handoff(
+        let message =
+            Msg::new("refusal-op-refused").arg("reason", Arg::Str(error.description.to_owned()));
+        Refusal::say(status, message).back(Some(error_handoff(
             self.redirect,
             &self.origin,
             self.state,
@@ -174,6 +161,7 @@ async fn authorize(
     base: &Base,
     jar: CookieJar,
     req: AuthRequest,
+    headers: &HeaderMap,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = op_tenant(state, tenant).ok_or_else(unknown_provider)?;
     // 1. Whom to answer, and where: nothing is ever sent to an address that
@@ -305,6 +293,15 @@ async fn authorize(
         redirect,
         now,
     )?;
+    let prefs = Preferences {
+        ui_locales: req.ui_locales.clone(),
+        ..Preferences::from_headers(headers)
+    };
+    let lang = negotiate(&prefs, state.config.tenants.get(t.id));
+    flow = flow.for_reader(&Reader {
+        tr: Tr::new(lang, None),
+        account: None,
+    });
     let horizon = t.provider.horizon(hint.iat);
     flow.exp = flow.exp.min(horizon);
     flow.answer = Some(OpAnswer {

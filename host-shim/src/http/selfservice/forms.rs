@@ -25,6 +25,7 @@ pub(super) async fn issue(
     let Post {
         tenant: id,
         base,
+        chrome,
         jar,
         session,
         ..
@@ -42,9 +43,9 @@ pub(super) async fn issue(
         Err(e) => return Err(service_refusal(e)),
     };
     let page = pages::codes(
+        &chrome,
         &base,
         t.id,
-        &session.sub,
         &issued,
         form_token(&t, &session, Some(issued.set_id.clone()))?,
         None,
@@ -60,6 +61,7 @@ pub(super) async fn activate(
     let Post {
         tenant: id,
         base,
+        chrome,
         jar,
         form,
         session,
@@ -72,23 +74,22 @@ pub(super) async fn activate(
     if state.rates.check_subject(t.id, &session.sub).is_err() {
         return Err(Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            "Too many codes were tried for this account in the last minute. Wait a minute, then try again.",
+            "refusal-self-too-many-attempts",
         )
         .retry_after(60));
     }
-    let home = |notice| home_page(&state, &t, &base, &session, Some(notice));
+    let home = |notice| home_page(&state, &t, &base, &chrome, &session, Some(notice));
     let again = |message: String| -> Result<(CookieJar, Response), Refusal> {
         let token = form_token(&t, &session, Some(set.clone()))?;
         Ok((
             jar.clone(),
-            pages::confirm_again(&base, t.id, &session.sub, token, message),
+            pages::confirm_again(&chrome, &base, t.id, token, message),
         ))
     };
     let attempt = match state.service.activate(t.id, &session.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            return again(crate::http::step::text::format_message(f).into());
+            return again(crate::http::step::text::format_message(&chrome.t, f));
         }
         Err(ServiceError::Refused(PluginError::NoPendingSet)) => {
             return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
@@ -100,9 +101,7 @@ pub(super) async fn activate(
             Ok((jar.clone(), home(Notice::Active).await?))
         }
         Outcome::Accepted(_) | Outcome::Exhausted => Err(bad_form()),
-        Outcome::Rejected(_) => again(
-            "That code is not one of the new set. Type a code from the list you just saved.".into(),
-        ),
+        Outcome::Rejected(_) => again(chrome.msg("activate-mismatch")),
         Outcome::Locked(_) => Ok((jar.clone(), home(Notice::Locked).await?)),
     }
 }
@@ -123,6 +122,7 @@ pub(super) async fn delete(
     let Post {
         tenant: id,
         base,
+        chrome,
         jar,
         session,
         ..
@@ -137,7 +137,7 @@ pub(super) async fn delete(
     }
     Ok((
         jar,
-        home_page(&state, &t, &base, &session, Some(Notice::Deleted)).await?,
+        home_page(&state, &t, &base, &chrome, &session, Some(Notice::Deleted)).await?,
     ))
 }
 
@@ -156,7 +156,7 @@ async fn back_home(
     notice: Option<Notice>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = tenant(state, &post.tenant)?;
-    let page = home_page(state, &t, &post.base, &post.session, notice).await?;
+    let page = home_page(state, &t, &post.base, &post.chrome, &post.session, notice).await?;
     Ok((post.jar, page))
 }
 
@@ -168,6 +168,7 @@ pub(super) async fn logout(
     let Post {
         tenant: id,
         base,
+        chrome,
         jar,
         ..
     } = post;
@@ -179,5 +180,5 @@ pub(super) async fn logout(
         String::new(),
         0,
     ));
-    Ok((jar, pages::signed_out(&base, t.id)))
+    Ok((jar, pages::signed_out(&chrome, &base, t.id)))
 }

@@ -12,8 +12,9 @@ use super::session::{SessionClaims, form_token, session};
 use super::tenant::{Tenant, tenant};
 use crate::http::AppState;
 use crate::http::base::Base;
+use crate::http::chrome::Chrome;
 use crate::http::headers::Forms;
-use crate::http::pages::render;
+use crate::http::pages::render_in;
 use crate::http::refusal::Refusal;
 use crate::service::ServiceError;
 
@@ -22,13 +23,14 @@ pub(super) async fn home(
     State(state): State<AppState>,
     Path(tenant_id): Path<String>,
     base: Base,
+    chrome: Chrome,
     jar: CookieJar,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = tenant(&state, &tenant_id)?;
     let Some(session) = session(&t, &jar) else {
         return start_login(&t, &base, jar, false).await;
     };
-    let page = home_page(&state, &t, &base, &session, None).await?;
+    let page = home_page(&state, &t, &base, &chrome, &session, None).await?;
     Ok((jar, page))
 }
 
@@ -36,6 +38,7 @@ pub(super) async fn home_page(
     state: &AppState,
     t: &Tenant<'_>,
     base: &Base,
+    chrome: &Chrome,
     session: &SessionClaims,
     notice: Option<Notice>,
 ) -> Result<Response, Refusal> {
@@ -45,6 +48,7 @@ pub(super) async fn home_page(
         Err(e) => return Err(service_refusal(e)),
     };
     let page = Home::new(
+        chrome,
         base,
         t.id,
         &session.sub,
@@ -56,17 +60,14 @@ pub(super) async fn home_page(
     // Replacing or deleting codes after a weak login sends the browser on to
     // the IdP; `form-action` applies to that redirect too.
     let idp = t.provider.authorization_origin().await.ok();
-    Ok(render(StatusCode::OK, &page, Forms::Own(idp)))
+    Ok(render_in(StatusCode::OK, &page, Forms::Own(idp), chrome))
 }
 
 pub(super) fn service_refusal(e: ServiceError) -> Refusal {
     match e {
-        ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "Your backup codes cannot be read or changed just now. Nothing was changed. Try again in a moment.",
-        )
-        .retry_after(5),
+        ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => {
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-self-unavailable").retry_after(5)
+        }
         other => {
             tracing::warn!(error = %other, "self-service request failed");
             Refusal::internal()

@@ -145,8 +145,7 @@ fn idp_unavailable(e: &OidcError) -> Refusal {
     tracing::warn!(error = %e, "self-service login at the IdP failed");
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in service unavailable",
-        "The sign-in service could not be reached or answered something unexpected. Nothing was changed. Try again in a moment.",
+        "refusal-self-idp-unavailable",
     )
     .retry_after(5)
 }
@@ -202,12 +201,8 @@ async fn complete_login(
 ) -> Result<axum_extra::extract::cookie::Cookie<'static>, Refusal> {
     let refused = |why: &str| {
         tracing::info!(tenant = t.id, reason = why, "self-service login refused");
-        Refusal::new(
-            StatusCode::FORBIDDEN,
-            "Sign-in not completed",
-            "The sign-in could not be completed (it expired, was cancelled or did not come from this browser). Nothing was changed. Open your backup-code page again.",
-        )
-        .link(self_path(t.id), "Open your backup-code page")
+        Refusal::new(StatusCode::FORBIDDEN, "refusal-self-login-not-completed")
+            .link(self_path(t.id), "link-open-self")
     };
     let Ok(Query(q)) = query else {
         return Err(refused("no parameters"));

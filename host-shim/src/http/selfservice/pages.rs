@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::http::base::Base;
+use crate::http::chrome::Chrome;
 use crate::http::headers::Forms;
-use crate::http::pages::render;
-use crate::http::step::pages::{Actions, CodesPage};
-use crate::http::step::text::format_time;
+use crate::http::i18n::Arg;
+use crate::http::pages::render_in;
+use crate::http::step::pages::{Actions, CodesPage, SetView, rows};
 use crate::plugin::{CredentialStatus, Issued};
 
 /// A note at the top of the home page.
@@ -26,77 +27,89 @@ pub enum Notice {
 }
 
 impl Notice {
-    fn text(self) -> &'static str {
+    fn id(self) -> &'static str {
         match self {
-            Self::Active => {
-                "Your new backup codes are active. Your old codes, if you had any, no longer work."
-            }
-            Self::Deleted => "Your backup codes were deleted.",
-            Self::NothingToConfirm => "There was no new set waiting to be confirmed.",
-            Self::Locked => "Too many wrong codes: backup codes are locked for a while.",
+            Self::Active => "self-notice-active",
+            Self::Deleted => "self-notice-deleted",
+            Self::NothingToConfirm => "self-notice-nothing",
+            Self::Locked => "self-notice-locked",
         }
     }
-}
-
-/// One used code, for the list.
-pub struct UsedRow {
-    /// Its number.
-    pub number: u8,
-    /// When (UTC).
-    pub at: String,
 }
 
 /// The user's codes and what they can do.
 #[derive(Template)]
 #[template(path = "self/home.html")]
 pub struct Home<'a> {
-    title: &'a str,
-    base: String,
+    c: &'a Chrome,
+    title: String,
     actions: String,
-    subject: &'a str,
+    signed_in: String,
     notice: Option<&'static str>,
     has_codes: bool,
-    fingerprint: String,
-    total: u8,
-    remaining: u8,
+    set_heading: String,
+    remaining_line: String,
     low: bool,
     locked: bool,
-    used: Vec<UsedRow>,
+    used: Vec<String>,
     strong: bool,
     flow: String,
 }
 
 impl<'a> Home<'a> {
     /// The home page of `subject`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        c: &'a Chrome,
         base: &Base,
         tenant: &str,
-        subject: &'a str,
+        subject: &str,
         status: Option<&CredentialStatus>,
         strong: bool,
         flow: String,
         notice: Option<Notice>,
     ) -> Self {
+        let t = &c.t;
         let active = status.and_then(|s| s.active.as_ref());
+        let num = |n: u8| Arg::Num(i64::from(n));
         Self {
-            title: "Your backup codes",
-            base: base.path(""),
+            c,
+            title: t.msg("self-title"),
             actions: base.path(&format!("/self/{tenant}")),
-            subject,
-            notice: notice.map(Notice::text),
+            signed_in: t.with(
+                "self-signed-in-as",
+                &[("subject", Arg::Str(subject.to_owned()))],
+            ),
+            notice: notice.map(Notice::id),
             has_codes: active.is_some(),
-            fingerprint: active.map(|a| a.fingerprint.clone()).unwrap_or_default(),
-            total: active.map_or(0, |a| a.total),
-            remaining: active.map_or(0, |a| a.remaining),
+            set_heading: t.with(
+                "self-set-heading",
+                &[(
+                    "fingerprint",
+                    Arg::Str(active.map(|a| a.fingerprint.clone()).unwrap_or_default()),
+                )],
+            ),
+            remaining_line: t.with(
+                "self-remaining",
+                &[
+                    ("remaining", num(active.map_or(0, |a| a.remaining))),
+                    ("total", num(active.map_or(0, |a| a.total))),
+                ],
+            ),
             low: active.is_some_and(|a| a.low),
             locked: status.is_some_and(|s| s.locked_permanently || s.locked_until.is_some()),
             used: active
                 .map(|a| {
                     a.used
                         .iter()
-                        .map(|u| UsedRow {
-                            number: u.number,
-                            at: format_time(i64::try_from(u.at).unwrap_or(0)),
+                        .map(|u| {
+                            t.with(
+                                "self-used",
+                                &[
+                                    ("number", num(u.number)),
+                                    ("at", Arg::Time(i64::try_from(u.at).unwrap_or(0))),
+                                ],
+                            )
                         })
                         .collect()
                 })
@@ -110,7 +123,6 @@ impl<'a> Home<'a> {
 fn actions(base: &Base, tenant: &str) -> Actions {
     let at = |route: &str| base.path(&format!("/self/{tenant}/{route}"));
     Actions {
-        base: base.path(""),
         login: at("login"),
         issue: at("issue"),
         activate: at("activate"),
@@ -121,56 +133,57 @@ fn actions(base: &Base, tenant: &str) -> Actions {
 
 /// A new set, shown once, with its confirmation form.
 pub fn codes(
+    c: &Chrome,
     base: &Base,
     tenant: &str,
-    subject: &str,
     issued: &Issued,
     flow: String,
     error: Option<String>,
 ) -> Response {
     let actions = actions(base, tenant);
-    let page = CodesPage::new_set(&actions, issued, subject.to_owned(), flow, error);
-    render(StatusCode::OK, &page, Forms::Own(None))
+    let view = SetView {
+        codes: rows(issued),
+        fingerprint: issued.fingerprint.clone(),
+        issued_at: i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0),
+        pending: issued.pending(),
+    };
+    let page = CodesPage::new(c, &actions, view, flow, error);
+    render_in(StatusCode::OK, &page, Forms::Own(None), c)
 }
 
 /// The confirmation again after a code that did not confirm the set.
 pub fn confirm_again(
+    c: &Chrome,
     base: &Base,
     tenant: &str,
-    subject: &str,
     flow: String,
     error: String,
 ) -> Response {
     let actions = actions(base, tenant);
-    let page = CodesPage {
-        title: "Confirm your backup codes",
-        base: &actions.base,
-        actions: &actions,
+    let view = SetView {
         codes: Vec::new(),
         fingerprint: String::new(),
-        subject: subject.to_owned(),
-        issued: String::new(),
+        issued_at: 0,
         pending: true,
-        flow,
-        error: Some(error),
     };
-    render(StatusCode::UNPROCESSABLE_ENTITY, &page, Forms::Own(None))
+    let page = CodesPage::new(c, &actions, view, flow, Some(error));
+    render_in(StatusCode::UNPROCESSABLE_ENTITY, &page, Forms::Own(None), c)
 }
 
 #[derive(Template)]
 #[template(path = "self/signed-out.html")]
 struct SignedOut<'a> {
-    title: &'a str,
-    base: String,
+    c: &'a Chrome,
+    title: String,
     again: String,
 }
 
 /// After signing out.
-pub fn signed_out(base: &Base, tenant: &str) -> Response {
+pub fn signed_out(c: &Chrome, base: &Base, tenant: &str) -> Response {
     let page = SignedOut {
-        title: "Signed out",
-        base: base.path(""),
+        c,
+        title: c.msg("self-signed-out-title"),
         again: base.path(&format!("/self/{tenant}/")),
     };
-    render(StatusCode::OK, &page, Forms::Own(None))
+    render_in(StatusCode::OK, &page, Forms::Own(None), c)
 }

@@ -12,6 +12,7 @@ use super::tokens::{Keys, Purpose};
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
+use crate::http::chrome::Chrome;
 use crate::http::refusal::{Refusal, bad_form};
 
 /// The session, in its cookie.
@@ -98,12 +99,8 @@ pub(super) fn posted(
     form: &SelfForm,
 ) -> Result<(SessionClaims, FormClaims), Refusal> {
     let expired = || {
-        Refusal::new(
-            StatusCode::FORBIDDEN,
-            "This page has expired",
-            "This page is no longer valid (it expired, or belongs to another sign-in). Nothing was changed. Open your backup-code page again.",
-        )
-        .link(self_path(t.id), "Open your backup-code page")
+        Refusal::new(StatusCode::FORBIDDEN, "refusal-self-expired")
+            .link(self_path(t.id), "link-open-self")
     };
     let session = session(t, jar).ok_or_else(expired)?;
     let token = form.flow.as_deref().ok_or_else(bad_form)?;
@@ -119,6 +116,7 @@ pub(super) fn posted(
 pub(super) struct Post {
     pub(super) tenant: String,
     pub(super) base: Base,
+    pub(super) chrome: Chrome,
     pub(super) jar: CookieJar,
     pub(super) form: SelfForm,
     pub(super) session: SessionClaims,
@@ -136,6 +134,7 @@ impl axum::extract::FromRequest<AppState> for Post {
             return Err(bad_form());
         };
         let Ok(base) = Base::from_request_parts(&mut parts, state).await;
+        let Ok(chrome) = Chrome::from_request_parts(&mut parts, state).await;
         let jar = CookieJar::from_headers(&parts.headers);
         let req = axum::extract::Request::from_parts(parts, body);
         let Form(form) = Form::<SelfForm>::from_request(req, state)
@@ -146,6 +145,7 @@ impl axum::extract::FromRequest<AppState> for Post {
         Ok(Self {
             tenant: tenant_id,
             base,
+            chrome,
             jar,
             form,
             session,

@@ -42,11 +42,7 @@ pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>,
                 keys: Keys::new(id, secret),
             })
         }
-        _ => Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "No self-service here",
-            "This address does not belong to any sign-in service's backup-code page.",
-        )),
+        _ => Err(Refusal::new(StatusCode::NOT_FOUND, "refusal-self-unknown")),
     }
 }
 

@@ -4,8 +4,9 @@
 use axum::extract::State;
 use axum::response::Response;
 
+use super::chrome;
 use super::flow::{AnyForms, Posted, finish};
-use super::pages::{Actions, HandoffPage, hand_back};
+use super::pages::{HandoffPage, hand_back};
 use super::result::Reason;
 use crate::http::AppState;
 use crate::http::base::Base;
@@ -22,11 +23,12 @@ pub async fn cancel(
     let handoff = flow
         .failure(&state, &t, Reason::Cancelled)
         .ok_or_else(Refusal::internal)?;
+    let c = chrome(&state, &base, &t, flow);
     let page = HandoffPage {
-        title: "Returning to sign-in",
-        base: &Actions::new(&base, t.id).base,
-        message: "You chose not to use a backup code. Returning you to sign-in…".into(),
+        title: c.msg("handoff-cancel-title"),
+        message: c.msg("handoff-cancel"),
+        c: &c,
         handoff,
     };
-    Ok(hand_back(&page, &page.handoff))
+    Ok(hand_back(&page, &page.handoff, &c))
 }

@@ -6,15 +6,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::flow::{self, EnrolForms, Flow, Posted, finish, subject_limited};
-use super::pages::{Actions, CodesPage, HandoffPage, hand_back, own};
+use super::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish, subject_limited};
+use super::pages::{Actions, CodesPage, HandoffPage, SetView, hand_back, own, rows};
 use super::refusals::{exhausted, expired_flow, too_many_sets};
 use super::result::{Enrolment, Proof, Reason, StepResult};
 use super::session::Kind;
 use super::text::{activation_message, format_message};
-use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, spend};
+use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, chrome, now, sealed, spend};
 use crate::http::AppState;
 use crate::http::base::Base;
+use crate::http::i18n::Arg;
 use crate::http::refusal::{Refusal, bad_form};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError};
@@ -27,7 +28,7 @@ pub async fn issue(
 ) -> Result<Response, Refusal> {
     let t = posted.tenant(&state)?;
     let mut flow = posted.flow.clone();
-    subject_limited(&state, t.id, &flow.sub)?;
+    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
         let id = format!("issue:{}:{}:{n}", t.id, flow.fid);
@@ -37,7 +38,9 @@ pub async fn issue(
         }
     }
     if !allowed {
-        return Err(too_many_sets().back(flow.failure(&state, &t, Reason::TooManySets)));
+        return Err(too_many_sets()
+            .back(flow.failure(&state, &t, Reason::TooManySets))
+            .for_reader(flow.reader()));
     }
     // A first enrolment never replaces codes, whatever happened since its entry
     // page (decided on the version the new set is written over).
@@ -53,31 +56,75 @@ pub async fn issue(
         .map_err(|e| flow.refusal(&state, &t, e))?;
     flow.set = Some(issued.set_id.clone());
     flow.pending = issued.pending();
+    let codes = rows(&issued);
+    let issued_at = now();
+    // While the set waits to be confirmed, its codes travel sealed in the flow
+    // so a typo while confirming shows them again; when the grown flow would
+    // not fit through the form (very large sets), they are shown this once.
+    flow.sealed = None;
+    if flow.pending {
+        let sealed = sealed::seal(&t, &flow.fid, &issued.set_id, issued_at, &codes);
+        let with = Flow {
+            sealed,
+            ..flow.clone()
+        };
+        if with.sign(&t).is_ok_and(|f| f.len() <= MAX_FLOW_BYTES) {
+            flow = with;
+        }
+    }
     let actions = Actions::new(&base, t.id);
-    let page = CodesPage::new_set(&actions, &issued, flow.sub.clone(), flow.sign(&t)?, None);
-    Ok(own(StatusCode::OK, &page, &flow.cont))
+    let c = chrome(&state, &base, &t, &flow);
+    let view = SetView {
+        codes,
+        fingerprint: issued.fingerprint.clone(),
+        issued_at,
+        pending: flow.pending,
+    };
+    let page = CodesPage::new(&c, &actions, view, flow.sign(&t)?, None);
+    Ok(own(StatusCode::OK, &page, &flow.cont, &c))
 }
 
-/// The confirmation form again (codes are not shown twice), with why.
-fn confirm_again(
+/// The confirmation form again, with why: with the codes when the flow
+/// carries them sealed, else the form alone.
+async fn confirm_again(
+    state: &AppState,
     t: &StepTenant<'_>,
+    base: &Base,
     actions: &Actions,
     flow: &Flow,
     error: String,
 ) -> Result<Response, Refusal> {
-    let page = CodesPage {
-        title: "Confirm your backup codes",
-        base: &actions.base,
-        actions,
-        codes: Vec::new(),
-        fingerprint: String::new(),
-        subject: flow.sub.clone(),
-        issued: String::new(),
-        pending: true,
-        flow: flow.sign(t)?,
-        error: Some(error),
+    let set = flow.set.as_deref().unwrap_or_default();
+    let (issued_at, codes) = flow
+        .sealed
+        .as_deref()
+        .and_then(|s| sealed::open(t, &flow.fid, set, s))
+        .unwrap_or_default();
+    let fingerprint = if codes.is_empty() {
+        String::new()
+    } else {
+        pending_fingerprint(state, t.id, &flow.sub, set).await
     };
-    Ok(own(StatusCode::UNPROCESSABLE_ENTITY, &page, &flow.cont))
+    let c = chrome(state, base, t, flow);
+    let view = SetView {
+        codes,
+        fingerprint,
+        issued_at,
+        pending: true,
+    };
+    let page = CodesPage::new(&c, actions, view, flow.sign(t)?, Some(error));
+    Ok(own(StatusCode::UNPROCESSABLE_ENTITY, &page, &flow.cont, &c))
+}
+
+/// The short form of the subject's pending set `set` (empty when unknown).
+async fn pending_fingerprint(state: &AppState, tenant: &str, sub: &str, set: &str) -> String {
+    state
+        .service
+        .status(tenant, sub)
+        .await
+        .ok()
+        .and_then(|s| s.pending.filter(|p| p.set_id == set).map(|p| p.fingerprint))
+        .unwrap_or_default()
 }
 
 /// `POST .../enroll/activate`: one code of the new set typed back.
@@ -92,12 +139,14 @@ pub async fn activate(
         return Err(expired_flow());
     };
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    subject_limited(&state, t.id, &flow.sub)?;
+    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let actions = Actions::new(&base, t.id);
+    let tr = flow.tr();
     let attempt = match state.service.activate(t.id, &flow.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            return confirm_again(&t, &actions, flow, format_message(f).into());
+            let error = format_message(&tr, f);
+            return confirm_again(&state, &t, &base, &actions, flow, error).await;
         }
         Err(e) => return Err(flow.refusal(&state, &t, e)),
     };
@@ -105,24 +154,18 @@ pub async fn activate(
         Outcome::Accepted(number) if attempt.set_id.as_deref() == Some(set.as_str()) => {
             finish(&state, &t, flow).await?;
             let confirmed = Some(number);
-            enrolled(
-                &state,
-                &t,
-                &actions,
-                flow,
-                &set,
-                confirmed,
-                attempt.remaining,
-            )
-            .await
+            enrolled(&state, &t, &base, flow, &set, confirmed, attempt.remaining).await
         }
         Outcome::Accepted(_) => Err(expired_flow()),
         Outcome::Rejected(r) => {
             let note = flow::rejected(&state, &t, flow, r).await?;
-            confirm_again(&t, &actions, flow, activation_message(r.reason, &note))
+            let error = activation_message(&tr, r.reason, &note);
+            confirm_again(&state, &t, &base, &actions, flow, error).await
         }
         Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
-        Outcome::Exhausted => Err(exhausted(flow.failure(&state, &t, Reason::Exhausted))),
+        Outcome::Exhausted => {
+            Err(exhausted(flow.failure(&state, &t, Reason::Exhausted)).for_reader(flow.reader()))
+        }
     }
 }
 
@@ -149,8 +192,7 @@ pub async fn done(
         .filter(|a| a.set_id == set)
         .ok_or_else(expired_flow)?;
     finish(&state, &t, flow).await?;
-    let actions = Actions::new(&base, t.id);
-    enrolled(&state, &t, &actions, flow, &set, None, active.remaining).await
+    enrolled(&state, &t, &base, flow, &set, None, active.remaining).await
 }
 
 /// The signed success of an enrolment (after a login: the login's result with
@@ -158,7 +200,7 @@ pub async fn done(
 async fn enrolled(
     state: &AppState,
     t: &StepTenant<'_>,
-    actions: &Actions,
+    base: &Base,
     flow: &Flow,
     set: &str,
     number: Option<u8>,
@@ -180,13 +222,15 @@ async fn enrolled(
         (None, Some(Kind::Regenerate)) => StepResult::success(Proof::Regenerate(enrolment)),
         (None, _) => StepResult::success(Proof::Enroll(enrolment)),
     };
+    let c = chrome(state, base, t, flow);
     let page = HandoffPage {
-        title: "Backup codes are on",
-        base: &actions.base,
-        message: format!(
-            "Your new backup codes (set {fingerprint}) are active. Returning you to sign-in…"
+        title: c.msg("handoff-enrolled-title"),
+        message: c.t.with(
+            "handoff-enrolled",
+            &[("fingerprint", Arg::Str(fingerprint))],
         ),
+        c: &c,
         handoff: flow.hand_back(state, t, result)?,
     };
-    Ok(hand_back(&page, &page.handoff))
+    Ok(hand_back(&page, &page.handoff, &c))
 }

@@ -3,8 +3,8 @@
 //! finish is refused, before the state and the token are spent.
 
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -15,9 +15,12 @@ use super::pages::{Actions, EnrollPage, own};
 use super::refusals::{self, already_enrolled, bad_link, link_too_long};
 use super::result::{Reason, Signed};
 use super::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
-use super::{FLOW_TTL, cookies, now, sha256_hex, spend, step_tenant};
+use super::{FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant};
+use crate::config::TenantConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
+use crate::http::i18n::{Preferences, Tr, negotiate};
+use crate::http::refusal::Reader;
 use crate::http::refusal::Refusal;
 use crate::service::ServiceError;
 
@@ -49,6 +52,7 @@ pub async fn open(
     EntryKind(kind): EntryKind,
     base: Base,
     jar: CookieJar,
+    headers: HeaderMap,
     query: Result<Query<Entry>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = step_tenant(&state, &tenant)?;
@@ -63,6 +67,8 @@ pub async fn open(
         return Err(bad_link());
     }
     let session = session::check(&state, &t, &base, &token, &flow_state, kind)?;
+    let reader = reader(&session, t.config, &headers);
+    let refuse = |r: Refusal| r.for_reader(reader.clone());
     let fail = |reason: Reason| {
         Signed::failure(
             &state,
@@ -74,7 +80,7 @@ pub async fn open(
             reason,
         )
     };
-    let (flow, csrf) = Flow::start(
+    let (flow, mut csrf) = Flow::start(
         &tenant,
         kind,
         &session.sub,
@@ -82,10 +88,12 @@ pub async fn open(
         &session.cont,
         now(),
     )?;
+    let mut flow = flow.for_reader(&reader);
+    flow.fid = flow::entry_fid(&t, &session.id)?;
     // A flow that could not travel through every page of the step is refused
     // now, while nothing is spent (a long `state` with a long continue URL).
     if !flow::fits(&flow.sign(&t)?) {
-        return Err(link_too_long().back(fail(Reason::InvalidRequest)));
+        return Err(refuse(link_too_long().back(fail(Reason::InvalidRequest))));
     }
     // Whether a set would be replaced, known before anything is spent: a first
     // enrolment never replaces codes (that needs a `regenerate` token).
@@ -99,35 +107,84 @@ pub async fn open(
         false
     };
     if kind == Kind::Enroll && replacing {
-        return Err(already_enrolled().back(fail(Reason::AlreadyEnrolled)));
+        return Err(refuse(
+            already_enrolled().back(fail(Reason::AlreadyEnrolled)),
+        ));
     }
     let horizon = now().saturating_add(FLOW_TTL).max(session.expires);
     let state_id = format!("state:{tenant}:{}", sha256_hex(flow_state.as_bytes()));
-    if !spend(&state, &state_id, horizon).await? {
-        return Err(refusals::state_reused().back(fail(Reason::StateReused)));
-    }
+    let resumed = if spend(&state, &state_id, horizon).await? {
+        false
+    } else {
+        // A reload or Back in the browser that opened this flow (its cookie
+        // says so): the flow goes on where it was, unless it has finished.
+        let cookie = cookies::value(&jar, &cookies::name(&flow.fid)).unwrap_or("");
+        if cookie.is_empty() {
+            return Err(refuse(
+                refusals::state_reused().back(fail(Reason::StateReused)),
+            ));
+        }
+        if flow::finished(&state, &t, &flow).await? {
+            return Err(refuse(
+                refusals::finished_flow().back(fail(Reason::StateReused)),
+            ));
+        }
+        csrf = cookie.to_owned();
+        flow.csrf = sha256_hex(csrf.as_bytes());
+        true
+    };
     let token_id = format!("session:{tenant}:{}", session.id);
-    if !spend(&state, &token_id, horizon).await? {
-        return Err(refusals::replayed().back(fail(Reason::ReplayedToken)));
+    if !resumed && !spend(&state, &token_id, horizon).await? {
+        return Err(refuse(
+            refusals::replayed().back(fail(Reason::ReplayedToken)),
+        ));
     }
     let actions = Actions::new(&base, &tenant);
     let response = if kind.enrols() {
+        let c = chrome(&state, &base, &t, &flow);
         let page = EnrollPage {
-            title: if replacing {
-                "Replace your backup codes"
+            title: c.msg(if replacing {
+                "enroll-title-replace"
             } else {
-                "Set up backup codes"
-            },
-            base: &actions.base,
+                "enroll-title-first"
+            }),
+            c: &c,
             actions: &actions,
             flow: flow.sign(&t)?,
             replacing,
             error: None,
         };
-        own(StatusCode::OK, &page, &flow.cont)
+        own(StatusCode::OK, &page, &flow.cont, &c)
     } else {
-        code_page(&state, &t, &actions, &flow, None).await?
+        code_page(&state, &t, &base, &actions, &flow, None).await?
     };
     let jar = jar.add(cookies::flow(&base, &tenant, &flow.fid, csrf, FLOW_TTL));
     Ok((jar, response))
 }
+
+/// Who the flow's pages are for: the language the IdP or the browser asks
+/// for (among the tenant's), the IdP's time zone, the account's name.
+fn reader(session: &session::Session, tenant: &TenantConfig, headers: &HeaderMap) -> Reader {
+    let prefs = Preferences {
+        ui_locales: session.ui_locales.clone(),
+        locale: session.locale.clone(),
+        accept_language: headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let account = session
+        .preferred_username
+        .clone()
+        .filter(|a| {
+            !a.is_empty() && a.len() <= MAX_ACCOUNT_BYTES && !a.chars().any(char::is_control)
+        })
+        .unwrap_or_else(|| session.sub.clone());
+    Reader {
+        tr: Tr::new(negotiate(&prefs, Some(tenant)), session.zoneinfo.as_deref()),
+        account: Some(account),
+    }
+}
+
+/// Longest account name taken from the IdP's `preferred_username`, bytes.
+const MAX_ACCOUNT_BYTES: usize = 128;

@@ -21,9 +21,10 @@ use super::session::Kind;
 use super::text::attempts_note;
 use super::{StepTenant, cookies, sha256_hex, spend, step_tenant};
 use crate::http::AppState;
+use crate::http::i18n::{Language, Tr};
 use crate::http::op::answer::OpAnswer;
 use crate::http::pages::Handoff;
-use crate::http::refusal::{self, Refusal, bad_form};
+use crate::http::refusal::{self, Reader, Refusal, bad_form};
 use crate::plugin::{PluginError, Rejection};
 use crate::service::ServiceError;
 
@@ -71,6 +72,19 @@ pub struct Flow {
     /// redirect URI (`cont`) as an ID token or an OpenID error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<OpAnswer>,
+    /// The pages' language (its tag), chosen when the flow began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// The reader's IANA time zone, when the IdP named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// The account name shown on the pages, when it is not `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acct: Option<String>,
+    /// The new set's codes, sealed for this flow alone (see [`super::sealed`]),
+    /// so they stay on the page until the set is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 impl Flow {
@@ -98,8 +112,39 @@ impl Flow {
             pending: false,
             after: None,
             answer: None,
+            lang: None,
+            tz: None,
+            acct: None,
+            sealed: None,
         };
         Ok((flow, csrf))
+    }
+
+    /// This flow, its pages written for `reader`.
+    #[must_use]
+    pub fn for_reader(mut self, reader: &Reader) -> Self {
+        self.lang = Some(reader.tr.tag().to_owned());
+        self.tz = reader.tr.zone().map(str::to_owned);
+        self.acct = reader.account.clone().filter(|a| *a != self.sub);
+        self
+    }
+
+    /// Who the flow's pages are for.
+    pub fn reader(&self) -> Reader {
+        let lang = self
+            .lang
+            .as_deref()
+            .and_then(Language::from_tag)
+            .unwrap_or_default();
+        Reader {
+            tr: Tr::new(lang, self.tz.as_deref()),
+            account: Some(self.acct.clone().unwrap_or_else(|| self.sub.clone())),
+        }
+    }
+
+    /// The flow's reader's language and zone.
+    pub fn tr(&self) -> Tr {
+        self.reader().tr
     }
 
     /// The kind of the flow.
@@ -158,15 +203,27 @@ impl Flow {
         .ok()
     }
 
+    /// The page for a posted form of a flow that has expired or finished: a
+    /// way back to the IdP (a signed `cancelled`), nothing changed.
+    pub fn ended(&self, state: &AppState, t: &StepTenant<'_>) -> Refusal {
+        refusals::finished_flow()
+            .back(self.failure(state, t, Reason::Cancelled))
+            .for_reader(self.reader())
+    }
+
     /// A lockout page with its signed failure.
     pub fn locked(&self, state: &AppState, t: &StepTenant<'_>, until: Option<i64>) -> Refusal {
         let failure = Failure::locked(self.action(), until);
         let handoff = self.hand_back(state, t, StepResult::Failed(failure)).ok();
-        refusals::locked(until, super::now(), handoff)
+        refusals::locked(until, super::now(), handoff).for_reader(self.reader())
     }
 
     /// The page for a service error, with the signed failure where one applies.
     pub fn refusal(&self, state: &AppState, t: &StepTenant<'_>, e: ServiceError) -> Refusal {
+        self.refusal_page(state, t, e).for_reader(self.reader())
+    }
+
+    fn refusal_page(&self, state: &AppState, t: &StepTenant<'_>, e: ServiceError) -> Refusal {
         match e {
             ServiceError::NotEnrolled | ServiceError::Refused(PluginError::NoActiveSet) => {
                 refusals::not_enrolled().back(self.failure(state, t, Reason::NotEnrolled))
@@ -307,8 +364,12 @@ async fn check(
         .as_deref()
         .filter(|f| f.len() <= MAX_FLOW_BYTES)
         .ok_or_else(expired_flow)?;
+    // The signature is checked first and the expiry apart: a page of this
+    // step that has expired or finished (a reload, Back, a second tab) gets a
+    // way back to the IdP, a signed `cancelled`; anything else is refused flat.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
+    validation.validate_exp = false;
     validation.set_issuer(&[FLOW_ISSUER]);
     validation.set_audience(&[t.id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
@@ -321,22 +382,45 @@ async fn check(
     }
     let presented = cookies::value(jar, &cookies::name(&flow.fid)).unwrap_or("");
     let digest = sha256_hex(presented.as_bytes());
-    if presented.is_empty() || !bool::from(digest.as_bytes().ct_eq(flow.csrf.as_bytes())) {
+    let expired = flow.exp <= super::now();
+    if !expired
+        && (presented.is_empty() || !bool::from(digest.as_bytes().ct_eq(flow.csrf.as_bytes())))
+    {
         return Err(foreign_form());
     }
-    let finished = state
+    if expired || finished(state, t, &flow).await? {
+        return Err(flow.ended(state, t));
+    }
+    Ok(flow)
+}
+
+/// Has the flow finished (its result was handed back)?
+pub async fn finished(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<bool, Refusal> {
+    state
         .service
         .store()
-        .token_used(&finished_id(t, &flow))
+        .token_used(&finished_id(t, flow))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the single-use store is unavailable");
             refusal::unavailable()
-        })?;
-    if finished {
-        return Err(expired_flow());
-    }
-    Ok(flow)
+        })
+}
+
+/// The flow id of a flow the IdP's session token `session_id` opened: the
+/// same on every reload of the entry, so the browser holding that flow's
+/// cookie goes on with it. Derived under the step secret: nobody else can
+/// name the cookie.
+pub fn entry_fid(t: &StepTenant<'_>, session_id: &str) -> Result<String, Refusal> {
+    use base64::Engine as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(t.secret.expose_secret().as_bytes())
+        .map_err(|_| Refusal::internal())?;
+    mac.update(b"backup-codes-shim entry flow id v1\0");
+    mac.update(t.id.as_bytes());
+    mac.update(b"\0");
+    mac.update(session_id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
 }
 
 /// The single-use id marking a flow finished.
@@ -376,6 +460,7 @@ pub async fn rejected(
         .map_or(0, |x| x.policy.free_failures);
     let until = r.locked_until.and_then(|u| i64::try_from(u).ok());
     Ok(attempts_note(
+        &flow.tr(),
         free,
         r.consecutive_failures,
         until,

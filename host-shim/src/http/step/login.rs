@@ -13,9 +13,10 @@ use super::refusals::exhausted;
 use super::result::{Proof, Reason, StepResult, Verified};
 use super::session::Kind;
 use super::text::{format_message, rejection_message};
-use super::{FLOW_TTL, StepTenant, active_fingerprint, cookies, now};
+use super::{FLOW_TTL, StepTenant, chrome, cookies, now};
 use crate::http::AppState;
 use crate::http::base::Base;
+use crate::http::i18n::Arg;
 use crate::http::refusal::{Refusal, bad_form};
 use crate::plugin::{CodeOrder, Outcome, PluginError};
 use crate::service::{Attempt, ServiceError};
@@ -26,6 +27,7 @@ use crate::service::{Attempt, ServiceError};
 pub async fn code_page(
     state: &AppState,
     t: &StepTenant<'_>,
+    base: &Base,
     actions: &Actions,
     flow: &Flow,
     error: Option<String>,
@@ -48,7 +50,7 @@ pub async fn code_page(
         return Err(flow.locked(state, t, Some(until)));
     }
     if active.exhausted {
-        return Err(exhausted(flow.failure(state, t, Reason::Exhausted)));
+        return Err(exhausted(flow.failure(state, t, Reason::Exhausted)).for_reader(flow.reader()));
     }
     let numbered = state
         .service
@@ -59,15 +61,10 @@ pub async fn code_page(
     } else {
         StatusCode::OK
     };
-    let page = CodePage {
-        title: "Enter a backup code",
-        base: &actions.base,
-        actions,
-        flow: flow.sign(t)?,
-        next_number: numbered.then_some(active.next_number).flatten(),
-        error,
-    };
-    Ok(own(status_code, &page, &flow.cont))
+    let c = chrome(state, base, t, flow);
+    let next_number = numbered.then_some(active.next_number).flatten();
+    let page = CodePage::new(&c, actions, flow.sign(t)?, next_number, error);
+    Ok(own(status_code, &page, &flow.cont, &c))
 }
 
 /// `POST /step/{tenant}/login`: check the typed code.
@@ -80,12 +77,16 @@ pub async fn submit(
     let (flow, jar) = (&posted.flow, posted.jar.clone());
     let actions = Actions::new(&base, t.id);
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    subject_limited(&state, t.id, &flow.sub)?;
+    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
+    let tr = flow.tr();
     let attempt = match state.service.verify(t.id, &flow.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            let error = Some(format_message(f).into());
-            return Ok((jar, code_page(&state, &t, &actions, flow, error).await?));
+            let error = Some(format_message(&tr, f));
+            return Ok((
+                jar,
+                code_page(&state, &t, &base, &actions, flow, error).await?,
+            ));
         }
         Err(e) => return Err(flow.refusal(&state, &t, e)),
     };
@@ -96,13 +97,21 @@ pub async fn submit(
         }
         Outcome::Rejected(r) => {
             let note = flow::rejected(&state, &t, flow, r).await?;
-            let error = Some(rejection_message(r.reason, &note));
-            Ok((jar, code_page(&state, &t, &actions, flow, error).await?))
+            let error = Some(rejection_message(
+                &tr,
+                r.reason,
+                attempt.replaced_set,
+                &note,
+            ));
+            Ok((
+                jar,
+                code_page(&state, &t, &base, &actions, flow, error).await?,
+            ))
         }
         Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
         Outcome::Exhausted => {
             finish(&state, &t, flow).await?;
-            Err(exhausted(flow.failure(&state, &t, Reason::Exhausted)))
+            Err(exhausted(flow.failure(&state, &t, Reason::Exhausted)).for_reader(flow.reader()))
         }
     }
 }
@@ -136,14 +145,16 @@ async fn success(
     let handoff = flow.hand_back(state, t, StepResult::success(Proof::Verify(result.clone())))?;
     // A step-up flow answers its relying party at once: the offer of a new
     // set belongs to the user's own sign-in service.
+    let c = chrome(state, base, t, flow);
+    let n = Arg::Num(i64::from(number));
     if !attempt.low || flow.answer.is_some() {
         let page = HandoffPage {
-            title: "Code accepted",
-            base: &actions.base,
-            message: format!("Code #{number} accepted. Returning you to sign-in…"),
+            title: c.msg("handoff-accepted-title"),
+            message: c.t.with("handoff-accepted", &[("number", n)]),
+            c: &c,
             handoff,
         };
-        return Ok((jar, hand_back(&page, &page.handoff)));
+        return Ok((jar, hand_back(&page, &page.handoff, &c)));
     }
     let (mut regen, csrf) = Flow::start(
         t.id,
@@ -154,17 +165,23 @@ async fn success(
         now(),
     )?;
     regen.after = Some(result);
-    let fingerprint = active_fingerprint(state, t.id, &flow.sub).await;
+    let regen = regen.for_reader(&flow.reader());
+    let notice = format!(
+        "{} {}",
+        c.t.with("low-accepted", &[("number", n)]),
+        c.t.with(
+            "low-left",
+            &[("remaining", Arg::Num(i64::from(attempt.remaining)))]
+        )
+    );
     let page = LowPage {
-        title: "Few backup codes left",
-        base: &actions.base,
+        title: c.msg("low-title"),
+        c: &c,
         actions,
-        remaining: attempt.remaining,
-        number,
-        fingerprint,
+        notice,
         handoff,
         flow: regen.sign(t)?,
     };
     let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, FLOW_TTL));
-    Ok((jar, hand_back(&page, &page.handoff)))
+    Ok((jar, hand_back(&page, &page.handoff, &c)))
 }

@@ -34,7 +34,8 @@
 //!
 //! Files: [`session`] (the IdP's token), [`flow`] (the flow token and the prelude
 //! of every posted form), [`result`] (the signed answer), [`cookies`], [`pages`]
-//! (templates), [`text`] and [`refusals`] (what users read), [`entry`],
+//! (templates), [`sealed`] (a new set's codes kept in the flow until
+//! confirmed), [`text`] and [`refusals`] (what users read), [`entry`],
 //! [`login`], [`enrol`] and [`cancel`] (the handlers).
 
 mod cancel;
@@ -46,6 +47,7 @@ mod login;
 pub(crate) mod pages;
 mod refusals;
 pub mod result;
+mod sealed;
 pub mod session;
 pub mod text;
 
@@ -62,6 +64,7 @@ pub use self::result::StepResult;
 pub use self::session::{Kind, continue_url};
 use super::AppState;
 use super::base::Base;
+use super::chrome::Chrome;
 use super::refusal::{self, Refusal};
 use crate::config::TenantConfig;
 
@@ -145,9 +148,15 @@ pub(crate) async fn open_login(
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = step_tenant(state, tenant)?;
     let actions = pages::Actions::new(base, tenant);
-    let response = login::code_page(state, &t, &actions, flow, None).await?;
+    let response = login::code_page(state, &t, base, &actions, flow, None).await?;
     let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, FLOW_TTL));
     Ok((jar, response))
+}
+
+/// The frame of a flow's pages: the tenant's brand, the flow's reader.
+fn chrome(state: &AppState, base: &Base, t: &StepTenant<'_>, flow: &flow::Flow) -> Chrome {
+    let reader = flow.reader();
+    Chrome::new(state, base, Some(t.id), reader.tr, reader.account)
 }
 
 /// Spend a single-use id in the store (fails closed when the store is down).

@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::http::base::Base;
+use crate::http::chrome::Chrome;
 use crate::http::headers::Forms;
-use crate::http::pages::{Handoff, render};
+use crate::http::i18n::Arg;
+use crate::http::pages::{Handoff, render_in};
 
 /// The paths a flow's forms post to.
 pub struct Actions {
-    /// Where the stylesheet and script are (the base path).
-    pub base: String,
     /// Code entry at login.
     pub login: String,
     /// Issue a new set.
@@ -30,7 +30,6 @@ impl Actions {
     pub fn new(base: &Base, tenant: &str) -> Self {
         let at = |route: &str| base.path(&format!("/step/{tenant}/{route}"));
         Self {
-            base: base.path(""),
             login: at("login"),
             issue: at("enroll/issue"),
             activate: at("enroll/activate"),
@@ -41,44 +40,77 @@ impl Actions {
 }
 
 /// A page whose forms post to the shim and, at most, the continue URL.
-pub fn own(status: StatusCode, page: &impl Template, cont: &str) -> Response {
+pub fn own(status: StatusCode, page: &impl Template, cont: &str, c: &Chrome) -> Response {
     let origin = url::Url::parse(cont)
         .ok()
         .map(|u| u.origin().ascii_serialization());
-    render(status, page, Forms::Own(origin))
+    render_in(status, page, Forms::Own(origin), c)
 }
 
 /// A page that posts `handoff` back to the IdP or the relying party.
-pub fn hand_back(page: &impl Template, handoff: &Handoff) -> Response {
-    render(StatusCode::OK, page, handoff.forms())
+pub fn hand_back(page: &impl Template, handoff: &Handoff, c: &Chrome) -> Response {
+    render_in(StatusCode::OK, page, handoff.forms(), c)
 }
 
 /// Code entry.
 #[derive(Template)]
 #[template(path = "step/code.html")]
 pub struct CodePage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
     /// The title.
-    pub title: &'a str,
-    /// Where the stylesheet and script are (the base path).
-    pub base: &'a str,
+    pub title: String,
     /// Form paths.
     pub actions: &'a Actions,
     /// The signed flow.
     pub flow: String,
-    /// The number the next code must have (numbered sets).
-    pub next_number: Option<u8>,
+    /// The field's label.
+    pub label: String,
+    /// The hint under it.
+    pub hint: String,
     /// Why the last code was refused.
     pub error: Option<String>,
+}
+
+impl<'a> CodePage<'a> {
+    /// Code entry; `next_number` for numbered sets.
+    pub fn new(
+        c: &'a Chrome,
+        actions: &'a Actions,
+        flow: String,
+        next_number: Option<u8>,
+        error: Option<String>,
+    ) -> Self {
+        let (label, hint) = match next_number {
+            Some(n) => {
+                let n = [("n", Arg::Num(i64::from(n)))];
+                (
+                    c.t.with("code-label-numbered", &n),
+                    c.t.with("code-hint-numbered", &n),
+                )
+            }
+            None => (c.msg("code-label"), c.msg("code-hint-any")),
+        };
+        Self {
+            c,
+            title: c.msg("code-title"),
+            actions,
+            flow,
+            label,
+            hint,
+            error,
+        }
+    }
 }
 
 /// The start of an enrolment.
 #[derive(Template)]
 #[template(path = "step/enroll.html")]
 pub struct EnrollPage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
     /// The title.
-    pub title: &'a str,
-    /// Where the stylesheet and script are (the base path).
-    pub base: &'a str,
+    pub title: String,
     /// Form paths.
     pub actions: &'a Actions,
     /// The signed flow.
@@ -98,24 +130,45 @@ pub struct CodeRow {
     pub code: String,
 }
 
-/// A new set, shown once, and its confirmation.
+/// The codes of an issued set, as shown.
+pub fn rows(issued: &crate::plugin::Issued) -> Vec<CodeRow> {
+    use secrecy::ExposeSecret as _;
+    issued
+        .codes
+        .iter()
+        .map(|c| CodeRow {
+            number: c.number,
+            code: c.code.expose_secret().clone(),
+        })
+        .collect()
+}
+
+/// A new set, shown until confirmed, and its confirmation.
 #[derive(Template)]
 #[template(path = "step/codes.html")]
 pub struct CodesPage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
     /// The title.
-    pub title: &'a str,
-    /// Where the stylesheet and script are (the base path).
-    pub base: &'a str,
+    pub title: String,
     /// Form paths.
     pub actions: &'a Actions,
-    /// The codes (empty when shown again after a refused confirmation).
+    /// The codes (empty when they cannot be shown again).
     pub codes: Vec<CodeRow>,
-    /// The set's short form.
-    pub fingerprint: String,
-    /// The subject, printed with the codes.
-    pub subject: String,
-    /// When the set was issued (UTC), printed with the codes.
-    pub issued: String,
+    /// "These are your backup codes for …, set …".
+    pub intro: String,
+    /// The list's heading.
+    pub heading: String,
+    /// The printout's line: service, account, issue time.
+    pub print_note: String,
+    /// The downloaded file's first line.
+    pub txt_head: String,
+    /// Its second line.
+    pub txt_issued: String,
+    /// Its name.
+    pub filename: String,
+    /// "Downloaded …" (for the status line).
+    pub downloaded: String,
     /// Confirmation by typing a code back is required.
     pub pending: bool,
     /// The signed flow.
@@ -124,36 +177,122 @@ pub struct CodesPage<'a> {
     pub error: Option<String>,
 }
 
+/// What a page about a set shows of it.
+pub struct SetView {
+    /// The codes (empty when they cannot be shown again).
+    pub codes: Vec<CodeRow>,
+    /// The set's short form.
+    pub fingerprint: String,
+    /// When it was issued (Unix seconds).
+    pub issued_at: i64,
+    /// Whether it waits for a code typed back.
+    pub pending: bool,
+}
+
 impl<'a> CodesPage<'a> {
-    /// The page that shows a just-issued set once, issued now, for `subject`.
-    pub fn new_set(
+    /// The page of a set: shown (`view.codes`), or only its confirmation form.
+    pub fn new(
+        c: &'a Chrome,
         actions: &'a Actions,
-        issued: &crate::plugin::Issued,
-        subject: String,
+        view: SetView,
         flow: String,
         error: Option<String>,
     ) -> Self {
-        use secrecy::ExposeSecret as _;
-        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0);
+        let t = &c.t;
+        let account = c.account.clone().unwrap_or_default();
+        let fp = Arg::Str(view.fingerprint.clone());
+        let service = Arg::Str(c.service.clone());
+        let issued = Arg::Time(view.issued_at);
+        let (intro, head) = if c.branded {
+            ("codes-intro", "txt-head")
+        } else {
+            ("codes-intro-plain", "txt-head-plain")
+        };
+        let filename = file_name(&[
+            if c.branded { &c.service } else { "" },
+            &t.msg("txt-filename-word"),
+            &account,
+            &view.fingerprint,
+        ]);
         Self {
-            title: "Save your backup codes",
-            base: &actions.base,
+            c,
+            title: t.msg(if error.is_some() {
+                "codes-title-confirm"
+            } else {
+                "codes-title-new"
+            }),
             actions,
-            codes: issued
-                .codes
-                .iter()
-                .map(|c| CodeRow {
-                    number: c.number,
-                    code: c.code.expose_secret().clone(),
-                })
-                .collect(),
-            fingerprint: issued.fingerprint.clone(),
-            subject,
-            issued: super::text::format_time(now),
-            pending: issued.pending(),
+            intro: t.with(
+                intro,
+                &[("service", service.clone()), ("fingerprint", fp.clone())],
+            ),
+            heading: t.with(
+                "codes-heading",
+                &[
+                    ("fingerprint", fp.clone()),
+                    (
+                        "count",
+                        Arg::Num(i64::try_from(view.codes.len()).unwrap_or(0)),
+                    ),
+                ],
+            ),
+            print_note: t.with(
+                "codes-print",
+                &[
+                    ("service", service.clone()),
+                    ("account", Arg::Str(account.clone())),
+                    ("issued", issued.clone()),
+                ],
+            ),
+            txt_head: t.with(
+                head,
+                &[
+                    ("service", service),
+                    ("account", Arg::Str(account)),
+                    ("fingerprint", fp),
+                ],
+            ),
+            txt_issued: t.with("txt-issued", &[("issued", issued)]),
+            downloaded: t.with("js-downloaded", &[("file", Arg::Str(filename.clone()))]),
+            filename,
+            codes: view.codes,
+            pending: view.pending,
             flow,
             error,
         }
+    }
+}
+
+/// A download's file name from its parts: each reduced to `[A-Za-z0-9._-]`
+/// (others become `-`, runs collapsed), joined with `-`, at most 96
+/// characters before `.txt`.
+pub fn file_name(parts: &[&str]) -> String {
+    let mut name = String::new();
+    for part in parts {
+        let mut cleaned = String::new();
+        for ch in part.chars() {
+            let keep = ch.is_ascii_alphanumeric() || ch == '.' || ch == '_';
+            let next = if keep { ch.to_ascii_lowercase() } else { '-' };
+            if next == '-' && (cleaned.is_empty() || cleaned.ends_with('-')) {
+                continue;
+            }
+            cleaned.push(next);
+        }
+        let cleaned = cleaned.trim_matches(['-', '.']);
+        if cleaned.is_empty() {
+            continue;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(cleaned);
+    }
+    name.truncate(96);
+    let name = name.trim_end_matches(['-', '.']);
+    if name.is_empty() {
+        "backup-codes.txt".to_owned()
+    } else {
+        format!("{name}.txt")
     }
 }
 
@@ -161,18 +300,14 @@ impl<'a> CodesPage<'a> {
 #[derive(Template)]
 #[template(path = "step/low.html")]
 pub struct LowPage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
     /// The title.
-    pub title: &'a str,
-    /// Where the stylesheet and script are (the base path).
-    pub base: &'a str,
+    pub title: String,
     /// Form paths.
     pub actions: &'a Actions,
-    /// Codes left.
-    pub remaining: u8,
-    /// The number of the code just used.
-    pub number: u8,
-    /// The set's short form.
-    pub fingerprint: String,
+    /// What was accepted and what is left.
+    pub notice: String,
     /// The login's signed result.
     pub handoff: Handoff,
     /// The signed flow of the offered enrolment.
@@ -183,12 +318,27 @@ pub struct LowPage<'a> {
 #[derive(Template)]
 #[template(path = "step/handoff.html")]
 pub struct HandoffPage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
     /// The title.
-    pub title: &'a str,
-    /// Where the stylesheet and script are.
-    pub base: &'a str,
+    pub title: String,
     /// What happened.
     pub message: String,
     /// The signed result.
     pub handoff: Handoff,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn file_names_keep_to_safe_characters() {
+        assert_eq!(
+            file_name(&["ACME Corp", "backup-codes", "alice@example.com", "K7QF-2M"]),
+            "acme-corp-backup-codes-alice-example.com-k7qf-2m.txt"
+        );
+        assert_eq!(file_name(&["../..", "", "é"]), "backup-codes.txt");
+        assert!(file_name(&[&"x".repeat(200)]).len() <= 100);
+    }
 }

@@ -11,6 +11,9 @@
 //! | `state` | optional; when present it must equal the `state` parameter (Auth0 sets it) |
 //! | `continue_uri` | optional; where to send the result. It must fall under one of the tenant's `continue_urls` (same scheme, host and port, path under the prefix); without it the first `continue_urls` entry is used as is (Auth0: `https://{domain}/continue`) |
 //! | `jti` | optional; the token is single-use either way (by `jti`, else by its hash) |
+//! | `ui_locales`, `locale` | optional; the pages' language (space-separated tags, then one tag), before the browser's `Accept-Language` and the tenant's `default_language` |
+//! | `zoneinfo` | optional; an IANA time zone the pages show times in (else UTC, named) |
+//! | `preferred_username` | optional; the account name the pages show (else `sub`) |
 
 use std::collections::HashSet;
 
@@ -101,6 +104,15 @@ struct SessionClaims {
     step: Option<String>,
     /// Present only in the shim's own result tokens: such a token is never a session.
     result: Option<Value>,
+    /// The IdP's choice of page languages (space-separated, as the OpenID
+    /// parameter of that name).
+    ui_locales: Option<String>,
+    /// The user's language (OpenID standard claim).
+    locale: Option<String>,
+    /// The user's time zone, an IANA name (OpenID standard claim).
+    zoneinfo: Option<String>,
+    /// The name the user knows their account by (OpenID standard claim).
+    preferred_username: Option<String>,
 }
 
 /// Who the verified session token is about and where to send the result.
@@ -113,6 +125,14 @@ pub struct Session {
     pub expires: i64,
     /// Its single-use id (hash of `jti`, or of the token).
     pub id: String,
+    /// The IdP's `ui_locales` claim.
+    pub ui_locales: Option<String>,
+    /// The IdP's `locale` claim.
+    pub locale: Option<String>,
+    /// The IdP's `zoneinfo` claim.
+    pub zoneinfo: Option<String>,
+    /// The IdP's `preferred_username` claim.
+    pub preferred_username: Option<String>,
 }
 
 /// A `state` parameter the step accepts.
@@ -185,19 +205,20 @@ pub fn check(
     // The signature is the IdP's: its continue URL and subject can be trusted
     // once checked against the configuration.
     let cont = continue_url(t.config, claims.continue_uri.as_deref()).ok_or_else(|| {
-        tracing::info!(tenant = t.id, step = kind.name(), reason = "continue_uri", "session token refused");
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "Return address not allowed",
-            "The sign-in service asked to be answered at an address it is not registered with, so this step stops here. Nothing was changed.",
-        )
+        tracing::info!(
+            tenant = t.id,
+            step = kind.name(),
+            reason = "continue_uri",
+            "session token refused"
+        );
+        Refusal::new(StatusCode::BAD_REQUEST, "refusal-session-continue-uri")
     })?;
     let sub = claims
         .sub
         .filter(|s| crate::service::check_subject(s).is_ok());
-    let fail = |status: StatusCode, title: &'static str, message: &str, reason: Reason| {
+    let fail = |status: StatusCode, id: &'static str, reason: Reason| {
         tracing::info!(tenant = t.id, step = kind.name(), reason = %reason.name(), "session token refused");
-        Refusal::new(status, title, message).back(Signed::failure(
+        Refusal::new(status, id).back(Signed::failure(
             state,
             t,
             kind.action(),
@@ -212,16 +233,14 @@ pub fn check(
     if claims.iss.as_deref() != Some(t.config.issuer.as_str()) {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not valid",
-            "The sign-in details were not issued by the expected sign-in service. Nothing was changed.",
+            "refusal-session-invalid-issuer",
             Reason::InvalidIssuer,
         ));
     }
     if claims.step.as_deref() != Some(kind.name()) {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not for this step",
-            "The sign-in details were issued for another step (or name none), so they were refused. Nothing was changed.",
+            "refusal-session-wrong-step",
             Reason::WrongStep,
         ));
     }
@@ -237,8 +256,7 @@ pub fn check(
         if !accepted {
             return Err(fail(
                 StatusCode::FORBIDDEN,
-                "This sign-in link is not for this service",
-                "The sign-in details were issued for another service (wrong audience), so they were refused. Nothing was changed.",
+                "refusal-session-wrong-audience",
                 Reason::WrongAudience,
             ));
         }
@@ -246,16 +264,14 @@ pub fn check(
     let Some(exp) = claims.exp else {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not valid",
-            "The sign-in details have no expiry time, so they were refused. Nothing was changed.",
+            "refusal-session-no-expiry",
             Reason::InvalidToken,
         ));
     };
     if exp.saturating_add(leeway) < now {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link has expired",
-            "The sign-in details in this link have expired. Go back and sign in again; nothing was changed.",
+            "refusal-session-expired-token",
             Reason::ExpiredToken,
         ));
     }
@@ -269,24 +285,21 @@ pub fn check(
     {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not valid",
-            "The times in the sign-in details are not acceptable (issue time missing or in the future, or valid for too long). Nothing was changed.",
+            "refusal-session-bad-times",
             Reason::InvalidToken,
         ));
     }
     if claims.state.as_deref().is_some_and(|s| s != flow_state) {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not valid",
-            "The sign-in details belong to another sign-in attempt. Nothing was changed.",
+            "refusal-session-state-mismatch",
             Reason::StateMismatch,
         ));
     }
     let Some(sub) = sub.clone() else {
         return Err(fail(
             StatusCode::FORBIDDEN,
-            "This sign-in link is not valid",
-            "The sign-in details name no valid user. Nothing was changed.",
+            "refusal-session-invalid-subject",
             Reason::InvalidSubject,
         ));
     };
@@ -302,6 +315,10 @@ pub fn check(
         cont,
         expires: exp.saturating_add(leeway),
         id,
+        ui_locales: claims.ui_locales,
+        locale: claims.locale,
+        zoneinfo: claims.zoneinfo,
+        preferred_username: claims.preferred_username,
     })
 }
 

@@ -1,130 +1,93 @@
 //! What users read on the step's pages about their codes: format errors,
-//! rejections, attempts left, lockout times.
+//! rejections, attempts left, lockout times, in the reader's language.
 
+use crate::http::i18n::{Arg, Msg, Tr};
 use crate::plugin::{CodeFormatError, FailureReason};
 
 /// The sentence for a code that is not well formed (never counted).
-pub fn format_message(f: CodeFormatError) -> &'static str {
-    match f {
-        CodeFormatError::Empty => "Type one of your backup codes.",
-        CodeFormatError::TooLong => "That is longer than a backup code. Type just one code.",
-        CodeFormatError::InvalidCharacter => {
-            "That contains characters that are not in backup codes (codes use letters and digits only). It was not counted as an attempt."
-        }
-        CodeFormatError::WrongLength => {
-            "That code has the wrong number of characters. Check it against your list; it was not counted as an attempt."
-        }
-        CodeFormatError::CheckSymbolMismatch => {
-            "That code has a typo (its check character does not match the rest). Check it against your list; it was not counted as an attempt."
-        }
-    }
+pub fn format_message(t: &Tr, f: CodeFormatError) -> String {
+    t.msg(match f {
+        CodeFormatError::Empty => "code-error-empty",
+        CodeFormatError::TooLong => "code-error-too-long",
+        CodeFormatError::InvalidCharacter => "code-error-invalid-character",
+        CodeFormatError::WrongLength => "code-error-wrong-length",
+        CodeFormatError::CheckSymbolMismatch => "code-error-check-symbol",
+    })
 }
 
-/// The sentence for a rejected code at login, with the attempts note.
-pub fn rejection_message(reason: FailureReason, note: &str) -> String {
+/// The sentence for a rejected code at login, with the attempts note; a code
+/// of the set the active one replaced gets its own sentence.
+pub fn rejection_message(t: &Tr, reason: FailureReason, replaced_set: bool, note: &str) -> String {
     let first = match reason {
-        FailureReason::Mismatch => "That code is not right.",
-        FailureReason::AlreadyUsed => {
-            "That code was already used. Each code works once: use another code from your list."
-        }
-        FailureReason::WrongNumber => {
-            "That is a valid code, but not the one asked for: use the code with the number shown."
-        }
+        FailureReason::Mismatch if replaced_set => "reject-replaced-set",
+        FailureReason::Mismatch => "reject-mismatch",
+        FailureReason::AlreadyUsed => "reject-already-used",
+        FailureReason::WrongNumber => "reject-wrong-number",
     };
-    format!("{first} {note}")
+    format!("{} {note}", t.msg(first))
 }
 
 /// The sentence for a code that did not confirm a new set, with the attempts note.
-pub fn activation_message(reason: FailureReason, note: &str) -> String {
+pub fn activation_message(t: &Tr, reason: FailureReason, note: &str) -> String {
     let first = match reason {
-        FailureReason::Mismatch => {
-            "That code is not one of the new set. Type a code from the list you just saved."
-        }
-        FailureReason::AlreadyUsed | FailureReason::WrongNumber => {
-            "That code cannot confirm the new set. Type another code from the list you just saved."
-        }
+        FailureReason::Mismatch => "activate-mismatch",
+        FailureReason::AlreadyUsed | FailureReason::WrongNumber => "activate-other",
     };
-    format!("{first} {note}")
+    format!("{} {note}", t.msg(first))
 }
 
 /// How many attempts are left, or until when attempts are locked.
 pub fn attempts_note(
+    t: &Tr,
     free_failures: u32,
     failures: u32,
     locked_until: Option<i64>,
     now: i64,
 ) -> String {
     if let Some(until) = locked_until {
-        let wait = until.saturating_sub(now).max(1);
-        return format!(
-            "Too many wrong codes: you can try again after {} UTC (in {}).",
-            format_time(until),
-            format_wait(wait)
-        );
+        return t.text(&until_message("attempts-locked", until, now));
     }
     match free_failures.saturating_sub(failures) {
-        0 => "The next wrong code locks backup codes for a while.".to_owned(),
-        1 => "1 attempt left before a short lockout.".to_owned(),
-        left => format!("{left} attempts left before a short lockout."),
+        0 => t.msg("attempts-last"),
+        left => t.with("attempts-left", &[("left", Arg::Num(i64::from(left)))]),
     }
 }
 
 /// The message of a lockout page.
-pub fn locked_message(until: i64, now: i64) -> String {
-    let wait = until.saturating_sub(now).max(1);
-    format!(
-        "Backup codes are locked for your account after too many wrong codes. Try again after {} UTC (in {}).",
-        format_time(until),
-        format_wait(wait)
-    )
+pub fn locked_message(until: i64, now: i64) -> Msg {
+    until_message("refusal-locked-until", until, now)
 }
 
-/// A Unix time as `YYYY-MM-DD hh:mm:ss` in UTC.
-pub fn format_time(at: i64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let days = at.div_euclid(86_400);
-    let secs = at.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// A wait in seconds, minutes or hours, rounded up.
-pub fn format_wait(seconds: i64) -> String {
-    match seconds {
-        s if s < 60 => format!("{s} second{}", if s == 1 { "" } else { "s" }),
-        s if s < 3600 => {
-            let m = (s + 59) / 60;
-            format!("{m} minute{}", if m == 1 { "" } else { "s" })
-        }
-        s => {
-            let h = (s + 3599) / 3600;
-            format!("{h} hour{}", if h == 1 { "" } else { "s" })
-        }
-    }
+/// A message naming when a lockout ends: the time is rounded up to the
+/// minute (times are shown without seconds), so "try again after" holds.
+fn until_message(id: &'static str, until: i64, now: i64) -> Msg {
+    let shown = until.saturating_add(59).div_euclid(60).saturating_mul(60);
+    Msg::new(id)
+        .arg("until", Arg::Time(shown))
+        .arg("wait", Arg::Wait(until.saturating_sub(now).max(1)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::i18n::Language;
 
     #[test]
-    fn times_are_formatted_in_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_800_000_000), "2027-01-15 08:00:00");
-        assert_eq!(format_wait(30), "30 seconds");
-        assert_eq!(format_wait(61), "2 minutes");
+    fn times_name_their_zone_and_lockouts_round_up() {
+        let en = Tr::default();
+        assert_eq!(en.time(1_800_000_000), "2027-01-15 08:00 (UTC)");
+        assert_eq!(en.wait(30), "30 seconds");
+        assert_eq!(en.wait(61), "2 minutes");
+        assert_eq!(en.wait(1), "1 second");
+        let paris = Tr::new(Language::Fr, Some("Europe/Paris"));
+        assert_eq!(paris.time(1_800_000_000), "15/01/2027 09:00 (Europe/Paris)");
+        let note = attempts_note(&en, 3, 3, Some(1_800_000_001), 1_800_000_000);
+        assert!(note.contains("08:01 (UTC)"), "{note}");
+        // An unknown zone is not trusted: UTC, named.
+        assert!(
+            Tr::new(Language::En, Some("Mars/Olympus"))
+                .time(0)
+                .ends_with("(UTC)")
+        );
     }
 }

@@ -1,0 +1,161 @@
+//! A new set's codes, sealed into the flow so the page can show them again
+//! after a typo while confirming (until the set is confirmed or the flow ends).
+//!
+//! AES-256-GCM under a key derived from the tenant's `step_secret` for this
+//! purpose alone (no other token opens with it), a random 96-bit nonce, and
+//! the flow id and set id as associated data: a sealed list opens only in the
+//! flow, and for the set, it was made for. The plaintext is zeroized.
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac as _;
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::StepTenant;
+use super::pages::CodeRow;
+
+const NONCE_BYTES: usize = 12;
+/// Longest sealed list opened, bytes of base64 (64 codes of 64 characters).
+const MAX_SEALED_BYTES: usize = 6 * 1024;
+
+fn key(t: &StepTenant<'_>) -> Option<Zeroizing<[u8; 32]>> {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
+        t.secret.expose_secret().as_bytes(),
+    )
+    .ok()?;
+    mac.update(b"backup-codes-shim sealed codes v1\0");
+    mac.update(t.id.as_bytes());
+    Some(Zeroizing::new(mac.finalize().into_bytes().into()))
+}
+
+fn aad(fid: &str, set: &str) -> Vec<u8> {
+    [fid.as_bytes(), b"\0", set.as_bytes()].concat()
+}
+
+/// Seal `codes` of the set issued at `issued_at` for the flow `fid` and its
+/// set `set` (`None` when the OS random source or the cipher fails: the page
+/// then says the codes are not shown again, as without sealing).
+pub fn seal(
+    t: &StepTenant<'_>,
+    fid: &str,
+    set: &str,
+    issued_at: i64,
+    codes: &[CodeRow],
+) -> Option<String> {
+    let mut plain = Zeroizing::new(format!("{issued_at}\n"));
+    for c in codes {
+        plain.push_str(&c.number.to_string());
+        plain.push(':');
+        plain.push_str(&c.code);
+        plain.push('\n');
+    }
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce).ok()?;
+    let key = key(t)?;
+    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).ok()?;
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain.as_bytes(),
+                aad: &aad(fid, set),
+            },
+        )
+        .ok()?;
+    Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
+}
+
+/// The issue time and codes sealed for this flow and set (`None`: damaged,
+/// or made for another flow or set).
+pub fn open(t: &StepTenant<'_>, fid: &str, set: &str, sealed: &str) -> Option<(i64, Vec<CodeRow>)> {
+    if sealed.len() > MAX_SEALED_BYTES {
+        return None;
+    }
+    let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    let (nonce, body) = raw.split_at_checked(NONCE_BYTES)?;
+    let key = key(t)?;
+    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).ok()?;
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad(fid, set),
+                },
+            )
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&plain).ok()?;
+    let mut lines = text.lines();
+    let issued_at = lines.next()?.parse().ok()?;
+    let rows = lines
+        .map(|line| {
+            let (n, code) = line.split_once(':')?;
+            Some(CodeRow {
+                number: n.parse().ok()?,
+                code: code.to_owned(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((issued_at, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TenantConfig;
+    use secrecy::SecretString;
+
+    #[test]
+    fn sealed_codes_open_only_in_their_flow_for_their_set() {
+        let config = TenantConfig::default();
+        let secret = SecretString::from("k".repeat(32));
+        let other_secret = SecretString::from("j".repeat(32));
+        let t = StepTenant {
+            id: "acme",
+            config: &config,
+            secret: &secret,
+        };
+        let rows = || {
+            vec![
+                CodeRow {
+                    number: 1,
+                    code: "ABCD-EFGH".into(),
+                },
+                CodeRow {
+                    number: 2,
+                    code: "JKMN-PQRS".into(),
+                },
+            ]
+        };
+        let sealed = seal(&t, "fid", "set-1", 1_800_000_000, &rows()).unwrap();
+        assert!(!sealed.contains("ABCD"));
+        let (issued_at, opened) = open(&t, "fid", "set-1", &sealed).unwrap();
+        assert_eq!(issued_at, 1_800_000_000);
+        assert_eq!(
+            opened
+                .iter()
+                .map(|r| (r.number, r.code.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(1, "ABCD-EFGH"), (2, "JKMN-PQRS")]
+        );
+        assert!(open(&t, "other-flow", "set-1", &sealed).is_none());
+        assert!(open(&t, "fid", "set-2", &sealed).is_none());
+        let other = StepTenant {
+            id: "acme",
+            config: &config,
+            secret: &other_secret,
+        };
+        assert!(open(&other, "fid", "set-1", &sealed).is_none());
+        let other_tenant = StepTenant { id: "beta", ..t };
+        assert!(open(&other_tenant, "fid", "set-1", &sealed).is_none());
+        let mut tampered = sealed.into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert!(open(&t, "fid", "set-1", &String::from_utf8(tampered).unwrap()).is_none());
+    }
+}
