@@ -5,10 +5,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
+import { readForm, sendPage } from './html.js';
 import { ACR, startProvider } from './provider.js';
 import { startRp } from './rp.js';
 
@@ -215,6 +218,106 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
       await Promise.all([rp.close(), idp.close()]);
       await shim.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A shim with two tenants for the page tests, each an identity provider the
+ * test plays itself: `plain` (no branding: the shim's neutral look) and
+ * `acme` (branded from examples/branding/acme: name, logo, colours,
+ * stylesheet, help and account-recovery links). Results are posted back to a
+ * small receiver on 127.0.0.1. Stopped and removed when test `t` ends.
+ * Resolves to { url, receiver, step(tenant) } where `step(tenant)` is that
+ * tenant's {@link shimStep}-like starter taking { kind, subject, uiLocales,
+ * zoneinfo, username }.
+ */
+export async function startPagesShim(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'backup-codes-pages-'));
+  const brand = resolve(root, '../branding/acme');
+  const receiver = createHttpServer(async (req, res) => {
+    if (req.method === 'POST') await readForm(req).catch(() => null);
+    sendPage(res, 200, 'Back at the identity provider', '<p>The signed result arrived.</p>');
+  });
+  await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+  const receiverUrl = `http://127.0.0.1:${receiver.address().port}/continue/`;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const secrets = {};
+  const tenants = ['plain', 'acme'].flatMap((id) => {
+    secrets[id] = {
+      step: randomBytes(32).toString('base64url'),
+      api: randomBytes(32).toString('base64url'),
+    };
+    const lines = [
+      `[tenants.${id}]`,
+      `issuer = ${toml(`https://${id}.idp.example`)}`,
+      'audience = "backup-codes"',
+      'algorithms = ["HS256"]',
+      `hs256_secret = ${toml(secrets[id].api)}`,
+      `step_secret = ${toml(secrets[id].step)}`,
+      `continue_urls = [${toml(receiverUrl)}]`,
+      '',
+    ];
+    if (id === 'acme') {
+      lines.push(
+        `[tenants.${id}.branding]`,
+        'display_name = "ACME Corp"',
+        `logo_file = ${toml(join(brand, 'logo.svg'))}`,
+        `stylesheet_file = ${toml(join(brand, 'style.css'))}`,
+        'accent = "#8a2be2"',
+        'accent_dark = "#d8b4fe"',
+        'support_url = "https://help.acme.example/backup-codes"',
+        'recovery_url = "https://id.acme.example/recover"',
+        '',
+      );
+    }
+    return lines;
+  });
+  const shim = await startShim({
+    dir,
+    url,
+    config: [
+      `listen = "127.0.0.1:${port}"`,
+      `public_url = "${url}"`,
+      `database_url = ${toml(`sqlite://${join(dir, 'pages.db')}`)}`,
+      'log_filter = "warn"',
+      '[plugin]',
+      `cache_dir = ${toml(join(dir, 'cache'))}`,
+      '',
+      ...tenants,
+    ].join('\n'),
+  });
+  t.after(async () => {
+    await shim.stop();
+    await new Promise((ok) => receiver.close(ok));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const enc = new TextEncoder();
+  return {
+    url,
+    receiver: receiverUrl,
+    /** The entry URL of `kind` for `subject` at `tenant`, as its IdP would send the browser. */
+    async entry(tenant, { kind, subject, uiLocales, zoneinfo, username }) {
+      const state = randomBytes(24).toString('base64url');
+      const stepUrl = `${url}/step/${tenant}/${kind}`;
+      const claims = { step: kind, state, continue_uri: receiverUrl };
+      if (uiLocales) claims.ui_locales = uiLocales;
+      if (zoneinfo) claims.zoneinfo = zoneinfo;
+      if (username) claims.preferred_username = username;
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(`https://${tenant}.idp.example`)
+        .setSubject(subject)
+        .setAudience(stepUrl)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .setJti(randomBytes(16).toString('base64url'))
+        .sign(enc.encode(secrets[tenant].step));
+      const target = new URL(stepUrl);
+      target.searchParams.set('state', state);
+      target.searchParams.set('session_token', token);
+      return target.toString();
     },
   };
 }

@@ -1,8 +1,11 @@
-// Every page of the shim's login step, as its users meet them, checked for
-// accessibility with axe-core (WCAG 2.1 A and AA, and axe's best practices)
-// in headless Chromium at a desktop and a mobile size, with a screenshot of
-// each in screenshots/pages/. The pages are reached through the shim's demo
-// (it plays the identity provider), so nothing but the real shim is needed.
+// Every page of the shim's login step, as its users meet them, in two brands
+// (a tenant without branding, which keeps the shim's neutral look, and one
+// branded from examples/branding/acme) and three languages (en, fr, de, from
+// the browser's Accept-Language or the IdP's `ui_locales` claim), checked for
+// accessibility with axe-core (WCAG 2.x A and AA, and axe's best practices) in
+// headless Chromium at a desktop and a mobile size, with a screenshot of each
+// in screenshots/pages/{brand}/{lang}/. The test plays each tenant's identity
+// provider: it signs the session tokens and receives the signed results.
 //
 // axe runs in the page, so the context bypasses the page's CSP to inject it;
 // the CSP itself is tested by the shim's own tests.
@@ -14,130 +17,212 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startDemoShim } from '../src/stack.js';
+import { startDemoShim, startPagesShim } from '../src/stack.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../src/chromium.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const shots = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'screenshots', 'pages');
-mkdirSync(shots, { recursive: true });
 
 const SIZES = {
   desktop: { viewport: { width: 1280, height: 800 } },
   mobile: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
 };
+const BRANDS = ['plain', 'acme'];
+const LANGS = ['en', 'fr', 'de'];
+// English a page in French or German must not show (a message left untranslated).
+const ENGLISH = /\b(backup codes?|sign-in|your codes|attempts? left|try again)\b/i;
+
+// The forms, by where they post (their labels are in the page's language).
+const ISSUE = 'form[action$="/enroll/issue"] button';
+const ACTIVATE = 'form[action$="/enroll/activate"] button[type=submit]';
+const LOGIN = 'form[action$="/login"] button[type=submit]';
+
+async function axe(page) {
+  await page.addScriptTag({ path: AXE });
+  return page.evaluate(() => globalThis.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+  }));
+}
 
 /**
  * A page checker: `check(name)` runs axe on the current page, keeps its
- * violations under `name` and saves a screenshot.
+ * violations under `name`, checks the page's language, and saves a screenshot.
  */
-function checker(page, size, found) {
+function checker(page, dir, label, lang, found) {
+  mkdirSync(dir, { recursive: true });
   let n = 0;
   return async (name) => {
     await page.waitForLoadState('load');
-    await page.addScriptTag({ path: AXE });
-    const result = await page.evaluate(() => globalThis.axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
-    }));
-    found.push({
-      page: `${size}/${name}`,
-      violations: result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((x) => x.target.join(' ')).join(', ')}`),
-    });
+    const result = await axe(page);
+    const text = await page.locator('main').innerText();
+    const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((x) => x.target.join(' ')).join(', ')}`);
+    const htmlLang = await page.evaluate(() => document.documentElement.lang);
+    if (lang && htmlLang !== lang) problems.push(`html lang is ${htmlLang}, not ${lang}`);
+    if (lang && lang !== 'en' && ENGLISH.test(text)) problems.push(`English left: ${text.match(ENGLISH)[0]}`);
+    found.push({ page: `${label}/${name}`, violations: problems });
     n += 1;
-    await page.screenshot({ path: join(shots, `${size}-${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
+    await page.screenshot({ path: join(dir, `${String(n).padStart(2, '0')}-${name}.png`), fullPage: true });
   };
 }
 
-/** Open the demo's entry for `user` and `action` (`enroll` or `login`). */
-async function demoStart(page, url, user, action) {
-  await page.goto(`${url}/demo`);
-  await page.fill('#user', user);
-  await page.click(`button[value=${action}]`);
+async function codesOnPage(page) {
+  return page.locator('ol.codes code').allTextContents();
 }
 
-/** Sign in with `code` and wait for the page after the step. */
 async function submitCode(page, code) {
   await page.fill('#code', code);
-  await page.click('button:has-text("Continue")');
+  await page.click(LOGIN);
+  await page.waitForLoadState('load');
+}
+
+/** One brand in one language at one size: every page a user meets. */
+async function walk(page, env, { brand, lang, size, check }) {
+  const user = `${brand}-${lang}-${size}`;
+  const other = `${user}-other`;
+  const atReceiver = () => page.waitForURL(env.receiver);
+
+  // A second user's set, for wrong codes later.
+  await page.goto(await env.entry(brand, { kind: 'enroll', subject: other }));
+  await page.click(ISSUE);
+  const others = await codesOnPage(page);
+  await page.fill('#code', others[0]);
+  await page.click(ACTIVATE);
+  await atReceiver();
+
+  // Enrolment: the intro, the new set, a typo while confirming, the result.
+  const zoneinfo = brand === 'acme' ? 'Europe/Berlin' : undefined;
+  const entry = await page.goto(await env.entry(brand, { kind: 'enroll', subject: user, zoneinfo, username: `${user}@example.com` }));
+  assert.equal(entry.headers()['content-language'], lang);
+  await check('enrol-intro');
+  await page.click(ISSUE);
+  const codes = await codesOnPage(page);
+  assert.equal(codes.length, 10);
+  const box = page.locator('#codes');
+  const filename = await box.getAttribute('data-filename');
+  assert.match(filename, brand === 'acme' ? /^acme-corp-.*\.txt$/ : /^[a-z-]+-plain-.*\.txt$/, filename);
+  if (brand === 'acme') {
+    assert.match(await box.getAttribute('data-txt-head'), /ACME Corp/);
+    assert.match(await page.locator('.print-only').textContent(), /Europe\/Berlin/);
+    assert.equal(await page.locator('header.brand img.logo').count(), 1);
+  } else {
+    assert.equal(await page.locator('header.brand').count(), 0, 'an unbranded tenant has no brand header');
+  }
+  await check('enrol-codes');
+  await page.fill('#code', 'not-a-code');
+  await page.click(ACTIVATE);
+  await page.locator('#code-error').waitFor();
+  // An inline error is announced as it appears, and the codes stay on the page.
+  assert.equal(await page.locator('#code-error').getAttribute('role'), 'alert');
+  assert.deepEqual(await codesOnPage(page), codes, 'the new codes are still shown after a typo');
+  await check('enrol-confirm-typo');
+  await page.fill('#code', codes[9]);
+  await page.click(ACTIVATE);
+  await atReceiver();
+
+  // Login: the code form (a reload keeps it), a typo, a wrong code, a success.
+  const login = await env.entry(brand, { kind: 'login', subject: user });
+  await page.goto(login);
+  await check('login-code');
+  await page.reload();
+  assert.equal(await page.locator('#code').count(), 1, 'a reload of the code page goes on with the flow');
+  await submitCode(page, 'x');
+  await page.locator('#code-error').waitFor();
+  assert.equal(await page.locator('#code-error').getAttribute('role'), 'alert');
+  await check('login-typo');
+  await submitCode(page, others[1]);
+  await page.locator('#code-error').waitFor();
+  await check('login-wrong-code');
+  await submitCode(page, codes[0]);
+  await atReceiver();
+  // Back to the step after signing in: a way back to the IdP, not a dead end.
+  await page.goto(login);
+  const back = page.locator(`form[action="${env.receiver}"] button`);
+  assert.equal(await back.count(), 1, 'a finished flow offers the way back to sign-in');
+  await check('finished-flow');
+
+  // Few codes left after the seventh, then a replacement set.
+  for (const code of codes.slice(1, 6)) {
+    await page.goto(await env.entry(brand, { kind: 'login', subject: user }));
+    await submitCode(page, code);
+    await atReceiver();
+  }
+  await page.goto(await env.entry(brand, { kind: 'login', subject: user }));
+  await submitCode(page, codes[6]);
+  await page.locator(ISSUE).waitFor();
+  await check('login-few-left');
+  await page.click(ISSUE);
+  await page.locator('ol.codes code').first().waitFor();
+  await check('replace-codes');
+  const fresh = await codesOnPage(page);
+  await page.fill('#code', fresh[0]);
+  await page.click(ACTIVATE);
+  await atReceiver();
+  // A code of the replaced set: its own message.
+  await page.goto(await env.entry(brand, { kind: 'login', subject: user }));
+  await submitCode(page, codes[7]);
+  await page.locator('#code-error').waitFor();
+  await check('login-replaced-set');
+
+  // Wrong codes up to a lockout (the other user, whose codes these are not).
+  await page.goto(await env.entry(brand, { kind: 'login', subject: other }));
+  for (const code of [codes[7], codes[8], codes[1], codes[2], codes[3], codes[4]]) {
+    if (!(await page.locator('#code').count())) break;
+    await submitCode(page, code);
+  }
+  assert.equal(await page.locator('#code').count(), 0, 'locked: no code form');
+  await check('locked');
+
+  // A broken link: the step opened without its session token.
+  await page.goto(`${env.url}/step/${brand}/login`);
+  await check('incomplete-link');
 }
 
 for (const [size, options] of Object.entries(SIZES)) {
-  test(`every step page is accessible (${size})`, { timeout: 240_000 }, async (t) => {
-    const url = await startDemoShim(t);
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    t.after(() => browser.close());
+  for (const brand of BRANDS) {
+    test(`every step page, ${brand}, en/fr/de, is accessible (${size})`, { timeout: 600_000 }, async (t) => {
+      const env = await startPagesShim(t);
+      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+      t.after(() => browser.close());
+      const found = [];
+      for (const lang of LANGS) {
+        const context = await browser.newContext({ ...options, locale: lang, bypassCSP: true });
+        const page = await context.newPage();
+        const check = checker(page, join(shots, brand, lang, size), `${brand}/${lang}/${size}`, lang, found);
+        await walk(page, env, { brand, lang, size, check });
+        await context.close();
+      }
+
+      // The IdP's `ui_locales` wins over the browser's languages.
+      const context = await browser.newContext({ ...options, locale: 'fr', bypassCSP: true });
+      const page = await context.newPage();
+      const response = await page.goto(await env.entry(brand, { kind: 'enroll', subject: `${brand}-ui-${size}`, uiLocales: 'de-CH en' }));
+      assert.equal(response.headers()['content-language'], 'de');
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
+      await context.close();
+
+      const bad = found.filter((f) => f.violations.length);
+      assert.ok(found.length >= 3 * 12, `${found.length} pages checked`);
+      assert.deepEqual(bad, [], `problems:\n${JSON.stringify(bad, null, 2)}`);
+      t.diagnostic(`${found.length} pages (${brand}, ${LANGS.join('/')}, ${size}), 0 axe violations`);
+    });
+  }
+}
+
+test('the root and demo pages are accessible', { timeout: 120_000 }, async (t) => {
+  const url = await startDemoShim(t);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const found = [];
+  for (const [size, options] of Object.entries(SIZES)) {
     const context = await browser.newContext({ ...options, bypassCSP: true });
     const page = await context.newPage();
-    const found = [];
-    const check = checker(page, size, found);
-
+    const check = checker(page, join(shots, 'demo', size), `demo/${size}`, null, found);
     await page.goto(`${url}/`);
     await check('root');
     await page.goto(`${url}/demo`);
     await check('demo');
-
-    // Enrolment: the intro, the new set, a typo while confirming, the result.
-    await demoStart(page, url, `dora-${size}`, 'enroll');
-    await check('enrol-intro');
-    await page.click('button:has-text("Create my backup codes")');
-    const codes = await page.locator('ol.codes code').allTextContents();
-    assert.equal(codes.length, 10);
-    await check('enrol-codes');
-    await page.fill('#code', 'not-a-code');
-    await page.click('button:has-text("Confirm and turn on")');
-    await page.locator('#code-error').waitFor();
-    // An inline error is announced to screen readers as it appears.
-    assert.equal(await page.locator('#code-error').getAttribute('role'), 'alert');
-    await check('enrol-confirm-typo');
-    await page.fill('#code', codes[9]);
-    await page.click('button:has-text("Confirm and turn on")');
-    await page.waitForURL(`${url}/demo/continue`);
-    await check('demo-result');
-
-    // Login: the code form, a typo, a success, then few codes left.
-    await demoStart(page, url, `dora-${size}`, 'login');
-    await check('login-code');
-    await submitCode(page, 'x');
-    await page.locator('#code-error').waitFor();
-    assert.equal(await page.locator('#code-error').getAttribute('role'), 'alert');
-    await check('login-typo');
-    for (const code of codes.slice(0, 6)) {
-      await submitCode(page, code);
-      await page.waitForURL(`${url}/demo/continue`);
-      await demoStart(page, url, `dora-${size}`, 'login');
-    }
-    await submitCode(page, codes[6]);
-    await page.locator('button:has-text("Create a new set now")').waitFor();
-    await check('login-few-left');
-    await page.click('button:has-text("Create a new set now")');
-    await page.locator('ol.codes code').first().waitFor();
-    await check('replace-codes');
-
-    // Wrong codes (another user's), up to a lockout.
-    await demoStart(page, url, `lou-${size}`, 'enroll');
-    await page.click('button:has-text("Create my backup codes")');
-    const lous = await page.locator('ol.codes code').allTextContents();
-    await page.fill('#code', lous[0]);
-    await page.click('button:has-text("Confirm and turn on")');
-    await page.waitForURL(`${url}/demo/continue`);
-    await demoStart(page, url, `lou-${size}`, 'login');
-    await submitCode(page, codes[7]);
-    await page.locator('#code-error').waitFor();
-    await check('login-wrong-code');
-    for (const code of [codes[8], codes[0], codes[1], codes[2], codes[3]]) {
-      if (!(await page.locator('#code').count())) break;
-      await submitCode(page, code);
-      await page.waitForLoadState('load');
-    }
-    await page.getByText(/locked/i).first().waitFor();
-    await check('locked');
-
-    // A broken link: the step opened without its session token.
-    await page.goto(`${url}/step/demo/login`);
-    await check('incomplete-link');
-
-    const bad = found.filter((f) => f.violations.length);
-    assert.ok(found.length >= 13, `${found.length} pages checked`);
-    assert.deepEqual(bad, [], `axe violations:\n${JSON.stringify(bad, null, 2)}`);
-    t.diagnostic(`${found.length} pages, 0 axe violations`);
-  });
-}
+    await context.close();
+  }
+  const bad = found.filter((f) => f.violations.length);
+  assert.deepEqual(bad, [], `axe violations:\n${JSON.stringify(bad, null, 2)}`);
+});
