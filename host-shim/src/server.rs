@@ -319,6 +319,10 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.service.store().purge_tokens(now).await {
                 tracing::warn!(error = %e, "purging expired token ids failed");
             }
+            let forget = now.saturating_sub(crate::service::REPLACED_SET_MEMORY);
+            if let Err(e) = state.service.store().purge_replaced(forget).await {
+                tracing::warn!(error = %e, "purging replaced sets failed");
+            }
             for (tenant, provider) in state.stepup.iter() {
                 // On failure the keys read last keep working.
                 if let Err(e) = provider.ring.refresh(state.service.store(), now).await {

@@ -17,9 +17,14 @@ use secrecy::{SecretSlice, SecretString};
 use serde_json::json;
 
 use crate::plugin::{
-    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy, Rejection,
+    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy,
 };
 use crate::store::{AuditRecord, Record, Store, StoreError};
+
+mod replaced;
+
+pub use self::replaced::REPLACED_SET_MEMORY;
+use self::replaced::replaces;
 
 /// Longest subject id accepted, in bytes.
 pub const MAX_SUBJECT_BYTES: usize = 255;
@@ -106,19 +111,6 @@ pub struct Attempt {
     pub replaced_set: bool,
     /// Events the plugin produced.
     pub events: Vec<Event>,
-}
-
-/// How long a replaced set is remembered to recognise its codes, seconds.
-pub const REPLACED_SET_MEMORY: i64 = 30 * 24 * 3600;
-
-/// Does a write with these `events` replace the active set of `previous`?
-fn replaces(events: &[Event], previous: Option<&[u8]>) -> Option<Vec<u8>> {
-    let replacing = events.iter().any(|e| match e {
-        Event::Activated(_) => true,
-        Event::Issued(i) => !i.pending,
-        _ => false,
-    });
-    previous.filter(|_| replacing).map(<[u8]>::to_vec)
 }
 
 /// The backup-code service for all tenants.
@@ -492,57 +484,6 @@ impl Service {
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);
         }
         Err(ServiceError::Contended)
-    }
-
-    /// Was a wrong code one of the set the active set replaced? The plugin
-    /// checks it against the replaced credential (nothing is written; such a
-    /// code never signs anyone in). Without a remembered set the decoy is
-    /// checked instead, so every wrong code costs the same.
-    async fn of_replaced_set(
-        &self,
-        tenant_id: &str,
-        subject: &str,
-        tenant: &Tenant,
-        code: &Arc<SecretString>,
-        now: i64,
-    ) -> bool {
-        let since = now.saturating_sub(REPLACED_SET_MEMORY);
-        let remembered = match self.store.replaced(tenant_id, subject, since).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the replaced set");
-                None
-            }
-        };
-        let known = remembered.is_some();
-        let decoy = tenant.decoy.clone();
-        let old = remembered.unwrap_or_else(|| decoy.clone());
-        let (policy, pepper, code) = (tenant.policy, tenant.pepper.clone(), Arc::clone(code));
-        let outcome = self
-            .run(tenant_id, subject, move |p| {
-                let checked = p
-                    .verify(&old, &code, &policy, pepper.as_ref())
-                    .ok()
-                    .map(|v| v.outcome);
-                // A remembered credential that hashed nothing (no active set,
-                // locked) costs what a wrong code costs all the same.
-                if !matches!(checked, Some(Outcome::Accepted(_) | Outcome::Rejected(_))) {
-                    let _ = p.verify(&decoy, &code, &policy, pepper.as_ref());
-                }
-                Ok(checked)
-            })
-            .await;
-        known
-            && matches!(
-                outcome,
-                Ok(Some(
-                    Outcome::Accepted(_)
-                        | Outcome::Rejected(Rejection {
-                            reason: FailureReason::AlreadyUsed | FailureReason::WrongNumber,
-                            ..
-                        })
-                ))
-            )
     }
 
     /// Check a code typed at login.

@@ -365,6 +365,17 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Forget replaced credentials kept since before `before`.
+    pub async fn purge_replaced(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM replaced_credentials WHERE replaced_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Forget token ids that expired before `now`.
     pub async fn purge_tokens(&self, now: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM used_tokens WHERE expires_at < $1")

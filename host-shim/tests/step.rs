@@ -1121,6 +1121,15 @@ async fn a_reload_goes_on_and_a_finished_flow_offers_the_way_back() {
         way_back(&shim, &other, "s-reload")["reason"],
         "state_reused"
     );
+    // Nor does a cookie of the right name with a value of the sender's choosing.
+    let name = cookie.split('=').next().unwrap();
+    let forged = get_with_cookie(&shim, &path, &query, Some(&format!("{name}=chosen"))).await;
+    forged.assert_clear(StatusCode::CONFLICT, "used before");
+    // Nor the same token with another state, in the browser that opened it.
+    let query2 = [("state", "s-other"), ("session_token", token.as_str())];
+    let replay = get_with_cookie(&shim, &path, &query2, Some(&cookie)).await;
+    assert!(replay.status.is_client_error(), "{}", replay.status);
+    assert!(!replay.html.contains("name=\"code\""));
     // The reloaded page's form works, once.
     let done = post(
         &shim,
@@ -1240,6 +1249,43 @@ async fn a_typo_while_confirming_keeps_the_new_codes_on_the_page() {
         result_claims(&shim, &done.html, "s-tom")["result"]["action"],
         "enroll"
     );
+}
+
+#[tokio::test]
+async fn a_stale_page_never_shows_or_confirms_another_set() {
+    let shim = start(10).await;
+    let entry = enter(
+        &shim,
+        "enroll",
+        &session(&shim, "vic", "s-vic", "enroll"),
+        "s-vic",
+    )
+    .await;
+    let cookie = entry.cookie();
+    let first_flow = field(&entry.html, "flow").unwrap();
+    let issue = format!("/step/{TENANT}/enroll/issue");
+    let activate = format!("/step/{TENANT}/enroll/activate");
+    let a = post(&shim, &issue, Some(&cookie), &[("flow", &first_flow)]).await;
+    let flow_a = field(&a.html, "flow").unwrap();
+    // A second set from the same entry page (another tab): B now waits.
+    let b = post(&shim, &issue, Some(&cookie), &[("flow", &first_flow)]).await;
+    let codes_b = codes(&b.html);
+    // A's page cannot show A's codes again, nor confirm B: refused before
+    // the engine, B still waits, nothing counted.
+    for code in ["x", codes_b[0].1.as_str()] {
+        let page = post(
+            &shim,
+            &activate,
+            Some(&cookie),
+            &[("flow", &flow_a), ("code", code)],
+        )
+        .await;
+        page.assert_clear(StatusCode::CONFLICT, "Nothing to confirm");
+        assert!(codes_of(&page.html).is_empty());
+    }
+    let status = shim.state.service.status(TENANT, "vic").await.unwrap();
+    assert!(status.active.is_none() && status.pending.is_some());
+    assert_eq!(status.consecutive_failures, 0);
 }
 
 #[tokio::test]

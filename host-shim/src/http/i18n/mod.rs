@@ -198,6 +198,26 @@ impl Tr {
         self.format(id, args)
     }
 
+    /// A message cut around its argument `around` (given in `args` like the
+    /// others), so a template can mark that part up whatever the language's
+    /// word order: `(before, after)`.
+    pub fn around(
+        &self,
+        id: &str,
+        args: &[(&'static str, Arg)],
+        around: &'static str,
+    ) -> (String, String) {
+        const MARK: &str = "\u{E000}";
+        let mut marked: Vec<(&'static str, Arg)> = args.to_vec();
+        marked.retain(|(k, _)| *k != around);
+        marked.push((around, Arg::Str(MARK.to_owned())));
+        let text = self.format(id, &marked);
+        match text.split_once(MARK) {
+            Some((before, after)) => (before.to_owned(), after.to_owned()),
+            None => (text, String::new()),
+        }
+    }
+
     fn format(&self, id: &str, args: &[(&'static str, Arg)]) -> String {
         if let Some(s) = self.lookup(self.lang, id, args) {
             return s;
@@ -268,7 +288,7 @@ impl Tr {
         let (id, n) = match seconds.max(1) {
             s if s < 60 => ("wait-seconds", s),
             s if s < 3600 => ("wait-minutes", (s + 59) / 60),
-            s => ("wait-hours", (s + 3599) / 3600),
+            s => ("wait-hours", s.saturating_add(3599) / 3600),
         };
         self.with(id, &[("n", Arg::Num(n))])
     }

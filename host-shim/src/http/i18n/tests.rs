@@ -206,3 +206,23 @@ fn plurals_follow_each_language() {
     assert_ne!(de.wait(3600), de.wait(7200));
     assert_eq!(de.time(1_800_000_000), "15.01.2027, 08:00 Uhr (UTC)");
 }
+
+#[test]
+fn a_message_cuts_around_an_argument_in_every_word_order() {
+    for lang in Language::ALL {
+        let t = Tr::new(lang, None);
+        let (before, after) = t.around("self-set-heading", &[], "fingerprint");
+        let whole = t.with(
+            "self-set-heading",
+            &[("fingerprint", super::Arg::Str("K7QF".into()))],
+        );
+        assert_eq!(format!("{before}K7QF{after}"), whole, "{}", lang.tag());
+        let service = [("service", super::Arg::Str("ACME".into()))];
+        let (before, after) = t.around("codes-intro", &service, "fingerprint");
+        assert!(
+            before.contains("ACME") && !after.contains('\u{E000}'),
+            "{}",
+            lang.tag()
+        );
+    }
+}

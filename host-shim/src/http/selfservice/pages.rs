@@ -47,7 +47,8 @@ pub struct Home<'a> {
     signed_in: String,
     notice: Option<&'static str>,
     has_codes: bool,
-    set_heading: String,
+    set_heading: (String, String),
+    fingerprint: String,
     remaining_line: String,
     low: bool,
     locked: bool,
@@ -82,13 +83,8 @@ impl<'a> Home<'a> {
             ),
             notice: notice.map(Notice::id),
             has_codes: active.is_some(),
-            set_heading: t.with(
-                "self-set-heading",
-                &[(
-                    "fingerprint",
-                    Arg::Str(active.map(|a| a.fingerprint.clone()).unwrap_or_default()),
-                )],
-            ),
+            set_heading: t.around("self-set-heading", &[], "fingerprint"),
+            fingerprint: active.map(|a| a.fingerprint.clone()).unwrap_or_default(),
             remaining_line: t.with(
                 "self-remaining",
                 &[

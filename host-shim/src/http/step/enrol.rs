@@ -32,7 +32,7 @@ pub async fn issue(
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
         let id = format!("issue:{}:{}:{n}", t.id, flow.fid);
-        if spend(&state, &id, flow.exp.saturating_add(60)).await? {
+        if spend(&state, &id, flow::marks_until(&state, &flow)).await? {
             allowed = true;
             break;
         }
@@ -95,16 +95,18 @@ async fn confirm_again(
     error: String,
 ) -> Result<Response, Refusal> {
     let set = flow.set.as_deref().unwrap_or_default();
+    // Shown again only while this flow's set is the one waiting: never codes
+    // of a set replaced or confirmed since (a stale tab, Back).
+    let fingerprint = pending_fingerprint(state, t.id, &flow.sub, set).await;
     let (issued_at, codes) = flow
         .sealed
         .as_deref()
+        .filter(|_| fingerprint.is_some())
         .and_then(|s| sealed::open(t, &flow.fid, set, s))
         .unwrap_or_default();
-    let fingerprint = if codes.is_empty() {
-        String::new()
-    } else {
-        pending_fingerprint(state, t.id, &flow.sub, set).await
-    };
+    let fingerprint = fingerprint
+        .filter(|_| !codes.is_empty())
+        .unwrap_or_default();
     let c = chrome(state, base, t, flow);
     let view = SetView {
         codes,
@@ -116,15 +118,20 @@ async fn confirm_again(
     Ok(own(StatusCode::UNPROCESSABLE_ENTITY, &page, &flow.cont, &c))
 }
 
-/// The short form of the subject's pending set `set` (empty when unknown).
-async fn pending_fingerprint(state: &AppState, tenant: &str, sub: &str, set: &str) -> String {
+/// The short form of the subject's pending set, when it is `set` (`None`:
+/// another set waits, none does, or the status cannot be read).
+async fn pending_fingerprint(
+    state: &AppState,
+    tenant: &str,
+    sub: &str,
+    set: &str,
+) -> Option<String> {
     state
         .service
         .status(tenant, sub)
         .await
         .ok()
         .and_then(|s| s.pending.filter(|p| p.set_id == set).map(|p| p.fingerprint))
-        .unwrap_or_default()
 }
 
 /// `POST .../enroll/activate`: one code of the new set typed back.
@@ -140,6 +147,14 @@ pub async fn activate(
     };
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
     subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
+    // Only this flow's set may be confirmed from its page: a stale page (a
+    // set replaced or confirmed since) changes nothing and reaches no engine.
+    if pending_fingerprint(&state, t.id, &flow.sub, &set)
+        .await
+        .is_none()
+    {
+        return Err(flow.refusal(&state, &t, ServiceError::Refused(PluginError::NoPendingSet)));
+    }
     let actions = Actions::new(&base, t.id);
     let tr = flow.tr();
     let attempt = match state.service.activate(t.id, &flow.sub, code).await {

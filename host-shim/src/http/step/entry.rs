@@ -15,7 +15,7 @@ use super::pages::{Actions, EnrollPage, own};
 use super::refusals::{self, already_enrolled, bad_link, link_too_long};
 use super::result::{Reason, Signed};
 use super::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
-use super::{FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant};
+use super::{COOKIE_TTL, FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant};
 use crate::config::TenantConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
@@ -113,13 +113,33 @@ pub async fn open(
     }
     let horizon = now().saturating_add(FLOW_TTL).max(session.expires);
     let state_id = format!("state:{tenant}:{}", sha256_hex(flow_state.as_bytes()));
+    // What a reload must show to go on: this token, this state, and the
+    // cookie value minted when they were first opened (random, HttpOnly).
+    let fid = flow.fid.clone();
+    let resume_id = |csrf: &str| {
+        format!(
+            "resume:{tenant}:{fid}:{}:{}",
+            sha256_hex(flow_state.as_bytes()),
+            sha256_hex(csrf.as_bytes())
+        )
+    };
     let resumed = if spend(&state, &state_id, horizon).await? {
         false
     } else {
-        // A reload or Back in the browser that opened this flow (its cookie
-        // says so): the flow goes on where it was, unless it has finished.
+        // A reload or Back in the browser that opened this flow: the flow
+        // goes on where it was, unless it has finished.
         let cookie = cookies::value(&jar, &cookies::name(&flow.fid)).unwrap_or("");
-        if cookie.is_empty() {
+        let opened_here = !cookie.is_empty()
+            && state
+                .service
+                .store()
+                .token_used(&resume_id(cookie))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the single-use store is unavailable");
+                    crate::http::refusal::unavailable()
+                })?;
+        if !opened_here {
             return Err(refuse(
                 refusals::state_reused().back(fail(Reason::StateReused)),
             ));
@@ -134,10 +154,13 @@ pub async fn open(
         true
     };
     let token_id = format!("session:{tenant}:{}", session.id);
-    if !resumed && !spend(&state, &token_id, horizon).await? {
-        return Err(refuse(
-            refusals::replayed().back(fail(Reason::ReplayedToken)),
-        ));
+    if !resumed {
+        if !spend(&state, &token_id, horizon).await? {
+            return Err(refuse(
+                refusals::replayed().back(fail(Reason::ReplayedToken)),
+            ));
+        }
+        spend(&state, &resume_id(&csrf), horizon).await?;
     }
     let actions = Actions::new(&base, &tenant);
     let response = if kind.enrols() {
@@ -158,7 +181,7 @@ pub async fn open(
     } else {
         code_page(&state, &t, &base, &actions, &flow, None).await?
     };
-    let jar = jar.add(cookies::flow(&base, &tenant, &flow.fid, csrf, FLOW_TTL));
+    let jar = jar.add(cookies::flow(&base, &tenant, &flow.fid, csrf, COOKIE_TTL));
     Ok((jar, response))
 }
 
@@ -175,15 +198,33 @@ fn reader(session: &session::Session, tenant: &TenantConfig, headers: &HeaderMap
     };
     let account = session
         .preferred_username
-        .clone()
-        .filter(|a| {
-            !a.is_empty() && a.len() <= MAX_ACCOUNT_BYTES && !a.chars().any(char::is_control)
-        })
-        .unwrap_or_else(|| session.sub.clone());
+        .as_deref()
+        .filter(|a| a.len() <= MAX_ACCOUNT_BYTES && !a.chars().any(char::is_control))
+        .map(shown)
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| shown(&session.sub));
     Reader {
         tr: Tr::new(negotiate(&prefs, Some(tenant)), session.zoneinfo.as_deref()),
         account: Some(account),
     }
+}
+
+/// An account name as the pages show it: without the invisible characters
+/// that reorder text (bidirectional controls, other format characters), so a
+/// name cannot make "Account: …", the printout or the .txt read otherwise.
+fn shown(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !matches!(
+                *c,
+                '\u{200B}'..='\u{200F}'
+                    | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{206F}'
+                    | '\u{061C}'
+                    | '\u{FEFF}'
+            )
+        })
+        .collect()
 }
 
 /// Longest account name taken from the IdP's `preferred_username`, bytes.

@@ -380,15 +380,17 @@ async fn check(
     if !flow.kind().is_some_and(accepts) {
         return Err(expired_flow());
     }
+    let now = super::now();
+    // Past its grace period an expired flow gets no signed answer at all.
+    if now >= flow.exp.saturating_add(super::COOKIE_TTL - super::FLOW_TTL) {
+        return Err(expired_flow());
+    }
     let presented = cookies::value(jar, &cookies::name(&flow.fid)).unwrap_or("");
     let digest = sha256_hex(presented.as_bytes());
-    let expired = flow.exp <= super::now();
-    if !expired
-        && (presented.is_empty() || !bool::from(digest.as_bytes().ct_eq(flow.csrf.as_bytes())))
-    {
+    if presented.is_empty() || !bool::from(digest.as_bytes().ct_eq(flow.csrf.as_bytes())) {
         return Err(foreign_form());
     }
-    if expired || finished(state, t, &flow).await? {
+    if flow.exp <= now || finished(state, t, &flow).await? {
         return Err(flow.ended(state, t));
     }
     Ok(flow)
@@ -428,9 +430,20 @@ fn finished_id(t: &StepTenant<'_>, flow: &Flow) -> String {
     format!("flow:{}:{}", t.id, flow.fid)
 }
 
+/// Until when a flow's single-use marks (finished, sets issued) are kept: past
+/// every flow sharing its id. Reloads of one entry link reopen the flow, each
+/// with a fresh expiry, for as long as the IdP's session token is valid.
+pub fn marks_until(state: &AppState, flow: &Flow) -> i64 {
+    let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(i64::MAX);
+    flow.exp
+        .saturating_add(super::session::MAX_SESSION_LIFETIME)
+        .saturating_add(leeway.saturating_mul(3))
+        .saturating_add(60)
+}
+
 /// Mark the flow finished; refused when it already was.
 pub async fn finish(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<(), Refusal> {
-    if spend(state, &finished_id(t, flow), flow.exp.saturating_add(60)).await? {
+    if spend(state, &finished_id(t, flow), marks_until(state, flow)).await? {
         Ok(())
     } else {
         Err(expired_flow())

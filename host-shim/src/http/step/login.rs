@@ -13,7 +13,7 @@ use super::refusals::exhausted;
 use super::result::{Proof, Reason, StepResult, Verified};
 use super::session::Kind;
 use super::text::{format_message, rejection_message};
-use super::{FLOW_TTL, StepTenant, chrome, cookies, now};
+use super::{COOKIE_TTL, StepTenant, chrome, cookies, now};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::i18n::Arg;
@@ -182,6 +182,6 @@ async fn success(
         handoff,
         flow: regen.sign(t)?,
     };
-    let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, FLOW_TTL));
+    let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, COOKIE_TTL));
     Ok((jar, hand_back(&page, &page.handoff, &c)))
 }

@@ -70,6 +70,9 @@ use crate::config::TenantConfig;
 
 /// How long a flow (the pages between the IdP's redirect and the result) lasts, seconds.
 pub const FLOW_TTL: i64 = 900;
+/// How long a flow's cookie lives, seconds: the flow, then as long again in
+/// which a posted form of the expired flow still gets a way back to the IdP.
+pub const COOKIE_TTL: i64 = 2 * FLOW_TTL;
 /// New sets one enrolment flow may issue (each costs one argon2 run per code).
 pub const MAX_ISSUES_PER_FLOW: u32 = 3;
 
@@ -149,7 +152,7 @@ pub(crate) async fn open_login(
     let t = step_tenant(state, tenant)?;
     let actions = pages::Actions::new(base, tenant);
     let response = login::code_page(state, &t, base, &actions, flow, None).await?;
-    let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, FLOW_TTL));
+    let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, COOKIE_TTL));
     Ok((jar, response))
 }
 

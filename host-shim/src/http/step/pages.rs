@@ -155,8 +155,11 @@ pub struct CodesPage<'a> {
     pub actions: &'a Actions,
     /// The codes (empty when they cannot be shown again).
     pub codes: Vec<CodeRow>,
-    /// "These are your backup codes for …, set …".
-    pub intro: String,
+    /// "These are your backup codes for …, set …", cut around the set's short
+    /// form (which the page marks up).
+    pub intro: (String, String),
+    /// The set's short form.
+    pub fingerprint: String,
     /// The list's heading.
     pub heading: String,
     /// The printout's line: service, account, issue time.
@@ -222,10 +225,7 @@ impl<'a> CodesPage<'a> {
                 "codes-title-new"
             }),
             actions,
-            intro: t.with(
-                intro,
-                &[("service", service.clone()), ("fingerprint", fp.clone())],
-            ),
+            intro: t.around(intro, &[("service", service.clone())], "fingerprint"),
             heading: t.with(
                 "codes-heading",
                 &[
@@ -255,6 +255,7 @@ impl<'a> CodesPage<'a> {
             txt_issued: t.with("txt-issued", &[("issued", issued)]),
             downloaded: t.with("js-downloaded", &[("file", Arg::Str(filename.clone()))]),
             filename,
+            fingerprint: view.fingerprint,
             codes: view.codes,
             pending: view.pending,
             flow,
@@ -264,15 +265,15 @@ impl<'a> CodesPage<'a> {
 }
 
 /// A download's file name from its parts: each reduced to `[A-Za-z0-9._-]`
-/// (others become `-`, runs collapsed), joined with `-`, at most 96
-/// characters before `.txt`.
+/// (others become `-`, runs collapsed; case kept, as codes and fingerprints
+/// are written), joined with `-`, at most 96 characters before `.txt`.
 pub fn file_name(parts: &[&str]) -> String {
     let mut name = String::new();
     for part in parts {
         let mut cleaned = String::new();
         for ch in part.chars() {
             let keep = ch.is_ascii_alphanumeric() || ch == '.' || ch == '_';
-            let next = if keep { ch.to_ascii_lowercase() } else { '-' };
+            let next = if keep { ch } else { '-' };
             if next == '-' && (cleaned.is_empty() || cleaned.ends_with('-')) {
                 continue;
             }
@@ -336,7 +337,7 @@ mod tests {
     fn file_names_keep_to_safe_characters() {
         assert_eq!(
             file_name(&["ACME Corp", "backup-codes", "alice@example.com", "K7QF-2M"]),
-            "acme-corp-backup-codes-alice-example.com-k7qf-2m.txt"
+            "ACME-Corp-backup-codes-alice-example.com-K7QF-2M.txt"
         );
         assert_eq!(file_name(&["../..", "", "é"]), "backup-codes.txt");
         assert!(file_name(&[&"x".repeat(200)]).len() <= 100);

@@ -45,7 +45,12 @@ pub fn seal(
     issued_at: i64,
     codes: &[CodeRow],
 ) -> Option<String> {
-    let mut plain = Zeroizing::new(format!("{issued_at}\n"));
+    // Room for every line up front: a growing string would leave copies of
+    // codes behind in freed memory.
+    let room = 24 + codes.iter().map(|c| c.code.len() + 6).sum::<usize>();
+    let mut plain = Zeroizing::new(String::with_capacity(room));
+    plain.push_str(&issued_at.to_string());
+    plain.push('\n');
     for c in codes {
         plain.push_str(&c.number.to_string());
         plain.push(':');
