@@ -36,7 +36,7 @@ const toml = (s) => JSON.stringify(s); // TOML basic strings accept JSON escapes
  * provider, with self-service (`/self/example/`) through the provider's login
  * when `selfService` ({clientId, clientSecret, sessionSecret}) is given.
  */
-export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = {}, selfService }) {
+export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = {}, selfService, branded = false }) {
   const lines = [
     `listen = ${toml(`127.0.0.1:${port}`)}`,
     `public_url = ${toml(`http://127.0.0.1:${port}`)}`,
@@ -57,6 +57,7 @@ export function shimConfig({ port, dir, issuer, apiSecret, stepSecret, policy = 
     `[tenants.${TENANT}.policy]`,
     ...Object.entries(policy).map(([k, v]) => `${k} = ${typeof v === 'string' ? toml(v) : v}`),
   ];
+  if (branded) lines.push('', ...acmeBranding(TENANT));
   if (selfService) {
     lines.push(
       '',
@@ -147,12 +148,28 @@ export async function startDemoShim(t) {
   return url;
 }
 
+/** The `[tenants.{id}.branding]` table of the ACME demo brand (examples/branding/acme). */
+function acmeBranding(id) {
+  const brand = resolve(root, '../branding/acme');
+  return [
+    `[tenants.${id}.branding]`,
+    'display_name = "ACME Corp"',
+    `logo_file = ${toml(join(brand, 'logo.svg'))}`,
+    `stylesheet_file = ${toml(join(brand, 'style.css'))}`,
+    'accent = "#8a2be2"',
+    'accent_dark = "#d8b4fe"',
+    'support_url = "https://help.acme.example/backup-codes"',
+    'recovery_url = "https://id.acme.example/recover"',
+  ];
+}
+
 /**
  * @param {object} [o]
  * @param {object} [o.policy]  shim policy overrides for the tenant (snake_case)
  * @param {boolean} [o.quiet]  hide the shim's log output
+ * @param {boolean} [o.branded]  dress the tenant's pages in the ACME demo brand
  */
-export async function startStack({ policy = {}, quiet = true } = {}) {
+export async function startStack({ policy = {}, quiet = true, branded = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'backup-codes-example-'));
   const apiSecret = randomBytes(32).toString('base64url');
   const stepSecret = randomBytes(32).toString('base64url');
@@ -198,7 +215,7 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
     shim = await startShim({
       dir,
       url: shimUrl,
-      config: shimConfig({ port: shimPort, dir, issuer, apiSecret, stepSecret, policy, selfService }),
+      config: shimConfig({ port: shimPort, dir, issuer, apiSecret, stepSecret, policy, selfService, branded }),
       quiet,
     });
   } catch (e) {
@@ -234,7 +251,6 @@ export async function startStack({ policy = {}, quiet = true } = {}) {
  */
 export async function startPagesShim(t) {
   const dir = mkdtempSync(join(tmpdir(), 'backup-codes-pages-'));
-  const brand = resolve(root, '../branding/acme');
   const receiver = createHttpServer(async (req, res) => {
     if (req.method === 'POST') await readForm(req).catch(() => null);
     sendPage(res, 200, 'Back at the identity provider', '<p>The signed result arrived.</p>');
@@ -259,19 +275,7 @@ export async function startPagesShim(t) {
       `continue_urls = [${toml(receiverUrl)}]`,
       '',
     ];
-    if (id === 'acme') {
-      lines.push(
-        `[tenants.${id}.branding]`,
-        'display_name = "ACME Corp"',
-        `logo_file = ${toml(join(brand, 'logo.svg'))}`,
-        `stylesheet_file = ${toml(join(brand, 'style.css'))}`,
-        'accent = "#8a2be2"',
-        'accent_dark = "#d8b4fe"',
-        'support_url = "https://help.acme.example/backup-codes"',
-        'recovery_url = "https://id.acme.example/recover"',
-        '',
-      );
-    }
+    if (id === 'acme') lines.push(...acmeBranding(id), '');
     return lines;
   });
   const shim = await startShim({

@@ -17,7 +17,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startDemoShim, startPagesShim } from '../src/stack.js';
+import { startDemoShim, startPagesShim, startStack } from '../src/stack.js';
+import { USERS } from '../src/provider.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../src/chromium.js';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -99,7 +100,7 @@ async function walk(page, env, { brand, lang, size, check }) {
   assert.equal(codes.length, 10);
   const box = page.locator('#codes');
   const filename = await box.getAttribute('data-filename');
-  assert.match(filename, brand === 'acme' ? /^acme-corp-.*\.txt$/ : /^[a-z-]+-plain-.*\.txt$/, filename);
+  assert.match(filename, brand === 'acme' ? /^ACME-Corp-[a-z-]+-acme-.*\.txt$/ : /^[a-z-]+-plain-.*\.txt$/, filename);
   if (brand === 'acme') {
     assert.match(await box.getAttribute('data-txt-head'), /ACME Corp/);
     assert.match(await page.locator('.print-only').textContent(), /Europe\/Berlin/);
@@ -206,6 +207,59 @@ for (const [size, options] of Object.entries(SIZES)) {
       t.diagnostic(`${found.length} pages (${brand}, ${LANGS.join('/')}, ${size}), 0 axe violations`);
     });
   }
+}
+
+/** The self-service pages of one user: no codes, a new set, a typo, active, signed out. */
+async function walkSelf(page, stack, user, check) {
+  await page.goto(stack.selfServiceUrl);
+  await page.waitForURL(`${stack.issuer}/interaction/**`);
+  await page.fill('#username', user);
+  await page.fill('#password', USERS.get(user));
+  await page.click('button[type=submit]');
+  await page.waitForURL(stack.selfServiceUrl);
+  await check('self-no-codes');
+  await page.click('form[action$="/issue"] button');
+  const codes = await codesOnPage(page);
+  assert.ok(codes.length > 0);
+  await check('self-codes');
+  await page.fill('#code', 'x');
+  await page.click('form[action$="/activate"] button[type=submit]');
+  await page.locator('#code-error').waitFor();
+  await check('self-confirm-typo');
+  await page.fill('#code', codes[0]);
+  await page.click('form[action$="/activate"] button[type=submit]');
+  await page.locator('#set').waitFor();
+  await check('self-active');
+  await page.click('form[action$="/logout"] button');
+  await page.waitForLoadState('load');
+  await check('self-signed-out');
+}
+
+for (const brand of BRANDS) {
+  test(`the self-service pages, ${brand}, en/fr/de, are accessible`, { timeout: 600_000 }, async (t) => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    t.after(() => browser.close());
+    const found = [];
+    for (const lang of LANGS) {
+      // One provider per language: its two users, one per size, start without codes.
+      const stack = await startStack({ branded: brand === 'acme' });
+      try {
+        for (const [[size, options], user] of Object.entries(SIZES).map((e, i) => [e, ['alice', 'bob'][i]])) {
+          const context = await browser.newContext({ ...options, locale: lang, bypassCSP: true });
+          const page = await context.newPage();
+          const check = checker(page, join(shots, brand, lang, size), `${brand}/${lang}/${size}`, lang, found);
+          await walkSelf(page, stack, user, check);
+          await context.close();
+        }
+      } finally {
+        await stack.stop();
+      }
+    }
+    const bad = found.filter((f) => f.violations.length);
+    assert.equal(found.length, 3 * 2 * 5, `${found.length} pages checked`);
+    assert.deepEqual(bad, [], `problems:\n${JSON.stringify(bad, null, 2)}`);
+    t.diagnostic(`${found.length} self-service pages (${brand}), 0 axe violations`);
+  });
 }
 
 test('the root and demo pages are accessible', { timeout: 120_000 }, async (t) => {
