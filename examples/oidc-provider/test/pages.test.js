@@ -4,8 +4,10 @@
 // the browser's Accept-Language or the IdP's `ui_locales` claim), checked for
 // accessibility with axe-core (WCAG 2.x A and AA, and axe's best practices) in
 // headless Chromium at a desktop and a mobile size, with a screenshot of each
-// in screenshots/pages/{brand}/{lang}/. The test plays each tenant's identity
-// provider: it signs the session tokens and receives the signed results.
+// in screenshots/pages/{brand}/{lang}/. For the login step the test plays
+// each tenant's identity provider: it signs the session tokens and receives
+// the signed results; the self-service pages are reached through the real
+// OpenID provider of this example.
 //
 // axe runs in the page, so the context bypasses the page's CSP to inject it;
 // the CSP itself is tested by the shim's own tests.
