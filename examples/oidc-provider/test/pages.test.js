@@ -227,6 +227,7 @@ async function walkSelf(page, stack, user, check) {
   await page.fill('#code', 'x');
   await page.click('form[action$="/activate"] button[type=submit]');
   await page.locator('#code-error').waitFor();
+  assert.deepEqual(await codesOnPage(page), codes, 'the new codes are still shown after a typo');
   await check('self-confirm-typo');
   await page.fill('#code', codes[0]);
   await page.click('form[action$="/activate"] button[type=submit]');

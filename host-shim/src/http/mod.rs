@@ -28,6 +28,7 @@ pub mod ops;
 pub mod pages;
 pub mod refusal;
 pub mod rest2f;
+pub mod sealed;
 pub mod selfservice;
 pub mod step;
 

@@ -9,11 +9,13 @@ use axum_extra::extract::cookie::CookieJar;
 use super::home::{home_page, service_refusal};
 use super::login::start_login;
 use super::pages::{self, Notice};
-use super::session::{Post, form_token, session_cookie_name};
+use super::session::{Post, form_token_sealed, session_cookie_name};
 use super::tenant::{self_path, tenant};
 use crate::http::AppState;
 use crate::http::refusal::{Refusal, bad_form};
+use crate::http::sealed;
 use crate::http::step::cookie;
+use crate::http::step::pages::{SetView, rows};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError};
 
@@ -42,14 +44,24 @@ pub(super) async fn issue(
         Err(ServiceError::AlreadyEnrolled) => return start_login(&t, &base, jar, true).await,
         Err(e) => return Err(service_refusal(e)),
     };
-    let page = pages::codes(
-        &chrome,
-        &base,
-        t.id,
-        &issued,
-        form_token(&t, &session, Some(issued.set_id.clone()))?,
-        None,
-    );
+    // While the set waits for a code typed back, its codes travel sealed in
+    // the form token, so a typo while confirming shows them again.
+    let issued_at = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0);
+    let sealed = if issued.pending() {
+        t.keys.sealing_key().and_then(|key| {
+            sealed::seal(
+                &key,
+                &session.sid,
+                &issued.set_id,
+                issued_at,
+                &rows(&issued),
+            )
+        })
+    } else {
+        None
+    };
+    let token = form_token_sealed(&t, &session, Some(issued.set_id.clone()), sealed)?;
+    let page = pages::codes(&chrome, &base, t.id, &issued, issued_at, token, None);
     Ok((jar, page))
 }
 
@@ -79,11 +91,41 @@ pub(super) async fn activate(
         .retry_after(60));
     }
     let home = |notice| home_page(&state, &t, &base, &chrome, &session, Some(notice));
+    // Only the set this page issued may be confirmed from it, and only its
+    // codes are shown again: a stale page (a set replaced or confirmed since)
+    // changes nothing and reaches no engine.
+    let pending = match state.service.status(t.id, &session.sub).await {
+        Ok(s) => s.pending.filter(|p| p.set_id == set),
+        Err(ServiceError::NotEnrolled) => None,
+        Err(e) => return Err(service_refusal(e)),
+    };
+    let Some(pending) = pending else {
+        return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
+    };
     let again = |message: String| -> Result<(CookieJar, Response), Refusal> {
-        let token = form_token(&t, &session, Some(set.clone()))?;
+        let shown = claims
+            .sealed
+            .as_deref()
+            .zip(t.keys.sealing_key())
+            .and_then(|(s, key)| sealed::open(&key, &session.sid, &set, s));
+        let token = form_token_sealed(&t, &session, Some(set.clone()), claims.sealed.clone())?;
+        let view = match shown {
+            Some((issued_at, codes)) => SetView {
+                codes,
+                fingerprint: pending.fingerprint.clone(),
+                issued_at,
+                pending: true,
+            },
+            None => SetView {
+                codes: Vec::new(),
+                fingerprint: String::new(),
+                issued_at: 0,
+                pending: true,
+            },
+        };
         Ok((
             jar.clone(),
-            pages::confirm_again(&chrome, &base, t.id, token, message),
+            pages::confirm_again(&chrome, &base, t.id, token, message, view),
         ))
     };
     let attempt = match state.service.activate(t.id, &session.sub, code).await {

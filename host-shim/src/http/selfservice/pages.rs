@@ -133,6 +133,7 @@ pub fn codes(
     base: &Base,
     tenant: &str,
     issued: &Issued,
+    issued_at: i64,
     flow: String,
     error: Option<String>,
 ) -> Response {
@@ -140,28 +141,24 @@ pub fn codes(
     let view = SetView {
         codes: rows(issued),
         fingerprint: issued.fingerprint.clone(),
-        issued_at: i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0),
+        issued_at,
         pending: issued.pending(),
     };
     let page = CodesPage::new(c, &actions, view, flow, error);
     render_in(StatusCode::OK, &page, Forms::Own(None), c)
 }
 
-/// The confirmation again after a code that did not confirm the set.
+/// The confirmation again after a code that did not confirm the set, with
+/// the set's codes when the form carried them.
 pub fn confirm_again(
     c: &Chrome,
     base: &Base,
     tenant: &str,
     flow: String,
     error: String,
+    view: SetView,
 ) -> Response {
     let actions = actions(base, tenant);
-    let view = SetView {
-        codes: Vec::new(),
-        fingerprint: String::new(),
-        issued_at: 0,
-        pending: true,
-    };
     let page = CodesPage::new(c, &actions, view, flow, Some(error));
     render_in(StatusCode::UNPROCESSABLE_ENTITY, &page, Forms::Own(None), c)
 }

@@ -40,6 +40,10 @@ pub(super) struct FormClaims {
     /// The set this page issued (confirmation forms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) set: Option<String>,
+    /// That set's codes, sealed for this session and set, shown again after a
+    /// typo while confirming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) sealed: Option<String>,
 }
 
 pub(super) fn session_cookie_name(tenant: &str) -> String {
@@ -73,17 +77,37 @@ pub(super) fn form_token(
     session: &SessionClaims,
     set: Option<String>,
 ) -> Result<String, Refusal> {
+    form_token_sealed(t, session, set, None)
+}
+
+/// A form token that also carries its set's codes, sealed; without them when
+/// the token would be too long to be posted back (very large sets).
+pub(super) fn form_token_sealed(
+    t: &Tenant<'_>,
+    session: &SessionClaims,
+    set: Option<String>,
+    sealed: Option<String>,
+) -> Result<String, Refusal> {
     let claims = FormClaims {
         iss: Keys::issuer(Purpose::Form).into(),
         aud: t.id.into(),
         exp: session.exp,
         sid: session.sid.clone(),
         set,
+        sealed,
     };
-    t.keys
+    let token = t
+        .keys
         .sign(Purpose::Form, &claims)
-        .ok_or_else(Refusal::internal)
+        .ok_or_else(Refusal::internal)?;
+    if token.len() <= MAX_FORM_TOKEN_BYTES || claims.sealed.is_none() {
+        return Ok(token);
+    }
+    form_token_sealed(t, session, claims.set, None)
 }
+
+/// Longest form token the pages post back, bytes (what [`Keys::open`] reads).
+const MAX_FORM_TOKEN_BYTES: usize = 8192;
 
 /// The fields of a self-service form.
 #[derive(Deserialize)]

@@ -86,6 +86,12 @@ impl<'a> Keys<'a> {
             .map(|d| d.claims)
     }
 
+    /// The key a new set's codes are sealed with in form tokens (see
+    /// [`crate::http::sealed`]).
+    pub fn sealing_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        crate::http::sealed::selfservice_key(self.tenant, self.secret)
+    }
+
     /// The `iss` of `purpose`'s tokens.
     pub fn issuer(purpose: Purpose) -> &'static str {
         purpose.label()

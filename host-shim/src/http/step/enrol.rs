@@ -12,11 +12,12 @@ use super::refusals::{exhausted, expired_flow, too_many_sets};
 use super::result::{Enrolment, Proof, Reason, StepResult};
 use super::session::Kind;
 use super::text::{activation_message, format_message};
-use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, chrome, now, sealed, spend};
+use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, chrome, now, spend};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::i18n::Arg;
 use crate::http::refusal::{Refusal, bad_form};
+use crate::http::sealed;
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError};
 
@@ -63,7 +64,8 @@ pub async fn issue(
     // not fit through the form (very large sets), they are shown this once.
     flow.sealed = None;
     if flow.pending {
-        let sealed = sealed::seal(&t, &flow.fid, &issued.set_id, issued_at, &codes);
+        let sealed = sealed::step_key(&t)
+            .and_then(|key| sealed::seal(&key, &flow.fid, &issued.set_id, issued_at, &codes));
         let with = Flow {
             sealed,
             ..flow.clone()
@@ -102,7 +104,7 @@ async fn confirm_again(
         .sealed
         .as_deref()
         .filter(|_| fingerprint.is_some())
-        .and_then(|s| sealed::open(t, &flow.fid, set, s))
+        .and_then(|s| sealed::open(&*sealed::step_key(t)?, &flow.fid, set, s))
         .unwrap_or_default();
     let fingerprint = fingerprint
         .filter(|_| !codes.is_empty())

@@ -81,7 +81,7 @@ pub struct Flow {
     /// The account name shown on the pages, when it is not `sub`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acct: Option<String>,
-    /// The new set's codes, sealed for this flow alone (see [`super::sealed`]),
+    /// The new set's codes, sealed for this flow alone (see [`crate::http::sealed`]),
     /// so they stay on the page until the set is confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<String>,

@@ -34,8 +34,7 @@
 //!
 //! Files: [`session`] (the IdP's token), [`flow`] (the flow token and the prelude
 //! of every posted form), [`result`] (the signed answer), [`cookies`], [`pages`]
-//! (templates), [`sealed`] (a new set's codes kept in the flow until
-//! confirmed), [`text`] and [`refusals`] (what users read), [`entry`],
+//! (templates), [`text`] and [`refusals`] (what users read), [`entry`],
 //! [`login`], [`enrol`] and [`cancel`] (the handlers).
 
 mod cancel;
@@ -47,7 +46,6 @@ mod login;
 pub(crate) mod pages;
 mod refusals;
 pub mod result;
-mod sealed;
 pub mod session;
 pub mod text;
 

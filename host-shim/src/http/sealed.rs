@@ -1,27 +1,31 @@
-//! A new set's codes, sealed into the flow so the page can show them again
-//! after a typo while confirming (until the set is confirmed or the flow ends).
+//! A new set's codes, sealed into the page's own token (the step's flow, a
+//! self-service form token) so the page can show them again after a typo
+//! while confirming, until the set is confirmed or the token ends.
 //!
-//! AES-256-GCM under a key derived from the tenant's `step_secret` for this
-//! purpose alone (no other token opens with it), a random 96-bit nonce, and
-//! the flow id and set id as associated data: a sealed list opens only in the
-//! flow, and for the set, it was made for. The plaintext is zeroized.
+//! AES-256-GCM under a key derived for this purpose alone from the secret of
+//! the token it travels in ([`step_key`], [`selfservice_key`]), a random
+//! 96-bit nonce, and the token's context (the flow id, the self-service
+//! session id) and the set id as associated data: a sealed list opens only in
+//! the flow or session, and for the set, it was made for. The plaintext is
+//! zeroized.
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac as _;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use super::StepTenant;
-use super::pages::CodeRow;
+use super::step::StepTenant;
+use super::step::pages::CodeRow;
 
 const NONCE_BYTES: usize = 12;
 /// Longest sealed list opened, bytes of base64 (64 codes of 64 characters).
 const MAX_SEALED_BYTES: usize = 6 * 1024;
 
-fn key(t: &StepTenant<'_>) -> Option<Zeroizing<[u8; 32]>> {
+/// The sealing key of a tenant's step, from its `step_secret`.
+pub fn step_key(t: &StepTenant<'_>) -> Option<Zeroizing<[u8; 32]>> {
     let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
         t.secret.expose_secret().as_bytes(),
     )
@@ -31,15 +35,26 @@ fn key(t: &StepTenant<'_>) -> Option<Zeroizing<[u8; 32]>> {
     Some(Zeroizing::new(mac.finalize().into_bytes().into()))
 }
 
-fn aad(fid: &str, set: &str) -> Vec<u8> {
-    [fid.as_bytes(), b"\0", set.as_bytes()].concat()
+/// The sealing key of a tenant's self-service, from its `session_secret`.
+pub fn selfservice_key(tenant: &str, secret: &SecretString) -> Option<Zeroizing<[u8; 32]>> {
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.expose_secret().as_bytes())
+            .ok()?;
+    mac.update(b"backup-codes-shim/selfservice/sealed-codes v1\0");
+    mac.update(tenant.as_bytes());
+    Some(Zeroizing::new(mac.finalize().into_bytes().into()))
 }
 
-/// Seal `codes` of the set issued at `issued_at` for the flow `fid` and its
-/// set `set` (`None` when the OS random source or the cipher fails: the page
-/// then says the codes are not shown again, as without sealing).
+fn aad(context: &str, set: &str) -> Vec<u8> {
+    [context.as_bytes(), b"\0", set.as_bytes()].concat()
+}
+
+/// Seal `codes` of the set issued at `issued_at` under `key` for a context
+/// `fid` (a flow id, a session id) and the set `set` (`None` when the OS
+/// random source or the cipher fails: the page then says the codes are not
+/// shown again, as without sealing).
 pub fn seal(
-    t: &StepTenant<'_>,
+    key: &[u8; 32],
     fid: &str,
     set: &str,
     issued_at: i64,
@@ -59,7 +74,6 @@ pub fn seal(
     }
     let mut nonce = [0u8; NONCE_BYTES];
     getrandom::fill(&mut nonce).ok()?;
-    let key = key(t)?;
     let cipher = Aes256Gcm::new_from_slice(key.as_slice()).ok()?;
     let sealed = cipher
         .encrypt(
@@ -73,15 +87,14 @@ pub fn seal(
     Some(URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
 }
 
-/// The issue time and codes sealed for this flow and set (`None`: damaged,
-/// or made for another flow or set).
-pub fn open(t: &StepTenant<'_>, fid: &str, set: &str, sealed: &str) -> Option<(i64, Vec<CodeRow>)> {
+/// The issue time and codes sealed under `key` for this context and set
+/// (`None`: damaged, or made for another key, context or set).
+pub fn open(key: &[u8; 32], fid: &str, set: &str, sealed: &str) -> Option<(i64, Vec<CodeRow>)> {
     if sealed.len() > MAX_SEALED_BYTES {
         return None;
     }
     let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
     let (nonce, body) = raw.split_at_checked(NONCE_BYTES)?;
-    let key = key(t)?;
     let cipher = Aes256Gcm::new_from_slice(key.as_slice()).ok()?;
     let plain = Zeroizing::new(
         cipher
@@ -113,7 +126,6 @@ pub fn open(t: &StepTenant<'_>, fid: &str, set: &str, sealed: &str) -> Option<(i
 mod tests {
     use super::*;
     use crate::config::TenantConfig;
-    use secrecy::SecretString;
 
     #[test]
     fn sealed_codes_open_only_in_their_flow_for_their_set() {
@@ -137,9 +149,10 @@ mod tests {
                 },
             ]
         };
-        let sealed = seal(&t, "fid", "set-1", 1_800_000_000, &rows()).unwrap();
+        let key = step_key(&t).unwrap();
+        let sealed = seal(&key, "fid", "set-1", 1_800_000_000, &rows()).unwrap();
         assert!(!sealed.contains("ABCD"));
-        let (issued_at, opened) = open(&t, "fid", "set-1", &sealed).unwrap();
+        let (issued_at, opened) = open(&key, "fid", "set-1", &sealed).unwrap();
         assert_eq!(issued_at, 1_800_000_000);
         assert_eq!(
             opened
@@ -148,19 +161,22 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(1, "ABCD-EFGH"), (2, "JKMN-PQRS")]
         );
-        assert!(open(&t, "other-flow", "set-1", &sealed).is_none());
-        assert!(open(&t, "fid", "set-2", &sealed).is_none());
+        assert!(open(&key, "other-flow", "set-1", &sealed).is_none());
+        assert!(open(&key, "fid", "set-2", &sealed).is_none());
         let other = StepTenant {
             id: "acme",
             config: &config,
             secret: &other_secret,
         };
-        assert!(open(&other, "fid", "set-1", &sealed).is_none());
+        assert!(open(&step_key(&other).unwrap(), "fid", "set-1", &sealed).is_none());
         let other_tenant = StepTenant { id: "beta", ..t };
-        assert!(open(&other_tenant, "fid", "set-1", &sealed).is_none());
+        assert!(open(&step_key(&other_tenant).unwrap(), "fid", "set-1", &sealed).is_none());
+        // The self-service's key is another one, even over the same secret.
+        let own = selfservice_key("acme", &secret).unwrap();
+        assert!(open(&own, "fid", "set-1", &sealed).is_none());
         let mut tampered = sealed.into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert!(open(&t, "fid", "set-1", &String::from_utf8(tampered).unwrap()).is_none());
+        assert!(open(&key, "fid", "set-1", &String::from_utf8(tampered).unwrap()).is_none());
     }
 }
