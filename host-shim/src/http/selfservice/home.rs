@@ -30,6 +30,10 @@ pub(super) async fn home(
     let Some(session) = session(&t, &jar) else {
         return start_login(&t, &base, jar, false).await;
     };
+    let chrome = Chrome {
+        account: Some(session.sub.clone()),
+        ..chrome
+    };
     let page = home_page(&state, &t, &base, &chrome, &session, None).await?;
     Ok((jar, page))
 }

@@ -158,7 +158,7 @@ impl axum::extract::FromRequest<AppState> for Post {
             return Err(bad_form());
         };
         let Ok(base) = Base::from_request_parts(&mut parts, state).await;
-        let Ok(chrome) = Chrome::from_request_parts(&mut parts, state).await;
+        let Ok(mut chrome) = Chrome::from_request_parts(&mut parts, state).await;
         let jar = CookieJar::from_headers(&parts.headers);
         let req = axum::extract::Request::from_parts(parts, body);
         let Form(form) = Form::<SelfForm>::from_request(req, state)
@@ -166,6 +166,7 @@ impl axum::extract::FromRequest<AppState> for Post {
             .map_err(|_| bad_form())?;
         let t = tenant(state, &tenant_id)?;
         let (session, claims) = posted(&t, &jar, &form)?;
+        chrome.account = Some(session.sub.clone());
         Ok(Self {
             tenant: tenant_id,
             base,
