@@ -13,6 +13,7 @@
 //!   an async queue in front of the plugin's instances).
 //! - [`auth`]: IdP bearer tokens (JWKS or HS256, pinned algorithms, scopes,
 //!   single-use `jti`).
+//! - [`webhooks`]: events signed for the IdP's receivers (Standard Webhooks).
 //! - [`http`]: the axum router ([`http::app`]): the JSON API, the login step's
 //!   pages, the demo, health and metrics.
 //! - [`server`]: assembling all of it from the configuration, and serving it.
@@ -24,16 +25,18 @@ pub mod plugin;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig};
 
 #[cfg(test)]
 mod layering {
-    //! Imports run one way: config → plugin → store → service → auth → http →
-    //! server (and `main` above all). A module may import only those before it.
+    //! Imports run one way: config → plugin → store → service → auth →
+    //! webhooks → http → server (and `main` above all). A module may import
+    //! only those before it.
 
-    const ORDER: [&str; 7] = [
-        "config", "plugin", "store", "service", "auth", "http", "server",
+    const ORDER: [&str; 8] = [
+        "config", "plugin", "store", "service", "auth", "webhooks", "http", "server",
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
