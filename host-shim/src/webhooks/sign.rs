@@ -157,6 +157,28 @@ mod tests {
         assert!(current.same_as(&current.clone()) && !current.same_as(&previous));
     }
 
+    /// A rotation header, against the signatures PyPI `standardwebhooks`
+    /// 1.1.0 makes (`Webhook(secret).sign(id, datetime, body)`, printed once).
+    #[test]
+    fn a_rotation_header_matches_the_python_library() {
+        let current =
+            WebhookSecret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let previous =
+            WebhookSecret::parse("whsec_BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBw==")
+                .unwrap();
+        let body = br#"{"data":{"event":"used","number":3},"type":"backup_codes.used"}"#;
+        let header = signature_header(
+            "msg_0123456789abcdef0123456789abcdef",
+            1_800_000_000,
+            body,
+            &[&current, &previous],
+        );
+        assert_eq!(
+            header,
+            "v1,G5P7tqj6stDRGN/Zh3MFbB96az6g8iBBzDsd0QkEbEc= v1,Qv/CYd/dT8zPzfpptvAreP0d0/3yAKipQtHhHIrFm0Y="
+        );
+    }
+
     #[test]
     fn secrets_are_read_strictly() {
         assert_eq!(
