@@ -7,8 +7,10 @@
 //! configuration can be logged as a whole. This module imports nothing else of
 //! the crate: every other layer reads it. One file per part of the file: the
 //! process (here), the component ([`plugin`]), request limits ([`limits`]), a
-//! tenant ([`tenant`]) and its optional ways in ([`rest2f`], [`selfservice`],
-//! [`stepup`]).
+//! tenant ([`tenant`]), its pages' languages ([`language`]) and branding
+//! ([`branding`]), its optional ways in ([`rest2f`], [`selfservice`],
+//! [`stepup`]), and the types of its webhooks ([`webhooks`], not read from the
+//! file yet: nothing delivers them so far).
 
 mod branding;
 mod language;
@@ -18,6 +20,7 @@ mod rest2f;
 mod selfservice;
 mod stepup;
 mod tenant;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +40,7 @@ pub use rest2f::{Rest2fClient, Rest2fConfig};
 pub use selfservice::{ClientAuth, OidcClient, SelfServiceConfig};
 pub use stepup::{STEPUP_DEFAULT_ACR, STEPUP_KEY_BITS, StepUpClient, StepUpConfig};
 pub use tenant::{CodeOrder, JwtAlgorithm, PolicyOverrides, TenantConfig};
+pub use webhooks::{EndpointConfig, EventKind, SecretError, TenantWebhooks, WebhookSecret};
 
 use tenant::validate_tenant;
 
