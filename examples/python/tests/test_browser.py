@@ -240,7 +240,8 @@ async def scenario(idp: Idp, rp: RelyingParty) -> None:
             page = await ctx.new_page()
             await sign_in_with_password(page)
             await page.wait_for_url(f"{idp.base}/accounts/2fa/authenticate/**")
-            assert await page.evaluate("document.activeElement?.id") == "code"
+            # The code field takes the focus (autofocus), once the page has settled.
+            await page.wait_for_function("document.activeElement?.id === 'code'", timeout=5_000)
             await shot(page, "code-entry")
 
             wrong = well_formed_code_of_another_set()
