@@ -87,28 +87,29 @@ pub async fn issue(
 }
 
 /// The confirmation form again, with why: with the codes when the flow
-/// carries them sealed, else the form alone.
+/// carries them sealed, else the form alone. `fingerprint` is the short form
+/// of the flow's set, which [`activate`] found to be the one waiting (codes of
+/// a set replaced or confirmed since are never shown: a stale tab, Back).
 async fn confirm_again(
     state: &AppState,
     t: &StepTenant<'_>,
     base: &Base,
     actions: &Actions,
     flow: &Flow,
+    fingerprint: &str,
     error: String,
 ) -> Result<Response, Refusal> {
     let set = flow.set.as_deref().unwrap_or_default();
-    // Shown again only while this flow's set is the one waiting: never codes
-    // of a set replaced or confirmed since (a stale tab, Back).
-    let fingerprint = pending_fingerprint(state, t.id, &flow.sub, set).await;
     let (issued_at, codes) = flow
         .sealed
         .as_deref()
-        .filter(|_| fingerprint.is_some())
         .and_then(|s| sealed::open(&*sealed::step_key(t)?, &flow.fid, set, s))
         .unwrap_or_default();
-    let fingerprint = fingerprint
-        .filter(|_| !codes.is_empty())
-        .unwrap_or_default();
+    let fingerprint = if codes.is_empty() {
+        String::new()
+    } else {
+        fingerprint.to_owned()
+    };
     let c = chrome(state, base, t, flow);
     let view = SetView {
         codes,
@@ -151,19 +152,16 @@ pub async fn activate(
     subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     // Only this flow's set may be confirmed from its page: a stale page (a
     // set replaced or confirmed since) changes nothing and reaches no engine.
-    if pending_fingerprint(&state, t.id, &flow.sub, &set)
-        .await
-        .is_none()
-    {
+    let Some(fingerprint) = pending_fingerprint(&state, t.id, &flow.sub, &set).await else {
         return Err(flow.refusal(&state, &t, ServiceError::Refused(PluginError::NoPendingSet)));
-    }
+    };
     let actions = Actions::new(&base, t.id);
     let tr = flow.tr();
     let attempt = match state.service.activate(t.id, &flow.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             let error = format_message(&tr, f);
-            return confirm_again(&state, &t, &base, &actions, flow, error).await;
+            return confirm_again(&state, &t, &base, &actions, flow, &fingerprint, error).await;
         }
         Err(e) => return Err(flow.refusal(&state, &t, e)),
     };
@@ -177,7 +175,7 @@ pub async fn activate(
         Outcome::Rejected(r) => {
             let note = flow::rejected(&state, &t, flow, r).await?;
             let error = activation_message(&tr, r.reason, &note);
-            confirm_again(&state, &t, &base, &actions, flow, error).await
+            confirm_again(&state, &t, &base, &actions, flow, &fingerprint, error).await
         }
         Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
         Outcome::Exhausted => {
