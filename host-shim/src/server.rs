@@ -47,6 +47,9 @@ pub enum StartError {
     /// The step-up provider's signing keys of a tenant cannot be made or opened.
     #[error("tenants.{0}.stepup: {1}")]
     Keys(String, crate::auth::signing::KeyError),
+    /// A page catalogue compiled into the binary does not load.
+    #[error(transparent)]
+    Catalogue(#[from] crate::http::i18n::CatalogueError),
     /// A tenant's branding is refused (a value, or a file it names).
     #[error(transparent)]
     Brand(#[from] crate::http::brand::BrandError),
@@ -262,6 +265,7 @@ pub async fn build_with_clock(
 ) -> Result<AppState, StartError> {
     // Files first: a refused logo or stylesheet stops the start before the
     // component is compiled or the store opened.
+    crate::http::i18n::init()?;
     let brands = crate::http::brand::load_all(config)?;
     let plugin = Arc::new(load_plugin(config, Arc::clone(&clock))?);
     let tenants = tenants(config, &plugin)?;
