@@ -227,13 +227,7 @@ impl Page {
 }
 
 async fn get(shim: &Shim, path: &str, query: &[(&str, &str)]) -> Page {
-    let url = url::Url::parse_with_params(&format!("{}{path}", shim.base), query).unwrap();
-    let r = shim.http.get(url).send().await.unwrap();
-    Page {
-        status: r.status(),
-        headers: r.headers().clone(),
-        html: r.text().await.unwrap(),
-    }
+    get_with_cookie(shim, path, query, None).await
 }
 
 async fn post(shim: &Shim, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
