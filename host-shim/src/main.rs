@@ -75,6 +75,75 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The webhook outbox: list, inspect and replay events; count; make a secret.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// List outbox rows, oldest first, one JSON object per line.
+    List {
+        #[command(flatten)]
+        scope: Scope,
+        /// Only rows in this state.
+        #[arg(long, value_enum)]
+        state: Option<RowState>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one event's rows and the body it is sent with.
+    Inspect {
+        /// Its `webhook-id` (msg_…).
+        event_id: String,
+        /// Only its row for this endpoint.
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Send dead events again (same `webhook-id`, a fresh retry window).
+    Replay {
+        /// One event's `webhook-id`; or use --dead.
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        event_id: Option<String>,
+        /// Every dead event of the scope.
+        #[arg(long)]
+        dead: bool,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Count rows by tenant, endpoint and state.
+    Stats,
+    /// Print a fresh endpoint secret (whsec_…).
+    Secret,
+}
+
+#[derive(clap::Args)]
+struct Scope {
+    /// Only this tenant's rows.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Only this endpoint's rows.
+    #[arg(long)]
+    endpoint: Option<String>,
+}
+
+/// An outbox row's state.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RowState {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl RowState {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -233,6 +302,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ttl,
             scope,
         } => token(&config, &subject, ttl, &scope),
+        Command::Webhooks(command) => webhooks(&config, command).await,
         Command::Component { out } => {
             std::fs::write(&out, plugin::EMBEDDED_COMPONENT)
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -247,6 +317,83 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The `webhooks` commands: the store only, no component.
+async fn webhooks(config: &Config, command: WebhooksCommand) -> anyhow::Result<()> {
+    use backup_codes_shim::store::{OutboxFilter, Store};
+    use backup_codes_shim::webhooks::admin;
+    if let WebhooksCommand::Secret = command {
+        let secret = admin::new_secret().context("the OS random source failed")?;
+        println!("{secret}");
+        return Ok(());
+    }
+    init_logging(config);
+    let store = Store::connect(&config.database_url, 1)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the schema")?;
+    let result = match command {
+        WebhooksCommand::List {
+            scope,
+            state,
+            limit,
+        } => {
+            let rows = store
+                .list_outbox(&OutboxFilter {
+                    tenant: scope.tenant.as_deref(),
+                    endpoint: scope.endpoint.as_deref(),
+                    state: state.map(RowState::name),
+                    event_id: None,
+                    limit,
+                })
+                .await
+                .context("listing the outbox")?;
+            for row in rows {
+                println!("{}", serde_json::to_string(&row)?);
+            }
+            Ok(())
+        }
+        WebhooksCommand::Inspect { event_id, endpoint } => {
+            let found = admin::inspect(
+                &store,
+                &OutboxFilter {
+                    event_id: Some(&event_id),
+                    endpoint: endpoint.as_deref(),
+                    limit: 100,
+                    ..OutboxFilter::default()
+                },
+            )
+            .await
+            .context("reading the outbox")?;
+            if found.rows.is_empty() {
+                bail!("no outbox row has the id {event_id}");
+            }
+            print_json(&found)
+        }
+        WebhooksCommand::Replay {
+            event_id,
+            dead: _,
+            scope,
+        } => {
+            let replayed = admin::replay(
+                &store,
+                &OutboxFilter {
+                    tenant: scope.tenant.as_deref(),
+                    endpoint: scope.endpoint.as_deref(),
+                    event_id: event_id.as_deref(),
+                    ..OutboxFilter::default()
+                },
+            )
+            .await
+            .context("replaying")?;
+            print_json(&replayed)
+        }
+        WebhooksCommand::Stats => print_json(&admin::stats(&store).await.context("counting")?),
+        WebhooksCommand::Secret => Ok(()),
+    };
+    store.close().await;
+    result
+}
+
 /// Fresh secrets and a configuration block for a new tenant: HS256 API tokens,
 /// the redirect step, the REST second factor (its secret printed once, only its
 /// hash configured) and self-service.
@@ -257,6 +404,8 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
     let pepper = server::random_secret(24)?;
     let rest2f = server::random_secret(24)?;
     let session = server::random_secret(32)?;
+    let webhook =
+        backup_codes_shim::webhooks::admin::new_secret().context("the OS random source failed")?;
     let rest2f_hash = hex::encode(sha2::Sha256::digest(rest2f.expose_secret().as_bytes()));
     println!(
         "# Add to backup-codes.toml; keep the secrets out of version control\n\
@@ -273,7 +422,14 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
          # Self-service through the IdP's login (fill in the IdP's issuer and clients).\n\
          # [tenants.{tenant}.selfservice]\n# issuer = {issuer:?}\n\
          # client = {{ client_id = \"backup-codes\", client_secret = \"...\" }}\n\
-         # session_secret = {ss:?}\n",
+         # session_secret = {ss:?}\n\
+         \n\
+         # Webhooks: each event (issued, activated, used, failed, locked, low,\n\
+         # exhausted) posted to your receiver, signed the Standard Webhooks way.\n\
+         # [tenants.{tenant}.webhooks.endpoints.idp]\n\
+         # url = \"https://idp.example/hooks/backup-codes\"\n\
+         # secret = {wh:?}\n\
+         # events = [\"used\", \"issued\", \"low\", \"exhausted\", \"locked\"]   # default: all\n",
         up = tenant.to_uppercase(),
         s = secret.expose_secret(),
         st = step.expose_secret(),
@@ -281,6 +437,7 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
         r = rest2f.expose_secret(),
         h = rest2f_hash,
         ss = session.expose_secret(),
+        wh = webhook,
     );
     Ok(())
 }
@@ -344,6 +501,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let housekeeping = server::spawn_housekeeping(&state);
+    let webhooks = server::start_webhooks(&config, &state)
+        .await
+        .context("starting the webhook delivery worker")?;
     eprintln!(
         "backup-code shim listening on http://{address} (database {})",
         redact_url(&config.database_url)
@@ -365,6 +525,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let router = backup_codes_shim::http::app(state.clone());
     let result = server::serve(listener, router, &config.limits, server::shutdown_signal()).await;
     housekeeping.abort();
+    if let Some(w) = webhooks {
+        w.stop().await;
+    }
     state.service.store().close().await;
     Ok(result?)
 }

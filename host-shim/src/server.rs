@@ -56,6 +56,9 @@ pub enum StartError {
     /// A secret could not be made (the OS random source failed) or derived.
     #[error("secret: {0}")]
     Secret(&'static str),
+    /// The webhook delivery worker cannot start.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WorkerError),
 }
 
 /// Add the demo tenant when no tenant is configured: HS256 with a secret kept in
@@ -247,6 +250,7 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
                 policy,
                 pepper,
                 decoy,
+                webhooks: crate::service::webhook_routes(&t.webhooks),
             },
         );
     }
@@ -335,6 +339,41 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// The running webhook delivery worker.
+#[derive(Debug)]
+pub struct WebhookTask {
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WebhookTask {
+    /// Stop leasing rows, let deliveries in flight end (each is bounded by
+    /// `webhooks.timeout_ms`), and wait.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Start delivering webhooks when a tenant has an endpoint (`None` otherwise).
+pub async fn start_webhooks(
+    config: &Config,
+    state: &AppState,
+) -> Result<Option<WebhookTask>, StartError> {
+    let signals = std::sync::Arc::clone(state.service.outbox_signals());
+    let Some(worker) = crate::webhooks::Worker::new(config, signals).await? else {
+        return Ok(None);
+    };
+    if config.webhooks.retry_for_seconds < 86_400 {
+        tracing::warn!(
+            retry_for_seconds = config.webhooks.retry_for_seconds,
+            "webhooks are retried for less than 24 hours"
+        );
+    }
+    let (task, stop) = crate::webhooks::worker::spawn(worker);
+    Ok(Some(WebhookTask { task, stop }))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

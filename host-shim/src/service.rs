@@ -19,10 +19,12 @@ use serde_json::json;
 use crate::plugin::{
     CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy,
 };
-use crate::store::{AuditRecord, Record, Store, StoreError};
+use crate::store::{AuditRecord, Effects, Record, Store, StoreError};
 
+mod outbox;
 mod replaced;
 
+pub use self::outbox::{OutboxSignals, REQUEST_ID, Route, routes as webhook_routes};
 pub use self::replaced::REPLACED_SET_MEMORY;
 use self::replaced::replaces;
 
@@ -41,6 +43,8 @@ pub struct Tenant {
     /// subjects without codes are checked against it, so they cost the same
     /// argon2 evaluation as real ones and timing does not tell them apart.
     pub decoy: Vec<u8>,
+    /// The tenant's webhook endpoints and the kinds each receives.
+    pub webhooks: Vec<Route>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for Tenant {
         f.debug_struct("Tenant")
             .field("policy", &self.policy)
             .field("pepper", &self.pepper.as_ref().map(|_| "[REDACTED]"))
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +82,10 @@ pub enum ServiceError {
     /// Too many concurrent writers kept winning the compare-and-swap.
     #[error("too much contention on this subject; retry")]
     Contended,
+    /// The OS random source failed (an event id could not be made); nothing
+    /// was written.
+    #[error("the random source failed")]
+    Random,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -122,6 +131,7 @@ pub struct Service {
     /// One permit per instance slot.
     slots: Arc<tokio::sync::Semaphore>,
     queue_timeout: Duration,
+    outbox: Arc<OutboxSignals>,
 }
 
 impl std::fmt::Debug for Service {
@@ -254,6 +264,7 @@ impl Service {
     ) -> Self {
         let slots = usize::try_from(plugin.config().max_concurrent).unwrap_or(1);
         Self {
+            outbox: outbox::signals(&tenants),
             queue_timeout: plugin.config().queue_timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             plugin,
@@ -271,6 +282,42 @@ impl Service {
     /// The loaded plugin.
     pub fn plugin(&self) -> &Arc<Plugin> {
         &self.plugin
+    }
+
+    /// What the webhook delivery worker shares with the service.
+    pub fn outbox_signals(&self) -> &Arc<OutboxSignals> {
+        &self.outbox
+    }
+
+    /// Write a change: the credential by compare-and-swap, with its audit
+    /// rows, the replaced set and its webhook rows in the same transaction.
+    /// `None` when another writer won.
+    async fn write(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        expected: Option<i64>,
+        credential: &[u8],
+        events: &[Event],
+        replaced: Option<&[u8]>,
+    ) -> Result<Option<i64>, ServiceError> {
+        let tenant = self.tenant(tenant_id)?;
+        let now = self.now();
+        let audit = audit_records(events, now);
+        let outbox = outbox::records(tenant_id, &tenant.webhooks, &self.outbox, events, now)?;
+        let effects = Effects {
+            audit: &audit,
+            replaced,
+            outbox: &outbox,
+        };
+        let written = self
+            .store
+            .swap_with(tenant_id, subject, expected, credential, now, &effects)
+            .await?;
+        if written.is_some() && !outbox.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(written)
     }
 
     /// A configured tenant.
@@ -359,22 +406,18 @@ impl Service {
                     p.issue(bytes.as_deref(), &policy, pepper.as_ref())
                 })
                 .await?;
-            let now = self.now();
-            let audit = audit_records(&issued.events, now);
             let version = current.as_ref().map(|r| r.version);
             let replaced = replaces(
                 &issued.events,
                 current.as_ref().map(|r| r.credential.as_slice()),
             );
             if self
-                .store
-                .swap_keeping(
+                .write(
                     tenant_id,
                     subject,
                     version,
                     &issued.credential,
-                    now,
-                    &audit,
+                    &issued.events,
                     replaced.as_deref(),
                 )
                 .await?
@@ -432,14 +475,12 @@ impl Service {
             let replaced = replaces(&v.events, Some(&credential));
             let stored = v.credential == credential
                 || self
-                    .store
-                    .swap_keeping(
+                    .write(
                         tenant_id,
                         subject,
                         Some(version),
                         &v.credential,
-                        now,
-                        &audit_records(&v.events, now),
+                        &v.events,
                         replaced.as_deref(),
                     )
                     .await?

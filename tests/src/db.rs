@@ -71,7 +71,8 @@ fn replace_database(url: &str, name: &str) -> String {
 }
 
 /// Everything a shim's store holds, in a stable order, for "nothing changed"
-/// checks: credentials, audit rows, spent single-use ids, signing keys.
+/// checks: credentials, audit rows, spent single-use ids, signing keys,
+/// webhook outbox rows.
 pub async fn snapshot(url: &str) -> Result<Vec<String>, HarnessError> {
     use sqlx::Row as _;
     sqlx::any::install_default_drivers();
@@ -121,6 +122,23 @@ pub async fn snapshot(url: &str) -> Result<Vec<String>, HarnessError> {
             row.try_get::<String, _>(0)?,
             row.try_get::<i64, _>(1)?,
             row.try_get::<String, _>(2)?
+        ));
+    }
+    for row in sqlx::query(
+        "SELECT endpoint, tenant, subject, seq, kind, state FROM webhook_outbox \
+         ORDER BY endpoint, tenant, subject, seq",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
+        out.push(format!(
+            "webhook {} {} {} #{} {} {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<String, _>(2)?,
+            row.try_get::<i64, _>(3)?,
+            row.try_get::<String, _>(4)?,
+            row.try_get::<String, _>(5)?
         ));
     }
     pool.close().await;

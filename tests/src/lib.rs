@@ -8,7 +8,8 @@
 //!   the built binary with a real configuration file;
 //! - [`db`] gives each test its own SQLite file or PostgreSQL database;
 //! - [`step::StepClient`] walks the login step's pages as a browser and an IdP would;
-//! - [`stepup::Rp`] plays a relying party of the step-up OpenID provider (Entra).
+//! - [`stepup::Rp`] plays a relying party of the step-up OpenID provider (Entra);
+//! - [`receiver::Receiver`] receives the shim's signed webhooks.
 //!
 //! Pointing it at your deployment: start a [`idp::TestIdp`], configure a tenant in
 //! your shim with [`idp::TestIdp::tenant_toml`] (its JWKS URL must be reachable
@@ -17,6 +18,7 @@
 pub mod client;
 pub mod db;
 pub mod idp;
+pub mod receiver;
 pub mod shim;
 pub mod step;
 pub mod stepup;

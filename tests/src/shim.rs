@@ -47,6 +47,7 @@ pub struct InProcess {
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    webhooks: Option<server::WebhookTask>,
 }
 
 impl InProcess {
@@ -60,7 +61,10 @@ impl InProcess {
             .parse()
             .map_err(|e| HarnessError(format!("{url}: {e}")))?;
         let state = server::build(&config).await?;
-        Self::serve_on(listener, state).await
+        let webhooks = server::start_webhooks(&config, &state).await?;
+        let mut shim = Self::serve_on(listener, state).await?;
+        shim.webhooks = webhooks;
+        Ok(shim)
     }
 
     /// Serve an already built state on an ephemeral loopback port.
@@ -88,6 +92,7 @@ impl InProcess {
             state,
             stop: Some(stop),
             task,
+            webhooks: None,
         })
     }
 
@@ -97,6 +102,9 @@ impl InProcess {
             let _ = s.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(w) = self.webhooks.take() {
+            w.stop().await;
+        }
     }
 }
 

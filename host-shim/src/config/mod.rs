@@ -9,8 +9,8 @@
 //! process (here), the component ([`plugin`]), request limits ([`limits`]), a
 //! tenant ([`tenant`]), its pages' languages ([`language`]) and branding
 //! ([`branding`]), its optional ways in ([`rest2f`], [`selfservice`],
-//! [`stepup`]), and the types of its webhooks ([`webhooks`], not read from the
-//! file yet: nothing delivers them so far).
+//! [`stepup`]), and webhooks ([`webhooks`]: the delivery worker's settings and
+//! a tenant's endpoints).
 
 mod branding;
 mod language;
@@ -40,7 +40,10 @@ pub use rest2f::{Rest2fClient, Rest2fConfig};
 pub use selfservice::{ClientAuth, OidcClient, SelfServiceConfig};
 pub use stepup::{STEPUP_DEFAULT_ACR, STEPUP_KEY_BITS, StepUpClient, StepUpConfig};
 pub use tenant::{CodeOrder, JwtAlgorithm, PolicyOverrides, TenantConfig};
-pub use webhooks::{EndpointConfig, EventKind, SecretError, TenantWebhooks, WebhookSecret};
+pub use webhooks::{
+    DEFAULT_CEILINGS as WEBHOOK_RETRY_CEILINGS, EndpointConfig, EventKind, SecretError,
+    TenantWebhooks, WebhookSecret, WebhookSettings,
+};
 
 use tenant::validate_tenant;
 
@@ -61,7 +64,7 @@ pub mod demo {
 }
 
 /// The configuration's top-level keys (environment variables must start with one).
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
     "listen",
     "public_url",
     "database_url",
@@ -72,6 +75,7 @@ const TOP_LEVEL_KEYS: [&str; 10] = [
     "limits",
     "demo",
     "tenants",
+    "webhooks",
 ];
 
 /// Why the configuration cannot be used.
@@ -123,6 +127,8 @@ pub struct Config {
     pub demo: bool,
     /// Identity providers allowed to call the shim, by tenant id.
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// How webhooks are delivered (the endpoints are the tenants').
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Config {
@@ -138,6 +144,7 @@ impl Default for Config {
             limits: Limits::default(),
             demo: false,
             tenants: BTreeMap::new(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -223,6 +230,7 @@ impl Config {
                 "limits.body_bytes must be at least {MIN_STEP_BODY_BYTES} when a tenant has a login step (its forms carry the flow)"
             ));
         }
+        self.webhooks.validate().map_err(ConfigError::Invalid)?;
         for (id, t) in &self.tenants {
             validate_tenant(id, t)?;
             if t.issuer.trim_end_matches('/') == self.public_base() {

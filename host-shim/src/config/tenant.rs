@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{
     BrandingConfig, ConfigError, Language, Rest2fConfig, SelfServiceConfig, StepUpConfig,
-    same_secret, stepup, usable_url,
+    TenantWebhooks, same_secret, stepup, usable_url,
 };
 
 /// A JWT signing algorithm an IdP may be pinned to.
@@ -80,6 +80,8 @@ pub struct TenantConfig {
     pub languages: Option<Vec<Language>>,
     /// How the pages name and show the service (none: the shim's neutral look).
     pub branding: Option<BrandingConfig>,
+    /// Receivers of the tenant's events (signed webhooks).
+    pub webhooks: TenantWebhooks,
 }
 
 impl TenantConfig {
@@ -211,6 +213,9 @@ pub(super) fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigEr
         b.validate()
             .map_err(|m| ConfigError::Invalid(format!("tenants.{id}.branding.{m}")))?;
     }
+    t.webhooks
+        .validate()
+        .map_err(|m| ConfigError::Invalid(format!("tenants.{id}.{m}")))?;
     Ok(())
 }
 

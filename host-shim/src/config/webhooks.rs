@@ -1,5 +1,5 @@
-//! Webhook settings (issue 16, being built; not read from the file yet): the
-//! process-wide delivery settings and a tenant's endpoints, each with the
+//! Webhook settings: the process-wide delivery settings (`[webhooks]`) and a
+//! tenant's endpoints (`[tenants.X.webhooks.endpoints.NAME]`), each with the
 //! event kinds it wants and its Standard Webhooks secrets, checked as the
 //! rest of the configuration is, each error naming its field.
 
@@ -93,6 +93,37 @@ pub enum EventKind {
     Exhausted,
 }
 
+impl EventKind {
+    /// Every kind, in the plugin's order.
+    pub const ALL: [Self; 7] = [
+        Self::Issued,
+        Self::Activated,
+        Self::Used,
+        Self::Failed,
+        Self::Locked,
+        Self::Low,
+        Self::Exhausted,
+    ];
+
+    /// The kind's name, as the plugin's events and the audit rows name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Activated => "activated",
+            Self::Used => "used",
+            Self::Failed => "failed",
+            Self::Locked => "locked",
+            Self::Low => "low",
+            Self::Exhausted => "exhausted",
+        }
+    }
+
+    /// The kind a name names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// One receiver of a tenant's events: `[tenants.X.webhooks.endpoints.NAME]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +138,122 @@ pub struct EndpointConfig {
     /// The previous secret while receivers rotate: messages carry both signatures.
     #[serde(default)]
     pub previous_secret: Option<SecretString>,
+}
+
+impl EndpointConfig {
+    /// The kinds it receives.
+    pub fn kinds(&self) -> Vec<EventKind> {
+        self.events
+            .clone()
+            .unwrap_or_else(|| EventKind::ALL.to_vec())
+    }
+
+    /// Its secrets, parsed: the current one first, then the previous one.
+    /// (Checked at start by [`TenantWebhooks::validate`].)
+    pub fn secrets(&self) -> Result<Vec<WebhookSecret>, SecretError> {
+        let mut out = vec![WebhookSecret::parse(self.secret.expose_secret())?];
+        if let Some(p) = &self.previous_secret {
+            out.push(WebhookSecret::parse(p.expose_secret())?);
+        }
+        Ok(out)
+    }
+}
+
+/// How the delivery worker runs: `[webhooks]`, for the whole process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Longest one delivery may take, milliseconds (connect, send, answer).
+    pub timeout_ms: u64,
+    /// How long a worker holds a row it is sending, seconds; at least twice
+    /// the timeout and a second more, so a healthy worker always ends its
+    /// attempt before another instance may take the row over.
+    pub lease_seconds: u64,
+    /// Deliveries in flight per instance.
+    pub concurrency: u32,
+    /// How often a worker looks for rows other instances (or the CLI) wrote,
+    /// milliseconds; its own instance's rows wake it at once.
+    pub poll_interval_ms: u64,
+    /// Ceilings of the delay before each retry, seconds (the last repeats);
+    /// the delay is drawn uniformly below the ceiling.
+    pub retry_schedule_seconds: Vec<u64>,
+    /// How long an event is retried before it is parked as dead, seconds
+    /// (24 hours; less only for tests).
+    pub retry_for_seconds: u64,
+    /// The most undelivered rows (pending and dead) one endpoint may have in
+    /// the outbox; at the bound its new events are dropped, counted and
+    /// logged (an alert: its receiver is likely gone), and logins go on.
+    pub max_undelivered_rows: u64,
+    /// How long delivered rows are kept, seconds.
+    pub retain_delivered_seconds: u64,
+    /// How long dead rows are kept for inspection and replay, seconds.
+    pub retain_dead_seconds: u64,
+    /// How often the outbox is counted (gauges, the bound) and purged, milliseconds.
+    pub sample_interval_ms: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 15_000,
+            lease_seconds: 60,
+            concurrency: 4,
+            poll_interval_ms: 1000,
+            retry_schedule_seconds: DEFAULT_CEILINGS.to_vec(),
+            retry_for_seconds: 86_400,
+            max_undelivered_rows: 100_000,
+            retain_delivered_seconds: 86_400,
+            retain_dead_seconds: 30 * 86_400,
+            sample_interval_ms: 15_000,
+        }
+    }
+}
+
+/// The default retry ceilings, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h.
+pub const DEFAULT_CEILINGS: [u64; 6] = [5, 300, 1800, 7200, 18_000, 36_000];
+
+impl WebhookSettings {
+    /// Check the values; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(100..=30_000).contains(&self.timeout_ms) {
+            return Err("webhooks.timeout_ms must be within 100..=30000".into());
+        }
+        if self.lease_seconds.saturating_mul(1000) < 2 * self.timeout_ms + 1000 {
+            return Err(format!(
+                "webhooks.lease_seconds must be at least {} (twice timeout_ms and a second)",
+                (2 * self.timeout_ms + 1000).div_ceil(1000)
+            ));
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return Err("webhooks.concurrency must be within 1..=64".into());
+        }
+        if !(10..=60_000).contains(&self.poll_interval_ms) {
+            return Err("webhooks.poll_interval_ms must be within 10..=60000".into());
+        }
+        if self.retry_schedule_seconds.is_empty()
+            || self.retry_schedule_seconds.contains(&0)
+            || self.retry_schedule_seconds.len() > 32
+        {
+            return Err(
+                "webhooks.retry_schedule_seconds must list 1..=32 delays, none zero".into(),
+            );
+        }
+        if self.retry_for_seconds == 0 || self.retry_for_seconds > 30 * 86_400 {
+            return Err("webhooks.retry_for_seconds must be within 1..=2592000".into());
+        }
+        if self.max_undelivered_rows == 0 {
+            return Err("webhooks.max_undelivered_rows must be > 0".into());
+        }
+        if self.retain_delivered_seconds == 0 || self.retain_dead_seconds == 0 {
+            return Err(
+                "webhooks.retain_delivered_seconds and retain_dead_seconds must be > 0".into(),
+            );
+        }
+        if !(100..=600_000).contains(&self.sample_interval_ms) {
+            return Err("webhooks.sample_interval_ms must be within 100..=600000".into());
+        }
+        Ok(())
+    }
 }
 
 /// A tenant's webhooks: `[tenants.X.webhooks]`.

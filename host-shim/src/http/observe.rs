@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// The header carrying the request id in answers.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -26,8 +26,19 @@ pub fn metrics_handle() -> PrometheusHandle {
             let buckets = [
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ];
+            // A webhook's delivery latency spans retries: up to a day and more.
+            let delivery = [
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0, 1800.0, 7200.0, 36_000.0,
+                86_400.0, 172_800.0,
+            ];
             let builder = PrometheusBuilder::new()
                 .set_buckets(&buckets)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("backup_codes_webhook_delivery_latency_seconds".into()),
+                        &delivery,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -58,7 +69,9 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", %method, route = %route, request_id = %id);
     let started = Instant::now();
-    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    // The service names this request in the webhook events it causes.
+    let run = crate::service::REQUEST_ID.scope(id.clone(), next.run(request));
+    let mut response = tracing::Instrument::instrument(run, span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }

@@ -5,8 +5,7 @@
 //! age rather than by a count of attempts: the last attempt is made at the
 //! window's end, never before, and after it the event is dead.
 
-/// The default ceilings, seconds: 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h.
-pub const DEFAULT_CEILINGS: [u64; 6] = [5, 300, 1800, 7200, 18_000, 36_000];
+pub use crate::config::WEBHOOK_RETRY_CEILINGS as DEFAULT_CEILINGS;
 /// The default retry window, seconds: 24 hours.
 pub const DEFAULT_RETRY_FOR: u64 = 86_400;
 /// The longest `Retry-After` honoured, seconds.

@@ -1,9 +1,15 @@
-//! Signed webhooks (issue 16, being built): events told to the identity
+//! Signed webhooks: every event of a credential change told to the identity
 //! provider's receivers the way the Standard Webhooks specification says, so
-//! receivers verify them with that specification's libraries. So far the
-//! signature ([`sign`]), the body ([`payload`]) and the retry schedule
-//! ([`backoff`]); the outbox and its delivery worker follow.
+//! receivers verify them with that specification's libraries. The service
+//! writes the events to an outbox in the change's own transaction; the
+//! [`worker`] delivers them. Here: the signature ([`sign`]), the body
+//! ([`payload`]), the retry schedule ([`backoff`]), the worker, and what
+//! operators do from the command line ([`admin`]).
 
+pub mod admin;
 pub mod backoff;
 pub mod payload;
 pub mod sign;
+pub mod worker;
+
+pub use worker::{Worker, WorkerError};

@@ -237,7 +237,10 @@ impl Flow {
             ServiceError::InvalidSubject | ServiceError::UnknownTenant => {
                 refusals::invalid_subject()
             }
-            ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => {
+            ServiceError::Engine(_)
+            | ServiceError::Contended
+            | ServiceError::Store(_)
+            | ServiceError::Random => {
                 if let ServiceError::Store(err) = &e {
                     tracing::error!(error = %err, "store failed during a step");
                 }

@@ -9,6 +9,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+mod outbox;
+
+pub use self::outbox::{Completion, Leased, OutboxCount, OutboxFilter, OutboxRecord, OutboxRow};
+
 /// Why storage failed. Messages name no credential content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,6 +59,19 @@ pub struct AuditRecord {
     /// The credential version the event's change created, set by the store
     /// (`None` for events that changed no credential). Orders one subject's events.
     pub version: Option<i64>,
+}
+
+/// What a credential change writes beside the credential, in the same
+/// transaction: all of it lands with the change, or none of it does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Effects<'a> {
+    /// The change's audit rows.
+    pub audit: &'a [AuditRecord],
+    /// The credential whose active set this change replaces, kept as the
+    /// subject's replaced credential (see [`Store::replaced`]).
+    pub replaced: Option<&'a [u8]>,
+    /// The change's webhook events, one row per endpoint.
+    pub outbox: &'a [OutboxRecord],
 }
 
 /// One stored signing key of the step-up provider. The private key is only
@@ -191,23 +208,23 @@ impl Store {
         now: i64,
         audit: &[AuditRecord],
     ) -> Result<Option<i64>, StoreError> {
-        self.swap_keeping(tenant, subject, expected, credential, now, audit, None)
+        let effects = Effects {
+            audit,
+            ..Effects::default()
+        };
+        self.swap_with(tenant, subject, expected, credential, now, &effects)
             .await
     }
 
-    /// [`Store::swap`], and in the same transaction keep `replaced` (the
-    /// credential whose active set this write replaces) as the subject's
-    /// replaced credential (see [`Store::replaced`]).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn swap_keeping(
+    /// [`Store::swap`] with all of a change's [`Effects`] in its transaction.
+    pub async fn swap_with(
         &self,
         tenant: &str,
         subject: &str,
         expected: Option<i64>,
         credential: &[u8],
         now: i64,
-        audit: &[AuditRecord],
-        replaced: Option<&[u8]>,
+        effects: &Effects<'_>,
     ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = match expected {
@@ -240,8 +257,9 @@ impl Store {
             return Ok(None);
         }
         let version = expected.map_or(1, |v| v + 1);
-        insert_audit(&mut tx, tenant, subject, Some(version), audit).await?;
-        if let Some(old) = replaced {
+        insert_audit(&mut tx, tenant, subject, Some(version), effects.audit).await?;
+        outbox::insert(&mut tx, tenant, subject, now_ms(), effects.outbox).await?;
+        if let Some(old) = effects.replaced {
             sqlx::query(
                 "INSERT INTO replaced_credentials (tenant, subject, credential, replaced_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, subject) \
@@ -442,6 +460,13 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The wall clock in Unix milliseconds, for the outbox's operational times.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 async fn insert_audit(
