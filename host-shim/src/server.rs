@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::TcpListener;
 
@@ -15,7 +16,10 @@ use crate::auth::stepup::StepUp;
 pub use crate::config::demo::{
     AUDIENCE as DEMO_AUDIENCE, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT,
 };
-use crate::config::{CodeOrder, Config, ConfigError, JwtAlgorithm, PolicyOverrides, TenantConfig};
+use crate::config::{
+    CodeOrder, Config, ConfigError, EndpointConfig, JwtAlgorithm, PolicyOverrides, TenantConfig,
+    TenantWebhooks,
+};
 use crate::http::AppState;
 use crate::plugin::{
     self, CallError, Clock, Plugin, PluginConfig, PluginError, Policy, SystemClock,
@@ -82,11 +86,38 @@ pub fn with_demo_tenant(config: &mut Config, data_dir: &Path) -> Result<bool, St
             require_scope: true,
             step_secret: Some(secrets.step),
             continue_urls: vec![origin],
+            webhooks: demo_webhooks(config, secrets.webhook)?,
             ..TenantConfig::default()
         },
     );
     config.demo = true;
     Ok(true)
+}
+
+/// The demo tenant's one endpoint: the demo's own receiver, at
+/// `{public_url}/demo/webhooks`.
+fn demo_webhooks(config: &Config, secret: SecretString) -> Result<TenantWebhooks, StartError> {
+    let url = demo_webhook_url(config)?;
+    let mut webhooks = TenantWebhooks::default();
+    webhooks.endpoints.insert(
+        crate::http::demo::events::ENDPOINT.into(),
+        EndpointConfig {
+            url,
+            events: None,
+            secret,
+            previous_secret: None,
+        },
+    );
+    Ok(webhooks)
+}
+
+/// Where the demo's receiver is: `{public_url}/demo/webhooks` (a host that
+/// sets `public_url` after [`with_demo_tenant`] points the endpoint here again).
+pub fn demo_webhook_url(config: &Config) -> Result<url::Url, StartError> {
+    let base = format!("{}/", config.public_base());
+    Ok(url::Url::parse(&base)
+        .and_then(|b| b.join("demo/webhooks"))
+        .map_err(|_| ConfigError::Invalid("public_url cannot be a base for the demo".into()))?)
 }
 
 /// The demo tenant's per-purpose secrets, derived from its one stored secret
@@ -97,6 +128,8 @@ pub struct DemoSecrets {
     pub api: SecretString,
     /// Signs step session and result tokens (`step_secret`).
     pub step: SecretString,
+    /// Signs the demo endpoint's webhooks (`whsec_…`).
+    pub webhook: SecretString,
 }
 
 impl DemoSecrets {
@@ -105,19 +138,32 @@ impl DemoSecrets {
         Ok(Self {
             api: derive_secret(root, "backup-codes demo api v1")?,
             step: derive_secret(root, "backup-codes demo step v1")?,
+            webhook: SecretString::from(format!(
+                "whsec_{}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(derive_bytes(root, "backup-codes demo webhook v1")?.as_slice())
+            )),
         })
     }
 }
 
-fn derive_secret(root: &SecretString, label: &str) -> Result<SecretString, StartError> {
-    use base64::Engine as _;
+fn derive_bytes(
+    root: &SecretString,
+    label: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, StartError> {
     use hmac::Mac as _;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(root.expose_secret().as_bytes())
         .map_err(|_| StartError::Secret("the demo secret cannot key HMAC-SHA-256"))?;
     mac.update(label.as_bytes());
-    let derived = zeroize::Zeroizing::new(mac.finalize().into_bytes().to_vec());
+    Ok(zeroize::Zeroizing::new(
+        mac.finalize().into_bytes().to_vec(),
+    ))
+}
+
+fn derive_secret(root: &SecretString, label: &str) -> Result<SecretString, StartError> {
     Ok(SecretString::from(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(derived.as_slice()),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(derive_bytes(root, label)?.as_slice()),
     ))
 }
 
@@ -152,7 +198,6 @@ pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
 /// A random secret of `bytes` bytes, as URL-safe base64 text; an error when the
 /// OS random source fails (never a weak or empty secret).
 pub fn random_secret(bytes: usize) -> Result<SecretString, StartError> {
-    use base64::Engine as _;
     let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
     getrandom::fill(&mut raw).map_err(|_| StartError::Secret("the OS random source failed"))?;
     Ok(SecretString::from(

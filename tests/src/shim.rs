@@ -60,6 +60,16 @@ impl InProcess {
         config.public_url = url
             .parse()
             .map_err(|e| HarnessError(format!("{url}: {e}")))?;
+        // The demo's webhooks go to its receiver at the address just bound.
+        let demo_hook = server::demo_webhook_url(&config)?;
+        if let Some(endpoint) = config
+            .tenants
+            .get_mut(server::DEMO_TENANT)
+            .filter(|_| config.demo)
+            .and_then(|t| t.webhooks.endpoints.get_mut("demo"))
+        {
+            endpoint.url = demo_hook;
+        }
         let state = server::build(&config).await?;
         let webhooks = server::start_webhooks(&config, &state).await?;
         let mut shim = Self::serve_on(listener, state).await?;

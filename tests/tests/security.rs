@@ -1091,10 +1091,12 @@ async fn lockout_answers_carry_retry_after_and_nothing_is_cached() {
     assert_eq!(status.headers[reqwest::header::CACHE_CONTROL], "no-store");
 }
 
-/// Issue 10, item 6: the demo tenant's API and step secrets differ (derived per
-/// purpose from its one stored secret), so its API token opens no step.
+/// Issue 10, item 6: the demo tenant's API, step and webhook secrets differ
+/// (derived per purpose from its one stored secret), so its API token opens
+/// no step, and its receiver takes only what the webhook secret signs.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_tenant_keeps_one_secret_per_purpose() {
+    use base64::Engine as _;
     use secrecy::ExposeSecret as _;
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let mut config = test_config(&db.url, BTreeMap::new());
@@ -1157,6 +1159,79 @@ async fn the_demo_tenant_keeps_one_secret_per_purpose() {
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED);
+
+    // Issue 16: the demo's webhooks have a secret of their own, and the
+    // demo's receiver takes only what that secret signs.
+    let webhook = demo.webhooks.endpoints["demo"]
+        .secret
+        .expose_secret()
+        .to_owned();
+    assert!(webhook.starts_with("whsec_"));
+    let key = backup_codes_shim::webhooks::sign::WebhookSecret::parse(&webhook).unwrap();
+    for other in [&api, &step] {
+        let derived = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(other)
+            .unwrap();
+        assert_ne!(key.expose_key(), derived.as_slice());
+    }
+    let http = reqwest::Client::new();
+    let hook = format!("{}/demo/webhooks", shim.url);
+    let body = br#"{"type":"backup_codes.used","timestamp":"2027-01-15T08:00:00Z","data":{"subject":"mallory","seq":1}}"#;
+    let ts = i64::try_from(now()).unwrap();
+    let post = |signature: String, id: &'static str| {
+        http.post(&hook)
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_vec())
+            .send()
+    };
+    // Signed with the API or step secret (as whsec_), or with a bearer
+    // token instead of a signature: refused, nothing kept.
+    for other in [&api, &step] {
+        let as_whsec = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(other.as_bytes())
+        );
+        let wrong = backup_codes_shim::webhooks::sign::WebhookSecret::parse(&as_whsec).unwrap();
+        let sig = backup_codes_shim::webhooks::sign::signature_header("msg_x", ts, body, &[&wrong]);
+        assert_eq!(
+            post(sig, "msg_x").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let bearer = http
+        .post(&hook)
+        .bearer_auth(sign_hs256(&claims, &api))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::BAD_REQUEST);
+    // The real events (issued for alice) arrive, signed with the demo's secret.
+    let sig = backup_codes_shim::webhooks::sign::signature_header("msg_ok", ts, body, &[&key]);
+    assert_eq!(
+        post(sig, "msg_ok").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = http
+            .get(format!("{}/demo/events", shim.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("backup_codes.issued") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("backup_codes.issued"), "{page}");
+    assert!(page.contains("msg_ok") && !page.contains("msg_x"));
+    shim.stop().await;
 }
 
 /// The REST second factor as LemonLDAP::NG calls it: JSON booleans, a user

@@ -1,6 +1,7 @@
 // The shim's demo for newcomers, in headless Chromium: with no tenant
 // configured, /demo plays a tiny identity provider; enrol, then sign in with a
-// backup code, and read the signed result it received.
+// backup code, read the signed result it received, and the signed webhooks its
+// receiver got.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,4 +50,21 @@ test('the demo: enrol and sign in with a backup code', { timeout: 120_000 }, asy
     { status: 'success', number: 10, remaining: 9 },
   );
   await shot('4-signed-in');
+
+  // The demo tenant's webhooks reach the demo's own receiver (signature
+  // checked there): issued, activated, used, newest first, no code in them.
+  await page.goto(`${url}/demo`);
+  await page.click('a:has-text("events received")');
+  await page.waitForURL(`${url}/demo/events`);
+  let types = [];
+  for (let i = 0; i < 50; i++) {
+    types = await page.locator('tbody tr td:first-child').allTextContents();
+    if (types.length >= 3) break;
+    await new Promise((r) => setTimeout(r, 200));
+    await page.reload();
+  }
+  assert.deepEqual(types, ['backup_codes.used', 'backup_codes.activated', 'backup_codes.issued']);
+  const text = await page.locator('main').textContent();
+  for (const code of codes) assert.ok(!text.includes(code) && !text.includes(code.replace(/-/g, '')));
+  await shot('5-events');
 });

@@ -265,7 +265,7 @@ for (const brand of BRANDS) {
   });
 }
 
-test('the root and demo pages are accessible', { timeout: 120_000 }, async (t) => {
+test('the root, demo and demo events pages are accessible', { timeout: 120_000 }, async (t) => {
   const url = await startDemoShim(t);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   t.after(() => browser.close());
@@ -278,6 +278,8 @@ test('the root and demo pages are accessible', { timeout: 120_000 }, async (t) =
     await check('root');
     await page.goto(`${url}/demo`);
     await check('demo');
+    await page.goto(`${url}/demo/events`);
+    await check('events');
     await context.close();
   }
   const bad = found.filter((f) => f.violations.length);

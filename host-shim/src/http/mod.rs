@@ -74,6 +74,8 @@ pub struct AppState {
     pub stepup: Arc<BTreeMap<String, StepUp>>,
     /// The brands of tenants with `branding`, by tenant id (loaded at start).
     pub brands: Arc<brand::Brands>,
+    /// The demo's webhook receiver (empty when the demo is off).
+    pub demo_inbox: Arc<demo::events::Inbox>,
 }
 
 impl AppState {
@@ -95,6 +97,7 @@ impl AppState {
             providers: Arc::new(providers),
             stepup: Arc::new(BTreeMap::new()),
             brands: Arc::new(brand::Brands::new()),
+            demo_inbox: Arc::new(demo::events::Inbox::new(config)),
         }
     }
 

@@ -1,7 +1,10 @@
 //! The local demo: a tiny identity provider on the shim's own origin, on when
 //! no tenant is configured. It signs session tokens for the user named, sends
 //! the browser to the step, and shows the signed result it receives, checked
-//! the way an IdP must check it.
+//! the way an IdP must check it. It also receives the demo tenant's signed
+//! webhooks and lists them ([`events`]).
+
+pub mod events;
 
 use askama::Template;
 use axum::Router;
@@ -48,6 +51,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/demo/", get(index))
         .route("/demo/start", get(start))
         .route("/demo/continue", post(finish))
+        .route("/demo/webhooks", post(events::receive))
+        .route("/demo/events", get(events::page))
 }
 
 /// Query of the demo's pages.
