@@ -216,6 +216,25 @@ async fn down_then_up(backend: Backend) {
     assert_eq!(data["tenant"], TENANT);
     assert!(data["set_id"].is_string() && data["number"] == 2 && data["remaining"] == 9);
     assert_eq!(data["request_id"].as_str().map(str::len), Some(16));
+    // Every body is what the OpenAPI document's `webhooks` object says.
+    let doc: serde_json::Value = reqwest::get(format!("{}/v1/openapi.json", env.shim.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = &doc["webhooks"]["backupCodesEvent"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let mut root = serde_json::json!({"components": doc["components"].clone()});
+    root["$ref"] = schema["$ref"].clone();
+    let validator = jsonschema::draft202012::new(&root).unwrap();
+    for d in &got {
+        let errors: Vec<String> = validator
+            .iter_errors(&d.body)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?} in {}", d.body);
+    }
     let everything: String = got
         .iter()
         .map(|d| String::from_utf8_lossy(&d.raw).into_owned())
