@@ -7,6 +7,8 @@
 //! - `backup-codes-bench load`: P4 and P5 over HTTP against a shim process.
 //! - `backup-codes-bench rest2f`: verify latency through the REST second
 //!   factor against the JSON API, interleaved (issue 12).
+//! - `backup-codes-bench webhooks`: delivery latency, and verify latency with
+//!   and without a slow or failing receiver (issue 16).
 //!
 //! Output is Markdown, ready to paste into `BENCHMARKS.md`.
 
@@ -20,6 +22,7 @@ mod raw;
 mod report;
 mod rest2f;
 mod stats;
+mod webhooks;
 
 /// Errors are reported as text; the bench has no recovery to do.
 pub type BoxResult<T> = Result<T, Box<dyn Error>>;
@@ -46,6 +49,8 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Verify latency through the REST second factor vs the JSON API.
     Rest2f(rest2f::Rest2fArgs),
+    /// Webhook delivery latency; verify latency with and without a bad receiver.
+    Webhooks(webhooks::WebhooksArgs),
     /// Print the Cranelift machine code of the component (for `objdump`), then exit.
     Disasm(DisasmArgs),
     /// One verify (or one native argon2), for `valgrind --tool=callgrind`.
@@ -148,6 +153,7 @@ fn main() -> BoxResult<()> {
         Some(Cmd::Report(a)) => report::run(&report::Settings::from_args(&a), &mut stdout.lock()),
         Some(Cmd::Load(a)) => load::run(&a, &mut stdout.lock()),
         Some(Cmd::Rest2f(a)) => rest2f::run(&a, &mut stdout.lock()),
+        Some(Cmd::Webhooks(a)) => webhooks::run(&a, &mut stdout.lock()),
         Some(Cmd::Disasm(a)) => disasm(&a),
         Some(Cmd::Once(a)) => report::once(&a.what, a.count, a.memory_kib, a.component),
         Some(Cmd::StartupChild { cache_dir }) => report::startup_child(cache_dir),

@@ -47,6 +47,8 @@ pub struct Delivery {
     /// The answer given (0 while it is being answered, or when the sender
     /// went away first).
     pub answered: u16,
+    /// When it arrived (Unix milliseconds).
+    pub arrived_ms: i64,
 }
 
 impl Delivery {
@@ -126,6 +128,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             raw: body.to_vec(),
             answered: 0,
+            arrived_ms: backup_codes_shim::store::now_ms(),
         });
         got.len() - 1
     });
