@@ -160,6 +160,35 @@ impl ShimClient {
         .await
     }
 
+    /// Issue a first set and activate it with its first code (each call
+    /// with its own token); returns the codes.
+    pub async fn enroll(
+        &self,
+        tenant: &str,
+        subject: &str,
+        issue_token: &str,
+        activate_token: &str,
+    ) -> Result<Vec<String>, HarnessError> {
+        let issued = self.issue(tenant, subject, issue_token).await?;
+        if issued.status != reqwest::StatusCode::CREATED {
+            return Err(HarnessError(format!(
+                "issue: {} {}",
+                issued.status, issued.text
+            )));
+        }
+        let codes = codes(&issued);
+        let first = codes
+            .first()
+            .ok_or_else(|| HarnessError(format!("issue returned no code: {}", issued.text)))?;
+        let activated = self
+            .activate(tenant, subject, activate_token, first)
+            .await?;
+        if activated.json["result"] != "accepted" {
+            return Err(HarnessError(format!("activate: {}", activated.text)));
+        }
+        Ok(codes)
+    }
+
     /// Activate a pending set with one of its codes.
     pub async fn activate(
         &self,

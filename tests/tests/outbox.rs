@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use backup_codes_harness::db::{Backend, TestDb};
-use backup_codes_shim::store::{Completion, Effects, Leased, OutboxRecord, Store, now_ms};
+use backup_codes_shim::store::{Completion, Effects, OutboxRecord, OutboxRow, Store, now_ms};
 
 async fn store(db: &TestDb) -> Store {
     let store = Store::connect(&db.url, 4).await.unwrap();
@@ -42,7 +42,7 @@ async fn change(
         .unwrap()
 }
 
-fn names(leased: &[Leased]) -> Vec<String> {
+fn names(leased: &[OutboxRow]) -> Vec<String> {
     let mut out: Vec<String> = leased
         .iter()
         .map(|l| format!("{}/{}/{}#{}", l.endpoint, l.subject, l.kind, l.seq))

@@ -38,18 +38,11 @@ fn config_with(db: &TestDb, idp: &TestIdp, extra_policy: &str, extra_plugin: &st
 
 /// Issue and activate a set for `subject`; returns the codes.
 async fn enroll(client: &ShimClient, idp: &TestIdp, subject: &str) -> Vec<String> {
-    let r = client
-        .issue(TENANT, subject, &idp.token(Alg::Hs256, subject))
+    let token = || idp.token(Alg::Hs256, subject);
+    client
+        .enroll(TENANT, subject, &token(), &token())
         .await
-        .unwrap();
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let codes = codes(&r);
-    let a = client
-        .activate(TENANT, subject, &idp.token(Alg::Hs256, subject), &codes[0])
-        .await
-        .unwrap();
-    assert_eq!(a.json["result"], "accepted", "{}", a.text);
-    codes
+        .unwrap()
 }
 
 fn load_attempts() -> usize {

@@ -101,18 +101,11 @@ impl Env {
 }
 
 async fn enroll(client: &ShimClient, idp: &TestIdp, subject: &str) -> Vec<String> {
-    let r = client
-        .issue(TENANT, subject, &idp.token(Alg::Hs256, subject))
+    let token = || idp.token(Alg::Hs256, subject);
+    client
+        .enroll(TENANT, subject, &token(), &token())
         .await
-        .unwrap();
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let codes = codes(&r);
-    let a = client
-        .activate(TENANT, subject, &idp.token(Alg::Hs256, subject), &codes[0])
-        .await
-        .unwrap();
-    assert_eq!(a.json["result"], "accepted", "{}", a.text);
-    codes
+        .unwrap()
 }
 
 /// Every outbox row of a store.

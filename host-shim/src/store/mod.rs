@@ -11,7 +11,7 @@ use sqlx::{AnyPool, Row};
 
 mod outbox;
 
-pub use self::outbox::{Completion, Leased, OutboxCount, OutboxFilter, OutboxRecord, OutboxRow};
+pub use self::outbox::{Completion, OutboxCount, OutboxFilter, OutboxRecord, OutboxRow};
 
 /// Why storage failed. Messages name no credential content.
 #[derive(Debug, thiserror::Error)]

@@ -31,35 +31,6 @@ pub struct OutboxRecord {
     pub request_id: Option<String>,
 }
 
-/// A leased row, as the worker sends it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leased {
-    /// The event's id (`webhook-id`).
-    pub event_id: String,
-    /// The endpoint's name.
-    pub endpoint: String,
-    /// The tenant.
-    pub tenant: String,
-    /// The subject.
-    pub subject: String,
-    /// The event's place in the subject's events.
-    pub seq: i64,
-    /// Its kind.
-    pub kind: String,
-    /// When it happened (Unix seconds).
-    pub at: i64,
-    /// Its audit detail (JSON).
-    pub detail: String,
-    /// The request that caused it.
-    pub request_id: Option<String>,
-    /// Attempts so far, this one included.
-    pub attempts: i64,
-    /// When the row was written (Unix milliseconds).
-    pub created_ms: i64,
-    /// When its retry window opened (Unix milliseconds).
-    pub window_ms: i64,
-}
-
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
@@ -102,6 +73,51 @@ pub struct OutboxCount {
     pub oldest_ms: i64,
 }
 
+/// The columns of an [`OutboxRow`], in its order, each after the prefix `$p`
+/// (`"w."` where the table is aliased; SQLite's `RETURNING` takes bare names).
+macro_rules! columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "event_id, ",
+            $p,
+            "endpoint, ",
+            $p,
+            "tenant, ",
+            $p,
+            "subject, ",
+            $p,
+            "seq, ",
+            $p,
+            "kind, ",
+            $p,
+            "at, ",
+            $p,
+            "detail, ",
+            $p,
+            "request_id, ",
+            $p,
+            "state, ",
+            $p,
+            "attempts, ",
+            $p,
+            "created_ms, ",
+            $p,
+            "window_ms, ",
+            $p,
+            "next_attempt_ms, ",
+            $p,
+            "last_attempt_ms, ",
+            $p,
+            "last_status, ",
+            $p,
+            "last_error, ",
+            $p,
+            "delivered_ms"
+        )
+    };
+}
+
 /// Rows a worker may lease at `$1`: pending, due, not leased, and the head of
 /// their queue (alias `o`).
 macro_rules! claimable {
@@ -129,8 +145,8 @@ const CLAIM_POSTGRES: &str = concat!(
      UPDATE webhook_outbox w SET lease_until_ms = $2, lease_token = $4, \
      attempts = w.attempts + 1, last_attempt_ms = $1 \
      FROM picked WHERE w.event_id = picked.event_id AND w.endpoint = picked.endpoint \
-     RETURNING w.event_id, w.endpoint, w.tenant, w.subject, w.seq, w.kind, w.at, w.detail, \
-     w.request_id, w.attempts, w.created_ms, w.window_ms"
+     RETURNING ",
+    columns!("w.")
 );
 
 const CLAIM_SQLITE: &str = concat!(
@@ -138,9 +154,8 @@ const CLAIM_SQLITE: &str = concat!(
      attempts = attempts + 1, last_attempt_ms = $1 \
      WHERE (event_id, endpoint) IN (SELECT o.event_id, o.endpoint FROM webhook_outbox o WHERE ",
     claimable!(),
-    " ORDER BY o.next_attempt_ms LIMIT $3) \
-     RETURNING event_id, endpoint, tenant, subject, seq, kind, at, detail, request_id, \
-     attempts, created_ms, window_ms"
+    " ORDER BY o.next_attempt_ms LIMIT $3) RETURNING ",
+    columns!("")
 );
 
 /// Write `records` for `tenant`/`subject` inside the swap's transaction,
@@ -202,23 +217,6 @@ pub(super) async fn insert(
     Ok(())
 }
 
-fn leased(row: &sqlx::any::AnyRow) -> Result<Leased, sqlx::Error> {
-    Ok(Leased {
-        event_id: row.try_get(0)?,
-        endpoint: row.try_get(1)?,
-        tenant: row.try_get(2)?,
-        subject: row.try_get(3)?,
-        seq: row.try_get(4)?,
-        kind: row.try_get(5)?,
-        at: row.try_get(6)?,
-        detail: row.try_get(7)?,
-        request_id: row.try_get(8)?,
-        attempts: row.try_get(9)?,
-        created_ms: row.try_get(10)?,
-        window_ms: row.try_get(11)?,
-    })
-}
-
 impl Store {
     /// Lease up to `limit` claimable rows at `now_ms` until `lease_until_ms`
     /// under `token` (fresh and random per claim), counting the attempt.
@@ -228,7 +226,7 @@ impl Store {
         lease_until_ms: i64,
         limit: i64,
         token: &str,
-    ) -> Result<Vec<Leased>, StoreError> {
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         let any = sqlx::query(PROBE)
             .bind(now_ms)
             .fetch_optional(&self.pool)
@@ -247,7 +245,7 @@ impl Store {
             .bind(token)
             .fetch_all(&self.pool)
             .await?;
-        let mut out = rows.iter().map(leased).collect::<Result<Vec<_>, _>>()?;
+        let mut out = rows.iter().map(outbox_row).collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|l| (l.created_ms, l.seq));
         Ok(out)
     }
@@ -359,8 +357,9 @@ impl Store {
     }
 }
 
-/// One outbox row as operators see it (`backup-codes-shim webhooks list`):
-/// what the body is made of and how delivery went, never a secret.
+/// One outbox row: what the body is made of and how delivery went, never a
+/// secret; as the worker leases it and as operators list it
+/// (`backup-codes-shim webhooks list`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OutboxRow {
     /// The event's id (`webhook-id`).
@@ -387,6 +386,8 @@ pub struct OutboxRow {
     pub attempts: i64,
     /// When it was written (Unix milliseconds).
     pub created_ms: i64,
+    /// When its retry window opened (Unix milliseconds; a replay opens a new one).
+    pub window_ms: i64,
     /// When it is tried next, while pending (Unix milliseconds).
     pub next_attempt_ms: i64,
     /// When it was last tried (Unix milliseconds).
@@ -428,11 +429,12 @@ fn outbox_row(row: &sqlx::any::AnyRow) -> Result<OutboxRow, sqlx::Error> {
         state: row.try_get(9)?,
         attempts: row.try_get(10)?,
         created_ms: row.try_get(11)?,
-        next_attempt_ms: row.try_get(12)?,
-        last_attempt_ms: row.try_get(13)?,
-        last_status: row.try_get(14)?,
-        last_error: row.try_get(15)?,
-        delivered_ms: row.try_get(16)?,
+        window_ms: row.try_get(12)?,
+        next_attempt_ms: row.try_get(13)?,
+        last_attempt_ms: row.try_get(14)?,
+        last_status: row.try_get(15)?,
+        last_error: row.try_get(16)?,
+        delivered_ms: row.try_get(17)?,
     })
 }
 
@@ -468,9 +470,9 @@ macro_rules! filter {
 }
 
 const LIST: &str = concat!(
-    "SELECT event_id, endpoint, tenant, subject, seq, kind, at, detail, request_id, state, \
-     attempts, created_ms, next_attempt_ms, last_attempt_ms, last_status, last_error, \
-     delivered_ms FROM webhook_outbox WHERE ",
+    "SELECT ",
+    columns!(""),
+    " FROM webhook_outbox WHERE ",
     filter!(),
     " ORDER BY created_ms, tenant, subject, seq, endpoint LIMIT $5"
 );

@@ -33,17 +33,7 @@ pub struct Stats {
 
 /// The body a row is sent with.
 pub fn body(row: &OutboxRow) -> Option<serde_json::Value> {
-    let detail = serde_json::from_str(&row.detail).ok()?;
-    let bytes = payload::render(&payload::Event {
-        tenant: &row.tenant,
-        subject: &row.subject,
-        seq: row.seq,
-        kind: &row.kind,
-        at: row.at,
-        detail: &detail,
-        request_id: row.request_id.as_deref(),
-    })?;
-    serde_json::from_slice(&bytes).ok()
+    serde_json::from_slice(&payload::render_row(row)?).ok()
 }
 
 /// One event's rows and body (`filter` names the event, and may name an endpoint).

@@ -44,6 +44,20 @@ pub fn event_type(kind: &str) -> Option<String> {
         .then(|| format!("backup_codes.{kind}"))
 }
 
+/// The body of an outbox row's event (`None` when the row cannot be read).
+pub fn render_row(row: &crate::store::OutboxRow) -> Option<Vec<u8>> {
+    let detail = serde_json::from_str(&row.detail).ok()?;
+    render(&Event {
+        tenant: &row.tenant,
+        subject: &row.subject,
+        seq: row.seq,
+        kind: &row.kind,
+        at: row.at,
+        detail: &detail,
+        request_id: row.request_id.as_deref(),
+    })
+}
+
 /// The body's bytes (`None` for a kind no webhook carries, or a detail that
 /// is not an object). The same event renders to the same bytes every time, so
 /// every retry sends what the first attempt sent.

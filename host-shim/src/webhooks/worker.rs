@@ -27,7 +27,7 @@ use super::backoff::{Next, Schedule};
 use super::{payload, sign};
 use crate::config::{Config, SecretError, WebhookSecret, WebhookSettings};
 use crate::service::OutboxSignals;
-use crate::store::{Completion, Leased, Store, StoreError, now_ms};
+use crate::store::{Completion, OutboxRow, Store, StoreError, now_ms};
 
 /// Why the worker cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -290,7 +290,8 @@ struct Tried {
 }
 
 /// One attempt of one leased row, and its completion under the lease.
-async fn attempt(shared: &Shared, row: Leased, token: &str) {
+#[tracing::instrument(skip_all, fields(event_id = %row.event_id, tenant = %row.tenant, endpoint = %row.endpoint, kind = %row.kind))]
+async fn attempt(shared: &Shared, row: OutboxRow, token: &str) {
     let key = (row.tenant.clone(), row.endpoint.clone());
     let labels = [
         ("tenant", row.tenant.clone()),
@@ -359,7 +360,7 @@ async fn attempt(shared: &Shared, row: Leased, token: &str) {
             let latency = now.saturating_sub(row.created_ms).max(0) as f64 / 1000.0;
             metrics::histogram!("backup_codes_webhook_delivery_latency_seconds", &labels)
                 .record(latency);
-            tracing::debug!(event_id, tenant = %row.tenant, endpoint = %row.endpoint, "webhook delivered");
+            tracing::debug!("webhook delivered");
             // The receiver is back: its waiting retries go now.
             if let Err(e) = shared
                 .store
@@ -371,34 +372,19 @@ async fn attempt(shared: &Shared, row: Leased, token: &str) {
         }
         (Completion::Retry { next_ms, error, .. }, Ok(true)) => {
             metrics::counter!("backup_codes_webhook_retried_total", &labels).increment(1);
-            tracing::warn!(
-                event_id,
-                tenant = %row.tenant,
-                endpoint = %row.endpoint,
-                status = ?tried.status,
-                error = %error,
-                attempts = row.attempts,
-                retry_in_ms = next_ms - now,
-                "webhook delivery failed; will retry"
-            );
+            tracing::warn!(status = ?tried.status, error = %error, attempts = row.attempts,
+                retry_in_ms = next_ms - now, "webhook delivery failed; will retry");
         }
         (Completion::Dead { error, .. }, Ok(true)) => {
             metrics::counter!("backup_codes_webhook_dead_total", &labels).increment(1);
-            tracing::error!(
-                event_id,
-                tenant = %row.tenant,
-                endpoint = %row.endpoint,
-                status = ?tried.status,
-                error = %error,
-                attempts = row.attempts,
-                "webhook parked as dead (replay with `webhooks replay`)"
-            );
+            tracing::error!(status = ?tried.status, error = %error, attempts = row.attempts,
+                "webhook parked as dead (replay with `webhooks replay`)");
         }
     }
 }
 
 /// Post a row's event to its endpoint.
-async fn post(shared: &Shared, endpoint: &Endpoint, row: &Leased) -> Tried {
+async fn post(shared: &Shared, endpoint: &Endpoint, row: &OutboxRow) -> Tried {
     let failed = |status, error| Tried {
         status,
         ok: false,
@@ -406,19 +392,7 @@ async fn post(shared: &Shared, endpoint: &Endpoint, row: &Leased) -> Tried {
         retry_after: None,
         error,
     };
-    let Ok(detail) = serde_json::from_str::<serde_json::Value>(&row.detail) else {
-        return failed(None, "unreadable row");
-    };
-    let event = payload::Event {
-        tenant: &row.tenant,
-        subject: &row.subject,
-        seq: row.seq,
-        kind: &row.kind,
-        at: row.at,
-        detail: &detail,
-        request_id: row.request_id.as_deref(),
-    };
-    let Some(body) = payload::render(&event) else {
+    let Some(body) = payload::render_row(row) else {
         return failed(None, "unreadable row");
     };
     let timestamp = now_ms() / 1000;
