@@ -125,6 +125,7 @@ pub fn policy(p: &shim::Policy) -> wit::Policy {
         lockout_max_seconds: p.lockout_max_seconds,
         max_failures: p.max_failures,
         low_water: p.low_water,
+        replace_on_use: p.replace_on_use,
     }
 }
 

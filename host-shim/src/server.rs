@@ -246,6 +246,7 @@ pub fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
         lockout_max_seconds => lockout_max_seconds,
         max_failures => max_failures,
         low_water => low_water,
+        replace_on_use => replace_on_use,
     );
     if let Some(order) = o.order {
         p.order = match order {
@@ -530,6 +531,7 @@ mod tests {
             lockout_max_seconds: 3600,
             max_failures: 100,
             low_water: 3,
+            replace_on_use: false,
         };
         let o = PolicyOverrides {
             count: Some(12),

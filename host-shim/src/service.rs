@@ -21,8 +21,13 @@ use crate::plugin::{
 };
 use crate::store::{AuditRecord, Effects, Record, Store, StoreError};
 
+mod describe;
+mod import;
 mod outbox;
 mod replaced;
+
+pub use self::describe::{audit_records, describe, reason_name, refusal_text, source_name};
+pub use self::import::ImportOutcome;
 
 pub use self::outbox::{OutboxSignals, REQUEST_ID, Route, routes as webhook_routes};
 pub use self::replaced::REPLACED_SET_MEMORY;
@@ -102,7 +107,7 @@ pub enum IssueMode {
 }
 
 /// What `verify` and `activate` report.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Attempt {
     /// What happened.
     pub outcome: Outcome,
@@ -120,6 +125,9 @@ pub struct Attempt {
     pub replaced_set: bool,
     /// Events the plugin produced.
     pub events: Vec<Event>,
+    /// The new code that replaced the one just used (the tenant's
+    /// `replace_on_use`): show it once, then forget it.
+    pub replacement: Option<crate::plugin::IssuedCode>,
 }
 
 /// The backup-code service for all tenants.
@@ -154,77 +162,6 @@ pub fn check_subject(subject: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Audit rows for plugin events: kind and details, never a code.
-pub fn audit_records(events: &[Event], at: i64) -> Vec<AuditRecord> {
-    events
-        .iter()
-        .map(|e| {
-            let (kind, detail) = describe(e);
-            AuditRecord {
-                at,
-                kind: kind.to_owned(),
-                detail: detail.to_string(),
-                version: None,
-            }
-        })
-        .collect()
-}
-
-/// An event's kind and its details as JSON.
-pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
-    match event {
-        Event::Issued(e) => (
-            "issued",
-            json!({"set_id": e.set_id, "count": e.count, "pending": e.pending}),
-        ),
-        Event::Activated(e) => ("activated", json!({"set_id": e.set_id})),
-        Event::Used(e) => (
-            "used",
-            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
-        ),
-        Event::Failed(e) => (
-            "failed",
-            json!({"set_id": e.set_id, "reason": reason_name(e.reason), "consecutive_failures": e.consecutive_failures}),
-        ),
-        Event::Locked(e) => ("locked", json!({"set_id": e.set_id, "until": e.until})),
-        Event::Low(e) => (
-            "low",
-            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
-        ),
-        Event::Exhausted(e) => ("exhausted", json!({"set_id": e.set_id})),
-    }
-}
-
-/// A sentence describing a refusal (never repeating the input).
-pub fn refusal_text(e: &PluginError) -> String {
-    use crate::plugin::CodeFormatError as F;
-    match e {
-        PluginError::InvalidPolicy(m) => format!("invalid policy: {m}"),
-        PluginError::MalformedCredential => "the stored credential is corrupt".into(),
-        PluginError::UnsupportedVersion(v) => {
-            format!("the stored credential has format version {v}, newer than this plugin")
-        }
-        PluginError::InvalidCode(f) => {
-            let why = match f {
-                F::Empty => "it is empty",
-                F::TooLong => "it is too long",
-                F::InvalidCharacter => "it has a character that is not in the code alphabet",
-                F::WrongLength => "it has the wrong number of characters",
-                F::CheckSymbolMismatch => "its check character does not match: a typo",
-            };
-            format!("the code is not well formed ({why}); it was not counted as an attempt")
-        }
-        PluginError::NoActiveSet => {
-            "no active set: type one code of the new set back first (activate)".into()
-        }
-        PluginError::NoPendingSet => "there is no new set waiting for activation".into(),
-        PluginError::PepperMismatch => {
-            "the configured pepper differs from the one the set was issued with".into()
-        }
-        PluginError::HostFailure => "the host's random source or clock failed".into(),
-    }
-}
-
 /// The set id the plugin's events name, if any.
 fn event_set_id(events: &[Event]) -> Option<String> {
     // Every event names its set; all events of one call name the same set.
@@ -234,16 +171,9 @@ fn event_set_id(events: &[Event]) -> Option<String> {
         Event::Used(e) | Event::Low(e) => e.set_id.clone(),
         Event::Failed(e) => e.set_id.clone(),
         Event::Locked(e) => e.set_id.clone(),
+        Event::Replaced(e) => e.set_id.clone(),
+        Event::Imported(e) => e.set_id.clone(),
     })
-}
-
-/// Stable name of a failure reason.
-pub fn reason_name(reason: FailureReason) -> &'static str {
-    match reason {
-        FailureReason::Mismatch => "mismatch",
-        FailureReason::AlreadyUsed => "already_used",
-        FailureReason::WrongNumber => "wrong_number",
-    }
 }
 
 fn record_events(tenant: &str, events: &[Event]) {
@@ -520,6 +450,7 @@ impl Service {
                     consecutive_failures,
                     replaced_set,
                     events: v.events,
+                    replacement: v.replacement,
                 });
             }
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use rand::rand_core::{TryCryptoRng, TryRng};
 use zeroize::Zeroize;
 
-use crate::{alphabet, engine, policy};
+use crate::{alphabet, engine, foreign, policy};
 
 wit_bindgen::generate!({
     world: "plugin",
@@ -66,6 +66,7 @@ fn policy_in(p: wit::Policy) -> policy::Policy {
         lockout_max_seconds: p.lockout_max_seconds,
         max_failures: p.max_failures,
         low_water: p.low_water,
+        replace_on_use: p.replace_on_use,
     }
 }
 
@@ -89,7 +90,73 @@ fn policy_out(p: policy::Policy) -> wit::Policy {
         lockout_max_seconds: p.lockout_max_seconds,
         max_failures: p.max_failures,
         low_water: p.low_water,
+        replace_on_use: p.replace_on_use,
     }
+}
+
+fn source_out(s: foreign::Source) -> wit::ForeignSource {
+    match s {
+        foreign::Source::Keycloak => wit::ForeignSource::Keycloak,
+        foreign::Source::Kratos => wit::ForeignSource::Kratos,
+        foreign::Source::Allauth => wit::ForeignSource::Allauth,
+        foreign::Source::Supabase => wit::ForeignSource::Supabase,
+        foreign::Source::Plaintext => wit::ForeignSource::Plaintext,
+    }
+}
+
+fn import_error_out(e: engine::ImportError) -> wit::ImportError {
+    use engine::ImportError as I;
+    match e {
+        I::BadCount => wit::ImportError::BadCount,
+        I::BadCode => wit::ImportError::BadCode,
+        I::Duplicate => wit::ImportError::Duplicate,
+        I::BadSeed => wit::ImportError::BadSeed,
+        I::BadShape => wit::ImportError::BadShape,
+        I::BadPhc => wit::ImportError::BadPhc,
+    }
+}
+
+/// The engine's form of a foreign set; plaintext moves into wiped buffers.
+fn foreign_in(set: wit::ForeignSet) -> Result<engine::ForeignSet, engine::ImportError> {
+    use zeroize::Zeroizing;
+    Ok(match set {
+        wit::ForeignSet::Keycloak(k) => engine::ForeignSet::Keycloak {
+            total: k.total,
+            remaining: k
+                .remaining
+                .into_iter()
+                .map(|c| {
+                    let digest: [u8; 64] = c
+                        .sha512
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| engine::ImportError::BadShape)?;
+                    Ok((c.number, digest))
+                })
+                .collect::<Result<_, engine::ImportError>>()?,
+        },
+        wit::ForeignSet::Kratos(codes) => engine::ForeignSet::Kratos(
+            codes
+                .into_iter()
+                .map(|c| engine::PlainCode {
+                    code: Zeroizing::new(c.code),
+                    used_at: c.used_at,
+                })
+                .collect(),
+        ),
+        wit::ForeignSet::Allauth(a) => engine::ForeignSet::Allauth {
+            seed: Zeroizing::new(a.seed),
+            count: a.count,
+            digits: a.digits,
+            used_mask: a.used_mask,
+        },
+        wit::ForeignSet::Supabase(codes) => {
+            engine::ForeignSet::Supabase(codes.into_iter().map(|c| (c.phc, c.used_at)).collect())
+        }
+        wit::ForeignSet::Plaintext(codes) => {
+            engine::ForeignSet::Plaintext(codes.into_iter().map(Zeroizing::new).collect())
+        }
+    })
 }
 
 fn error_out(e: engine::Error) -> wit::Error {
@@ -109,6 +176,7 @@ fn error_out(e: engine::Error) -> wit::Error {
         engine::Error::NoPendingSet => wit::Error::NoPendingSet,
         engine::Error::PepperMismatch => wit::Error::PepperMismatch,
         engine::Error::HostFailure => wit::Error::HostFailure,
+        engine::Error::InvalidImport(i) => wit::Error::InvalidImport(import_error_out(i)),
     }
 }
 
@@ -162,6 +230,31 @@ fn event_out(e: engine::Event) -> wit::Event {
             remaining,
         }),
         E::Exhausted { set_id } => wit::Event::Exhausted(wit::SetRef { set_id }),
+        E::Replaced { set_id, number } => {
+            wit::Event::Replaced(wit::ReplacedEvent { set_id, number })
+        }
+        E::Imported {
+            set_id,
+            source,
+            count,
+            remaining,
+            legacy,
+        } => wit::Event::Imported(wit::ImportedEvent {
+            set_id,
+            source: source_out(source),
+            count,
+            remaining,
+            legacy,
+        }),
+    }
+}
+
+fn issued_code_out(c: &engine::IssuedCode) -> wit::IssuedCode {
+    // The display string leaves the guest here; the instance and its memory
+    // are discarded after this call.
+    wit::IssuedCode {
+        number: c.number,
+        code: String::from(c.code.as_str()),
     }
 }
 
@@ -186,6 +279,7 @@ fn verification_out(v: engine::Verification) -> wit::Verification {
         },
         remaining: v.remaining,
         events: v.events.into_iter().map(event_out).collect(),
+        replacement: v.replacement.as_ref().map(issued_code_out),
     }
 }
 
@@ -209,6 +303,8 @@ fn set_status_out(s: engine::SetStatus) -> wit::SetStatus {
         exhausted: s.exhausted,
         hash_outdated: s.hash_outdated,
         next_number: s.next_number,
+        source: s.source.map(source_out),
+        legacy: s.legacy,
     }
 }
 
@@ -241,16 +337,7 @@ impl wit::Guest for Plugin {
         let issued = result.map_err(error_out)?;
         Ok(wit::Issuance {
             credential: issued.credential,
-            // The display strings leave the guest here; the instance and its memory
-            // are discarded after this call.
-            codes: issued
-                .codes
-                .iter()
-                .map(|c| wit::IssuedCode {
-                    number: c.number,
-                    code: String::from(c.code.as_str()),
-                })
-                .collect(),
+            codes: issued.codes.iter().map(issued_code_out).collect(),
             set_id: issued.set_id,
             fingerprint: issued.fingerprint,
             events: issued.events.into_iter().map(event_out).collect(),
@@ -268,6 +355,7 @@ impl wit::Guest for Plugin {
             &code,
             &policy_in(policy),
             pepper.as_deref(),
+            &mut HostRng,
             now(),
         );
         wipe(&mut code, &mut pepper);
@@ -285,6 +373,7 @@ impl wit::Guest for Plugin {
             &code,
             &policy_in(policy),
             pepper.as_deref(),
+            &mut HostRng,
             now(),
         );
         wipe(&mut code, &mut pepper);
@@ -302,6 +391,37 @@ impl wit::Guest for Plugin {
             consecutive_failures: s.consecutive_failures,
             locked_until: s.locked_until,
             locked_permanently: s.locked_permanently,
+        })
+    }
+
+    fn import_set(
+        set: wit::ForeignSet,
+        policy: wit::Policy,
+        mut pepper: Option<Vec<u8>>,
+    ) -> Result<wit::Imported, wit::Error> {
+        let result = foreign_in(set)
+            .map_err(engine::Error::InvalidImport)
+            .and_then(|set| {
+                engine::import(
+                    &set,
+                    &policy_in(policy),
+                    pepper.as_deref(),
+                    &mut HostRng,
+                    now(),
+                )
+            });
+        pepper.zeroize();
+        let imported = result.map_err(error_out)?;
+        let legacy = imported
+            .events
+            .iter()
+            .any(|e| matches!(e, engine::Event::Imported { legacy: true, .. }));
+        Ok(wit::Imported {
+            credential: imported.credential,
+            set_id: imported.set_id,
+            fingerprint: imported.fingerprint,
+            legacy,
+            events: imported.events.into_iter().map(event_out).collect(),
         })
     }
 }

@@ -18,6 +18,8 @@ use alloc::vec::Vec;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
+use rand::{CryptoRng, RngExt};
+use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
@@ -26,7 +28,7 @@ use zeroize::Zeroizing;
 use crate::alphabet::MAX_INPUT_BYTES;
 
 /// The system a set was imported from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
     /// Keycloak `recovery-authn-codes`: `[A-Z0-9]`, shown as `ABCD-EFGH-IJKL`,
     /// stored as unsalted SHA-512, used in order.
@@ -69,6 +71,36 @@ pub enum ForeignDataError {
 }
 
 impl Source {
+    /// Whether its sets are imported from plaintext codes and hashed here
+    /// (Keycloak and Supabase keep their own digests).
+    pub fn is_rehashed(self) -> bool {
+        matches!(self, Self::Kratos | Self::Allauth | Self::Plaintext)
+    }
+
+    /// A new code of this source's kind, typed as its users type codes, with
+    /// at least 64 bits of entropy (replacing a used code of an imported set).
+    /// Sources that keep their own digests get none.
+    pub fn new_code<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Option<Zeroizing<String>> {
+        let alphabet: &[u8] = match self {
+            Self::Kratos => b"abcdefghijklmnopqrstuvwxyz0123456789",
+            Self::Allauth => b"0123456789",
+            Self::Plaintext => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            Self::Keycloak | Self::Supabase => return None,
+        };
+        // ceil(64 / log2(alphabet)): 13, 20 and 11 symbols.
+        let length = match alphabet.len() {
+            36 => 13,
+            10 => 20,
+            _ => 11,
+        };
+        let mut out = Zeroizing::new(String::with_capacity(length));
+        for _ in 0..length {
+            let i = rng.random_range(0..alphabet.len());
+            out.push(char::from(alphabet[i]));
+        }
+        Some(out)
+    }
+
     /// Whether `c` may appear in one of its codes, after normalising.
     fn allows(self, c: u8) -> bool {
         match self {
@@ -168,19 +200,21 @@ pub fn allauth_codes(
 /// One code's argon2id hash as Supabase Auth stores it (a PHC string), with
 /// its parameters checked before any work: verifying costs one evaluation
 /// with the stored parameters.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhcArgon2 {
-    params: Params,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
     salt: Vec<u8>,
-    hash: Zeroizing<Vec<u8>>,
+    hash: Vec<u8>,
 }
 
 impl core::fmt::Debug for PhcArgon2 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PhcArgon2")
-            .field("m_cost", &self.params.m_cost())
-            .field("t_cost", &self.params.t_cost())
-            .field("p_cost", &self.params.p_cost())
+            .field("m_cost", &self.memory_kib)
+            .field("t_cost", &self.iterations)
+            .field("p_cost", &self.parallelism)
             .finish_non_exhaustive()
     }
 }
@@ -199,21 +233,31 @@ impl PhcArgon2 {
         let (Some(salt), Some(hash)) = (parsed.salt, parsed.hash) else {
             return Err(ForeignDataError::BadPhc);
         };
-        let ok = (1024..=1_048_576).contains(&params.m_cost())
-            && (1..=20).contains(&params.t_cost())
-            && (1..=16).contains(&params.p_cost())
-            && params.keyid().is_empty()
-            && params.data().is_empty()
-            && (8..=64).contains(&salt.as_ref().len())
-            && (16..=64).contains(&hash.len());
-        if !ok {
+        if !params.keyid().is_empty() || !params.data().is_empty() {
             return Err(ForeignDataError::BadPhc);
         }
-        Ok(Self {
-            params,
+        let out = Self {
+            memory_kib: params.m_cost(),
+            iterations: params.t_cost(),
+            parallelism: params.p_cost(),
             salt: salt.as_ref().to_vec(),
-            hash: Zeroizing::new(hash.as_bytes().to_vec()),
-        })
+            hash: hash.as_bytes().to_vec(),
+        };
+        if !out.is_valid() {
+            return Err(ForeignDataError::BadPhc);
+        }
+        Ok(out)
+    }
+
+    /// Whether its parameters are within the bounds accepted at import
+    /// (memory 1 MiB ..= 1 GiB, 1..=20 passes, 1..=16 lanes, a salt of
+    /// 8..=64 bytes, a hash of 16..=64 bytes); checked again on decoding.
+    pub fn is_valid(&self) -> bool {
+        (1024..=1_048_576).contains(&self.memory_kib)
+            && (1..=20).contains(&self.iterations)
+            && (1..=16).contains(&self.parallelism)
+            && (8..=64).contains(&self.salt.len())
+            && (16..=64).contains(&self.hash.len())
     }
 
     /// Whether `code` (normalised) is the one hashed; one argon2id evaluation,
@@ -221,7 +265,15 @@ impl PhcArgon2 {
     pub fn matches(&self, code: &str) -> bool {
         #[cfg(test)]
         crate::hashing::EVALUATIONS.with(|n| n.set(n.get() + 1));
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let Ok(params) = Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(self.hash.len()),
+        ) else {
+            return false;
+        };
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut out = Zeroizing::new(alloc::vec![0u8; self.hash.len()]);
         if argon
             .hash_password_into(code.as_bytes(), &self.salt, out.as_mut_slice())

@@ -6,7 +6,7 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use crate::policy::HashParams;
-use crate::state::{CodeEntry, DIGEST_LEN};
+use crate::state::{CodeEntry, DIGEST_LEN, Digest};
 
 /// The argon2 implementation refused its inputs (cannot happen for validated
 /// parameters, a 16-byte salt and a pepper of at most 64 bytes).
@@ -49,14 +49,23 @@ pub fn digest(
     Ok(out)
 }
 
-/// The index of the entry whose digest equals `candidate`, comparing against
-/// every entry in constant time: the time taken does not depend on which entry
-/// matched, or whether one did.
+/// The index of the entry whose argon2 digest equals `candidate`, comparing
+/// against every entry in constant time: the time taken does not depend on
+/// which entry matched, or whether one did. Entries of other kinds never match.
 pub fn find(candidate: &[u8; DIGEST_LEN], entries: &[CodeEntry]) -> Option<usize> {
+    find_by(entries, |d| match d {
+        Digest::Argon2(stored) => stored.ct_eq(candidate),
+        _ => subtle::Choice::from(0),
+    })
+}
+
+/// The index of the entry `hit` says matches, asking of every entry, and
+/// choosing without a branch on the answers.
+pub fn find_by(entries: &[CodeEntry], hit: impl Fn(&Digest) -> subtle::Choice) -> Option<usize> {
     let mut found = subtle::Choice::from(0);
     let mut index = 0u32;
     for (i, entry) in (0u32..).zip(entries) {
-        let hit = entry.digest.ct_eq(candidate);
+        let hit = hit(&entry.digest);
         index.conditional_assign(&i, hit);
         found |= hit;
     }
@@ -103,7 +112,7 @@ mod tests {
     fn find_returns_the_matching_index_or_none() {
         let entries: Vec<CodeEntry> = (0u8..64)
             .map(|i| CodeEntry {
-                digest: [i; DIGEST_LEN],
+                digest: Digest::Argon2([i; DIGEST_LEN]),
                 used_at: None,
             })
             .collect();

@@ -66,6 +66,9 @@ pub struct Policy {
     pub max_failures: u32,
     /// Low-water mark for `low`.
     pub low_water: u8,
+    /// A used code is replaced at once by a new one of the same number
+    /// (NIST SP 800-63B-4 §4.2.1.1 for saved recovery codes).
+    pub replace_on_use: bool,
 }
 
 impl Default for Policy {
@@ -82,6 +85,7 @@ impl Default for Policy {
             lockout_max_seconds: 3600,
             max_failures: 100,
             low_water: 3,
+            replace_on_use: false,
         }
     }
 }

@@ -60,6 +60,7 @@ fn each_misbehaviour_becomes_a_typed_error_within_its_budget() {
         ("BOMB", "memory"),
         ("HUGE", "oversized"),
         ("EVENTS", "oversized"),
+        ("LONGCODE", "oversized"),
         ("TRAP", "trap"),
         ("STACK", "trap"),
     ] {
@@ -72,6 +73,10 @@ fn each_misbehaviour_becomes_a_typed_error_within_its_budget() {
         assert!(!matches!(err, CallError::Plugin(_)));
         eprintln!("{code}: {} after {took:?}", err.kind());
     }
+    // An oversized import is refused as well.
+    let set = backup_codes_shim::plugin::ForeignSet::Plaintext(vec!["abc".into()]);
+    let err = plugin.import_set(set, &policy, None).unwrap_err();
+    assert_eq!(err.kind(), "oversized", "{err:?}");
     // Still usable afterwards: the failures left nothing behind.
     let ok = plugin.verify(b"x", &secret("fine"), &policy, None).unwrap();
     assert_eq!(ok.credential, b"x");

@@ -262,6 +262,28 @@ def test_exhausted_and_low(host: Host, policy) -> None:
     assert host.verify(last.credential, issued.codes[0].code, policy.replace(count=2, low_water=1)).outcome == Exhausted()
 
 
+def test_replace_on_use_returns_a_new_code_once(host: Host, policy) -> None:
+    nist = policy.replace(replace_on_use=True)
+    issued = issue_active(host, nist)
+    codes = codes_of(issued)
+    v = host.verify(issued.credential, codes[2], nist)
+    assert v.outcome == Accepted(3)
+    assert v.remaining == len(codes), "the set keeps its size"
+    assert v.replacement is not None and v.replacement.number == 3
+    new = v.replacement.code.reveal()
+    assert new not in codes
+    assert any(type(e).__name__ == "Replaced" and e.number == 3 for e in v.events)
+    # The old code is gone; the new one works once (and is replaced in turn).
+    assert isinstance(host.verify(v.credential, codes[2], nist).outcome, Rejected)
+    again = host.verify(v.credential, new, nist)
+    assert again.outcome == Accepted(3) and again.replacement is not None
+    assert isinstance(host.verify(again.credential, new, nist).outcome, Rejected)
+    v.replacement.code.wipe()
+    assert v.replacement.code.reveal() == ""
+    # Without the policy there is no replacement.
+    assert host.verify(issued.credential, codes[2], policy).replacement is None
+
+
 def test_corrupt_credential_is_a_typed_error(host: Host, policy) -> None:
     issued = issue_active(host, policy)
     for corrupt in (issued.credential[:-7], b"garbage", b"", issued.credential[:6] + bytes(40)):
@@ -271,10 +293,10 @@ def test_corrupt_credential_is_a_typed_error(host: Host, policy) -> None:
         with pytest.raises(EngineError) as e:
             host.status(corrupt, policy)
         assert e.value.case is ErrorCase.MALFORMED_CREDENTIAL
-    newer = issued.credential[:4] + (2).to_bytes(2, "big") + issued.credential[6:]
+    newer = issued.credential[:4] + (3).to_bytes(2, "big") + issued.credential[6:]
     with pytest.raises(EngineError) as e:
         host.status(newer, policy)
-    assert (e.value.case, e.value.detail) == (ErrorCase.UNSUPPORTED_VERSION, 2)
+    assert (e.value.case, e.value.detail) == (ErrorCase.UNSUPPORTED_VERSION, 3)
 
 
 def test_invalid_policy_and_pepper_mismatch(host: Host, policy) -> None:

@@ -123,6 +123,9 @@ pub struct PolicyOverrides {
     pub max_failures: Option<u32>,
     /// Low-water mark.
     pub low_water: Option<u8>,
+    /// Replace each used code by a new one of the same number, shown once
+    /// after the sign-in (NIST SP 800-63B-4 §4.2.1.1 for saved recovery codes).
+    pub replace_on_use: Option<bool>,
 }
 
 pub(super) fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
@@ -182,6 +185,11 @@ pub(super) fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigEr
     }
     if let Some(r) = &t.rest2f {
         r.validate(id)?;
+        if t.policy.replace_on_use == Some(true) {
+            return invalid(
+                "policy.replace_on_use needs a page or an answer that shows the new code; the REST second factor answers only true or false (use the login step or the JSON API)".into(),
+            );
+        }
     }
     if let Some(ss) = &t.selfservice {
         ss.validate(id)?;

@@ -91,11 +91,15 @@ pub enum EventKind {
     Low,
     /// No code is left.
     Exhausted,
+    /// A used code was replaced by a new one (`replace_on_use`).
+    Replaced,
+    /// A set was imported from another identity server.
+    Imported,
 }
 
 impl EventKind {
     /// Every kind, in the plugin's order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Issued,
         Self::Activated,
         Self::Used,
@@ -103,6 +107,8 @@ impl EventKind {
         Self::Locked,
         Self::Low,
         Self::Exhausted,
+        Self::Replaced,
+        Self::Imported,
     ];
 
     /// The kind's name, as the plugin's events and the audit rows name it.
@@ -115,6 +121,8 @@ impl EventKind {
             Self::Locked => "locked",
             Self::Low => "low",
             Self::Exhausted => "exhausted",
+            Self::Replaced => "replaced",
+            Self::Imported => "imported",
         }
     }
 
@@ -130,7 +138,7 @@ impl EventKind {
 pub struct EndpointConfig {
     /// Where events are posted (https, or http on loopback).
     pub url: Url,
-    /// The kinds it receives (default: all seven).
+    /// The kinds it receives (default: all).
     #[serde(default)]
     pub events: Option<Vec<EventKind>>,
     /// The current secret, `whsec_…`.

@@ -104,6 +104,11 @@ pub struct SetBody {
     pub hash_outdated: bool,
     /// The number the next code must have (numbered sets).
     pub next_number: Option<u8>,
+    /// The identity server the set was imported from, if another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+    /// The set keeps that server's digests: prompt the user for a new set.
+    pub legacy: bool,
 }
 
 impl From<&SetStatus> for SetBody {
@@ -127,6 +132,8 @@ impl From<&SetStatus> for SetBody {
             exhausted: s.exhausted,
             hash_outdated: s.hash_outdated,
             next_number: s.next_number,
+            source: s.source.map(crate::service::source_name),
+            legacy: s.legacy,
         }
     }
 }
@@ -193,9 +200,10 @@ pub enum AttemptResult {
     Exhausted,
 }
 
-/// `POST .../verify` and `.../activate`.
-#[derive(Debug, Serialize)]
-pub struct AttemptBody {
+/// `POST .../verify` and `.../activate`. Its `Debug` output leaves out the
+/// replacement code.
+#[derive(Serialize)]
+pub struct AttemptBody<'a> {
     /// What happened.
     #[serde(flatten)]
     pub result: AttemptResult,
@@ -205,10 +213,27 @@ pub struct AttemptBody {
     pub low: bool,
     /// The set the attempt was checked against.
     pub set_id: Option<String>,
+    /// The new code that replaced the one just used (`replace_on_use`):
+    /// in this answer only, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<IssuedCodeBody<'a>>,
 }
 
-impl From<&Attempt> for AttemptBody {
-    fn from(a: &Attempt) -> Self {
+impl std::fmt::Debug for AttemptBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttemptBody")
+            .field("result", &self.result)
+            .field("remaining", &self.remaining)
+            .field(
+                "replacement",
+                &self.replacement.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> From<&'a Attempt> for AttemptBody<'a> {
+    fn from(a: &'a Attempt) -> Self {
         let result = match a.outcome {
             Outcome::Accepted(number) => AttemptResult::Accepted { number },
             Outcome::Rejected(r) => AttemptResult::Rejected {
@@ -230,6 +255,10 @@ impl From<&Attempt> for AttemptBody {
             remaining: a.remaining,
             low: a.low,
             set_id: a.set_id.clone(),
+            replacement: a.replacement.as_ref().map(|c| IssuedCodeBody {
+                number: c.number,
+                code: c.code.expose_secret(),
+            }),
         }
     }
 }

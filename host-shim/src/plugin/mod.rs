@@ -39,9 +39,10 @@ mod bindings {
 
 use bindings::exports::authn::backup_codes::engine as wit;
 pub use wit::{
-    CodeFormatError, CodeOrder, CredentialStatus, Error as PluginError, Event, FailedEvent,
-    FailureReason, HashParams, IssuedEvent, LockedEvent, Outcome, Policy, Rejection, SetRef,
-    SetStatus, UsedCode, UsedEvent, Verification,
+    AllauthSet, CodeFormatError, CodeOrder, CredentialStatus, Error as PluginError, Event,
+    FailedEvent, FailureReason, ForeignSet, ForeignSource, HashParams, ImportError, Imported,
+    ImportedEvent, IssuedEvent, KeycloakCode, KeycloakSet, LockedEvent, Outcome, PhcCode,
+    PlainCode, Policy, Rejection, ReplacedEvent, SetRef, SetStatus, UsedCode, UsedEvent,
 };
 
 /// The component built from `plugin/` by this crate's build script.
@@ -115,6 +116,22 @@ impl Issued {
             .iter()
             .any(|e| matches!(e, Event::Issued(i) if i.pending))
     }
+}
+
+/// What `activate` and `verify` return.
+#[derive(Debug)]
+pub struct Verification {
+    /// The credential value to store (the one passed in when nothing changed).
+    pub credential: Vec<u8>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Unused codes left in the active set.
+    pub remaining: u8,
+    /// Events to record.
+    pub events: Vec<Event>,
+    /// The new code that replaced the one just used (the policy's
+    /// `replace_on_use`): shown once, never stored.
+    pub replacement: Option<IssuedCode>,
 }
 
 /// The loaded component, ready for calls from any thread.
@@ -330,6 +347,29 @@ impl Plugin {
         check_verification(v.map_err(CallError::Plugin)?)
     }
 
+    /// Import a set another identity server issued, as a new credential;
+    /// see the WIT `import-set`. The plaintext codes and seed `set` may hold
+    /// are wiped once the component has them.
+    pub fn import_set(
+        &self,
+        mut set: ForeignSet,
+        policy: &Policy,
+        pepper: Option<&SecretSlice<u8>>,
+    ) -> Result<Imported, CallError> {
+        let pepper = pepper.map(|p| p.expose_secret());
+        let result = self.call(|p, s| {
+            p.authn_backup_codes_engine()
+                .call_import_set(s, &set, *policy, pepper)
+        });
+        wipe_foreign(&mut set);
+        let imported = result?.map_err(CallError::Plugin)?;
+        bound(imported.credential.len() <= MAX_CREDENTIAL_BYTES)?;
+        bound(imported.events.len() <= MAX_EVENTS)?;
+        bound(imported.set_id.len() <= MAX_STRING_BYTES)?;
+        bound(imported.fingerprint.len() <= MAX_STRING_BYTES)?;
+        Ok(imported)
+    }
+
     /// Describe a credential; see the WIT `status`.
     pub fn status(&self, current: &[u8], policy: &Policy) -> Result<CredentialStatus, CallError> {
         let status = self
@@ -362,10 +402,38 @@ fn bound(ok: bool) -> Result<(), CallError> {
     }
 }
 
-fn check_verification(v: Verification) -> Result<Verification, CallError> {
+fn check_verification(v: wit::Verification) -> Result<Verification, CallError> {
     bound(v.credential.len() <= MAX_CREDENTIAL_BYTES)?;
     bound(v.events.len() <= MAX_EVENTS)?;
-    Ok(v)
+    let replacement = match v.replacement {
+        Some(c) => {
+            let code = SecretBox::new(Box::new(c.code));
+            bound(code.expose_secret().len() <= MAX_STRING_BYTES)?;
+            Some(IssuedCode {
+                number: c.number,
+                code,
+            })
+        }
+        None => None,
+    };
+    Ok(Verification {
+        credential: v.credential,
+        outcome: v.outcome,
+        remaining: v.remaining,
+        events: v.events,
+        replacement,
+    })
+}
+
+/// Wipe the plaintext codes and seeds of a foreign set.
+fn wipe_foreign(set: &mut ForeignSet) {
+    use zeroize::Zeroize as _;
+    match set {
+        ForeignSet::Kratos(codes) => codes.iter_mut().for_each(|c| c.code.zeroize()),
+        ForeignSet::Plaintext(codes) => codes.iter_mut().for_each(|c| c.zeroize()),
+        ForeignSet::Allauth(a) => a.seed.zeroize(),
+        ForeignSet::Keycloak(_) | ForeignSet::Supabase(_) => {}
+    }
 }
 
 #[cfg(test)]

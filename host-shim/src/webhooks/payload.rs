@@ -7,16 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// The event kinds a webhook can carry, as the plugin names them.
-pub const KINDS: [&str; 7] = [
-    "issued",
-    "activated",
-    "used",
-    "failed",
-    "locked",
-    "low",
-    "exhausted",
-];
+use crate::config::EventKind;
 
 /// One event to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +18,7 @@ pub struct Event<'a> {
     pub subject: &'a str,
     /// Its place in the subject's events (strictly increasing per subject).
     pub seq: i64,
-    /// Its kind (one of [`KINDS`]).
+    /// Its kind (one of [`EventKind`]'s names).
     pub kind: &'a str,
     /// When it happened (Unix seconds).
     pub at: i64,
@@ -39,9 +30,7 @@ pub struct Event<'a> {
 
 /// The event type of a kind: `backup_codes.used` and so on.
 pub fn event_type(kind: &str) -> Option<String> {
-    KINDS
-        .contains(&kind)
-        .then(|| format!("backup_codes.{kind}"))
+    EventKind::from_name(kind).map(|k| format!("backup_codes.{}", k.name()))
 }
 
 /// The body of an outbox row's event (`None` when the row cannot be read).

@@ -1,6 +1,7 @@
 //! Native unit tests for every rule of the lifecycle.
 
 use super::*;
+use crate::alphabet::FormatError;
 use crate::hashing::EVALUATIONS;
 use crate::policy::HashParams;
 use alloc::collections::BTreeSet;
@@ -26,6 +27,28 @@ fn policy() -> Policy {
 
 fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
+}
+
+/// `verify` with a fixed random source (replacement codes are not asked for here).
+fn verify(
+    current: &[u8],
+    code: &str,
+    p: &Policy,
+    pepper: Option<&[u8]>,
+    now: u64,
+) -> Result<Verification, Error> {
+    super::verify(current, code, p, pepper, &mut rng(0), now)
+}
+
+/// `activate` with a fixed random source.
+fn activate(
+    current: &[u8],
+    code: &str,
+    p: &Policy,
+    pepper: Option<&[u8]>,
+    now: u64,
+) -> Result<Verification, Error> {
+    super::activate(current, code, p, pepper, &mut rng(0), now)
 }
 
 fn evaluations() -> u64 {
@@ -216,8 +239,8 @@ fn malformed_codes_are_errors_not_counted_and_change_nothing() {
         (typo.as_str(), FormatError::CheckSymbolMismatch),
     ] {
         assert_eq!(
-            verify(&cred, input, &p, None, T0),
-            Err(Error::InvalidCode(expected)),
+            verify(&cred, input, &p, None, T0).unwrap_err(),
+            Error::InvalidCode(expected),
             "{expected:?}"
         );
     }
@@ -403,8 +426,8 @@ fn proof_of_saving_then_regeneration_replaces_the_old_set_whole() {
     let r = verify(&ok.credential, &issued.codes[3].code, &p, None, T0 + 9).unwrap();
     assert_eq!(r.outcome, Outcome::Accepted(4));
     assert_eq!(
-        activate(&r.credential, "x", &p, None, T0),
-        Err(Error::NoPendingSet)
+        activate(&r.credential, "x", &p, None, T0).unwrap_err(),
+        Error::NoPendingSet
     );
 }
 
@@ -413,8 +436,8 @@ fn verify_before_activation_has_no_active_set() {
     let p = policy();
     let issued = issue(None, &p, None, &mut rng(13), T0).unwrap();
     assert_eq!(
-        verify(&issued.credential, &issued.codes[0].code, &p, None, T0),
-        Err(Error::NoActiveSet)
+        verify(&issued.credential, &issued.codes[0].code, &p, None, T0).unwrap_err(),
+        Error::NoActiveSet
     );
 }
 
@@ -480,8 +503,8 @@ fn pepper_is_required_and_must_match() {
     let issued = issue(None, &p, Some(pepper), &mut rng(15), T0).unwrap();
     let code = &issued.codes[0].code;
     assert_eq!(
-        verify(&issued.credential, code, &p, None, T0),
-        Err(Error::PepperMismatch)
+        verify(&issued.credential, code, &p, None, T0).unwrap_err(),
+        Error::PepperMismatch
     );
     let r = verify(
         &issued.credential,
@@ -520,14 +543,14 @@ fn bad_policies_and_credentials_are_typed_errors() {
         Err(Error::InvalidPolicy(_))
     ));
     assert_eq!(
-        verify(&cred[..cred.len() / 2], &codes[0], &policy(), None, T0),
-        Err(Error::MalformedCredential)
+        verify(&cred[..cred.len() / 2], &codes[0], &policy(), None, T0).unwrap_err(),
+        Error::MalformedCredential
     );
     let mut future = cred.clone();
     future[4..6].copy_from_slice(&7u16.to_be_bytes());
     assert_eq!(
-        verify(&future, &codes[0], &policy(), None, T0),
-        Err(Error::UnsupportedVersion(7))
+        verify(&future, &codes[0], &policy(), None, T0).unwrap_err(),
+        Error::UnsupportedVersion(7)
     );
     assert_eq!(
         issue(Some(b"garbage"), &policy(), None, &mut rng(1), T0).unwrap_err(),

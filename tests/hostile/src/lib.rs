@@ -1,7 +1,7 @@
 //! A component with the plugin's world that misbehaves on demand: `verify` with
-//! the code `LOOP`, `BOMB`, `HUGE`, `EVENTS`, `TRAP` or `STACK` spins forever,
-//! allocates without bound, returns an oversized credential or event list,
-//! traps, or overflows its stack. Everything else answers like a (trivial) plugin
+//! the code `LOOP`, `BOMB`, `HUGE`, `EVENTS`, `LONGCODE`, `TRAP` or `STACK`
+//! spins forever, allocates without bound, returns an oversized credential,
+//! event list or replacement code, traps, or overflows its stack. Everything else answers like a (trivial) plugin
 //! so the shim starts and enrols subjects. Built from source by the harness.
 #![deny(unsafe_code)]
 
@@ -11,8 +11,8 @@ mod bindings {
     wit_bindgen::generate!({ world: "plugin", path: "../../wit", generate_all });
 
     use exports::authn::backup_codes::engine::{
-        CodeOrder, CredentialStatus, Error, Event, Guest, HashParams, Issuance, IssuedCode,
-        Outcome, Policy, SetRef, Verification,
+        CodeOrder, CredentialStatus, Error, Event, ForeignSet, Guest, HashParams, Imported,
+        Issuance, IssuedCode, Outcome, Policy, SetRef, Verification,
     };
 
     struct Hostile;
@@ -42,6 +42,7 @@ mod bindings {
                 lockout_max_seconds: 3600,
                 max_failures: 100,
                 low_water: 0,
+                replace_on_use: false,
             }
         }
 
@@ -79,6 +80,7 @@ mod bindings {
         ) -> Result<Verification, Error> {
             let mut events = Vec::new();
             let mut credential = current;
+            let mut replacement = None;
             match code.as_str() {
                 "LOOP" => loop {
                     std::hint::black_box(&credential);
@@ -100,6 +102,12 @@ mod bindings {
                         })
                         .collect();
                 }
+                "LONGCODE" => {
+                    replacement = Some(IssuedCode {
+                        number: 1,
+                        code: "X".repeat(1 << 20),
+                    });
+                }
                 "TRAP" => panic!("hostile plugin traps on purpose"),
                 "STACK" => {
                     std::hint::black_box(recurse(0));
@@ -111,11 +119,27 @@ mod bindings {
                 outcome: Outcome::Accepted(1),
                 remaining: 1,
                 events,
+                replacement,
             })
         }
 
         fn status(_current: Vec<u8>, _policy: Policy) -> Result<CredentialStatus, Error> {
             Err(Error::MalformedCredential)
+        }
+
+        fn import_set(
+            _set: ForeignSet,
+            _policy: Policy,
+            _pepper: Option<Vec<u8>>,
+        ) -> Result<Imported, Error> {
+            // An oversized credential, which the host must refuse.
+            Ok(Imported {
+                credential: vec![7u8; 8 << 20],
+                set_id: "HOSTILE".into(),
+                fingerprint: "HOST".into(),
+                legacy: false,
+                events: Vec::new(),
+            })
         }
     }
 

@@ -1,5 +1,5 @@
 """A typed Python host for the backup-code WebAssembly component
-(`authn:backup-codes@0.1.0`), on wasmtime-py.
+(`authn:backup-codes@0.2.0`), on wasmtime-py.
 
     from backup_codes import Host, SecretCode
 

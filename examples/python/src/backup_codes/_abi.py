@@ -4,7 +4,8 @@ wasmtime-py's `Func.__call__` lowers a `str` argument by encoding it to `bytes`
 and copying that into a C buffer, and lifts `string` results through a
 `bytearray` into a `str`; none of these copies is wiped. For the two places a
 plaintext code crosses the boundary - the `code` argument of `activate` and
-`verify`, and the `codes` of `issue`'s result - this module does the lowering and
+`verify`, the `codes` of `issue`'s result and the `replacement` of `verify`'s
+(under the policy's `replace-on-use`) - this module does the lowering and
 lifting itself with wasmtime-py's C bindings (`wasmtime._ffi`):
 
 - the argument's C buffer is filled straight from the caller's `bytearray`
@@ -46,6 +47,7 @@ _REQUIRED = (
     "WASMTIME_COMPONENT_RECORD",
     "WASMTIME_COMPONENT_LIST",
     "WASMTIME_COMPONENT_RESULT",
+    "WASMTIME_COMPONENT_OPTION",
 )
 _missing = [name for name in _REQUIRED if not hasattr(ffi, name)]
 if _missing or not hasattr(_enter, "LAST_EXCEPTION"):
@@ -58,6 +60,7 @@ _STRING = ffi.WASMTIME_COMPONENT_STRING.value
 _RECORD = ffi.WASMTIME_COMPONENT_RECORD.value
 _LIST = ffi.WASMTIME_COMPONENT_LIST.value
 _RESULT = ffi.WASMTIME_COMPONENT_RESULT.value
+_OPTION = ffi.WASMTIME_COMPONENT_OPTION.value
 
 
 class CallFailed(Exception):
@@ -102,30 +105,43 @@ def _record_field(val: Any, name: bytes) -> Any | None:
     return None
 
 
+def _take_string(code: Any) -> SecretCode | None:
+    """Move a string value into a wipeable buffer, zeroing the C copy."""
+    if code is None or code.kind != _STRING:
+        return None
+    vec = code.of.string
+    buf = bytearray(vec.size)
+    if vec.size:
+        view = (ctypes.c_uint8 * vec.size).from_buffer(buf)
+        ctypes.memmove(view, vec.data, vec.size)
+        del view
+        _wipe_vec(vec)
+    return SecretCode._adopt(buf)
+
+
 def _take_issued_codes(result: Any) -> list[SecretCode]:
-    """Move the `code` strings of `result<issuance, error>` into wipeable buffers,
-    zeroing the C copies. Returns [] for an error result."""
+    """Move the code strings of `result<issuance, error>` (its `codes`) or of
+    `result<verification, error>` (its `replacement`, when there is one) into
+    wipeable buffers, zeroing the C copies. Returns [] for an error result."""
     if result.kind != _RESULT or not result.of.result.is_ok or not result.of.result.val:
         return []
-    codes = _record_field(result.of.result.val.contents, b"codes")
-    if codes is None or codes.kind != _LIST:
-        return []
+    ok = result.of.result.val.contents
+    codes = _record_field(ok, b"codes")
+    if codes is not None and codes.kind == _LIST:
+        entries = [codes.of.list.data[i] for i in range(codes.of.list.size)]
+    else:
+        replacement = _record_field(ok, b"replacement")
+        if replacement is None or replacement.kind != _OPTION or not replacement.of.option:
+            return []
+        entries = [replacement.of.option.contents]
     out: list[SecretCode] = []
-    listed = codes.of.list
-    for i in range(listed.size):
-        code = _record_field(listed.data[i], b"code")
-        if code is None or code.kind != _STRING:
+    for entry in entries:
+        code = _take_string(_record_field(entry, b"code"))
+        if code is None:
             for c in out:
                 c.wipe()
             return []
-        vec = code.of.string
-        buf = bytearray(vec.size)
-        if vec.size:
-            view = (ctypes.c_uint8 * vec.size).from_buffer(buf)
-            ctypes.memmove(view, vec.data, vec.size)
-            del view
-            _wipe_vec(vec)
-        out.append(SecretCode._adopt(buf))
+        out.append(code)
     return out
 
 

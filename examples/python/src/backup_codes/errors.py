@@ -18,6 +18,7 @@ class ErrorCase(enum.Enum):
     NO_PENDING_SET = "no-pending-set"
     PEPPER_MISMATCH = "pepper-mismatch"
     HOST_FAILURE = "host-failure"
+    INVALID_IMPORT = "invalid-import"
 
 
 class CodeFormatError(enum.Enum):

@@ -54,7 +54,7 @@ from .values import (
 
 __all__ = ["Host", "HostConfig", "system_clock"]
 
-ENGINE_INTERFACE = "authn:backup-codes/engine@0.1.0"
+ENGINE_INTERFACE = "authn:backup-codes/engine@0.2.0"
 RANDOM_INTERFACE = "wasi:random/random@0.2.0"
 CLOCK_INTERFACE = "wasi:clocks/wall-clock@0.2.0"
 FUNCTIONS = ("default-policy", "issue", "activate", "verify", "status")
@@ -368,13 +368,19 @@ class Host:
             raise TypeError("code must be a SecretCode or a str")
         try:
             args = [_bytes(current, "current"), None, policy_to_wasm(policy), _opt_bytes(pepper, "pepper")]
-            value, _ = self._call(name, args, secret_args={1: secret.buffer()})
-            return verification_from_wasm(
-                self._result(name, value),
-                max_credential=MAX_CREDENTIAL_BYTES,
-                max_events=MAX_EVENTS,
-                max_string=MAX_STRING_BYTES,
-            )
+            value, replacement = self._call(name, args, secret_args={1: secret.buffer()}, take_codes=True)
+            try:
+                return verification_from_wasm(
+                    self._result(name, value),
+                    replacement,
+                    max_credential=MAX_CREDENTIAL_BYTES,
+                    max_events=MAX_EVENTS,
+                    max_string=MAX_STRING_BYTES,
+                )
+            except BaseException:
+                for c in replacement:
+                    c.wipe()
+                raise
         finally:
             if owned:
                 secret.wipe()

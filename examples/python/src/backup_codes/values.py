@@ -1,4 +1,4 @@
-"""Typed values of the WIT contract `authn:backup-codes@0.1.0`, and their
+"""Typed values of the WIT contract `authn:backup-codes@0.2.0`, and their
 conversion to and from the values wasmtime-py passes (records as objects with
 kebab-case attributes, enums as `str`, variants as `Variant(tag, payload)`,
 options as `None` or the value, `list<u8>` as `bytes`).
@@ -90,6 +90,9 @@ class Policy:
     lockout_max_seconds: int
     max_failures: int
     low_water: int
+    # 0.2.0: a used code is replaced by a new one at `verify`, returned once in
+    # `Verification.replacement` (NIST SP 800-63B-4 section 4.2.1.1).
+    replace_on_use: bool = False
 
     def replace(self, **changes: Any) -> Policy:
         """A copy with some fields changed (`hash=` also takes a dict of its
@@ -168,7 +171,26 @@ class ExhaustedEvent:
     set_id: str
 
 
-Event = Union[Issued, Activated, Used, Failed, LockedEvent, Low, ExhaustedEvent]
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """Event: the code just used was replaced by a new one of the same number."""
+
+    set_id: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """Event: a set was imported from another identity server."""
+
+    set_id: str
+    source: str
+    count: int
+    remaining: int
+    legacy: bool
+
+
+Event = Union[Issued, Activated, Used, Failed, LockedEvent, Low, ExhaustedEvent, Replaced, Imported]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +237,9 @@ class Verification:
     outcome: Outcome
     remaining: int
     events: tuple[Event, ...]
+    # The new code that replaced the one just used (`policy.replace_on_use`),
+    # shown once: wipe it (`replacement.code.wipe()`) once shown.
+    replacement: IssuedCode | None = None
 
 
 @dataclass(slots=True)
@@ -263,6 +288,8 @@ class SetStatus:
     exhausted: bool
     hash_outdated: bool
     next_number: int | None
+    source: str | None = None
+    legacy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +344,7 @@ def policy_to_wasm(p: Policy) -> Record:
         lockout_max_seconds=_uint(p.lockout_max_seconds, U32, "lockout_max_seconds"),
         max_failures=_uint(p.max_failures, U32, "max_failures"),
         low_water=_uint(p.low_water, U8, "low_water"),
+        replace_on_use=bool(p.replace_on_use),
     )
 
 
@@ -386,6 +414,7 @@ def policy_from_wasm(r: Any) -> Policy:
         lockout_max_seconds=_int(_field(r, "lockout-max-seconds"), U32, "policy.lockout-max-seconds"),
         max_failures=_int(_field(r, "max-failures"), U32, "policy.max-failures"),
         low_water=_int(_field(r, "low-water"), U8, "policy.low-water"),
+        replace_on_use=_bool(_field(r, "replace-on-use"), "policy.replace-on-use"),
     )
 
 
@@ -409,6 +438,16 @@ def event_from_wasm(v: Any, max_string: int) -> Event:
         return LockedEvent(set_id, _opt_int(_field(p, "until"), U64, "locked.until"))
     if tag == "exhausted":
         return ExhaustedEvent(set_id)
+    if tag == "replaced":
+        return Replaced(set_id, _int(_field(p, "number"), U8, "replaced.number"))
+    if tag == "imported":
+        return Imported(
+            set_id,
+            _str(_field(p, "source"), max_string, "imported.source"),
+            _int(_field(p, "count"), U8, "imported.count"),
+            _int(_field(p, "remaining"), U8, "imported.remaining"),
+            _bool(_field(p, "legacy"), "imported.legacy"),
+        )
     raise _bad(f"event case {tag!r}")
 
 
@@ -446,12 +485,25 @@ def _events(v: Any, max_events: int, max_string: int) -> tuple[Event, ...]:
     return tuple(event_from_wasm(e, max_string) for e in v)
 
 
-def verification_from_wasm(r: Any, *, max_credential: int, max_events: int, max_string: int) -> Verification:
+def verification_from_wasm(
+    r: Any, replacement: list[SecretCode], *, max_credential: int, max_events: int, max_string: int
+) -> Verification:
+    """`replacement` is the replacement code the host lifted into a wipeable
+    buffer (none or one); the record's own `code` field was zeroed first."""
+    listed = _field(r, "replacement")
+    if (listed is None) != (not replacement) or len(replacement) > 1:
+        raise _bad("replacement")
+    new = None
+    if listed is not None:
+        if len(replacement[0]) > max_string:
+            raise HostError("oversized", "replacement code too long")
+        new = IssuedCode(number=_int(_field(listed, "number"), U8, "replacement number"), code=replacement[0])
     return Verification(
         credential=_bytes(_field(r, "credential"), max_credential, "credential"),
         outcome=outcome_from_wasm(_field(r, "outcome")),
         remaining=_int(_field(r, "remaining"), U8, "remaining"),
         events=_events(_field(r, "events"), max_events, max_string),
+        replacement=new,
     )
 
 
@@ -501,6 +553,8 @@ def _set_status(r: Any, max_codes: int, max_string: int) -> SetStatus | None:
         exhausted=_bool(_field(r, "exhausted"), "exhausted"),
         hash_outdated=_bool(_field(r, "hash-outdated"), "hash-outdated"),
         next_number=_opt_int(_field(r, "next-number"), U8, "next-number"),
+        source=None if _field(r, "source") is None else _str(_field(r, "source"), max_string, "source"),
+        legacy=_bool(_field(r, "legacy"), "legacy"),
     )
 
 
@@ -518,6 +572,7 @@ _ERROR_PAYLOADS = {
     ErrorCase.INVALID_POLICY: "string",
     ErrorCase.UNSUPPORTED_VERSION: "u16",
     ErrorCase.INVALID_CODE: "format",
+    ErrorCase.INVALID_IMPORT: "import",
 }
 
 
@@ -533,6 +588,8 @@ def error_from_wasm(v: Any, max_string: int) -> EngineError:
         return EngineError(case, _str(p, max_string, "error message"))
     if kind == "u16":
         return EngineError(case, _int(p, U16, "error version"))
+    if kind == "import":
+        return EngineError(case, _str(p, max_string, "import-error"))
     return EngineError(case, _enum(CodeFormatError, p, "code-format-error"))
 
 

@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from allauth.mfa.models import Authenticator
 
+# The credential format of the component family: 0.2.0 reads what 0.1.0 wrote,
+# so rows keep this marker.
 FORMAT = "authn:backup-codes@0.1.0"
 TYPE = Authenticator.Type.RECOVERY_CODES
 

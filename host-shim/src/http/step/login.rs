@@ -1,5 +1,6 @@
 //! Code entry at login: `POST /step/{tenant}/login`. A right code ends the flow
-//! with a signed success (and, when few codes are left, the offer of a new set);
+//! with a signed success (after showing the code that replaced it, under
+//! `replace_on_use`; or, when few codes are left, with the offer of a new set);
 //! a wrong one shows the page again with the attempts left.
 
 use axum::extract::State;
@@ -8,7 +9,9 @@ use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
 use super::flow::{self, Flow, LoginForms, Posted, finish, subject_limited};
-use super::pages::{Actions, CodePage, HandoffPage, LowPage, hand_back, own};
+use super::pages::{
+    Actions, CodePage, CodeRow, HandoffPage, LowPage, ReplacedPage, hand_back, own,
+};
 use super::refusals::exhausted;
 use super::result::{Proof, Reason, StepResult, Verified};
 use super::session::Kind;
@@ -147,6 +150,24 @@ async fn success(
     // set belongs to the user's own sign-in service.
     let c = chrome(state, base, t, flow);
     let n = Arg::Num(i64::from(number));
+    // The used code was replaced (`replace_on_use`): the new one is shown
+    // now, once, before the user goes back (a step-up answer included).
+    if let Some(new) = &attempt.replacement {
+        use secrecy::ExposeSecret as _;
+        let row = CodeRow {
+            number: new.number,
+            code: new.code.expose_secret().clone(),
+        };
+        let fingerprint: String = result
+            .set_id
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(4)
+            .collect();
+        let page = ReplacedPage::new(&c, actions, row, fingerprint, now(), handoff);
+        return Ok((jar, hand_back(&page, &page.handoff, &c)));
+    }
     if !attempt.low || flow.answer.is_some() {
         let page = HandoffPage {
             title: c.msg("handoff-accepted-title"),

@@ -315,6 +315,77 @@ pub struct LowPage<'a> {
     pub flow: String,
 }
 
+/// A code was used and replaced (`replace_on_use`): the new code, shown once
+/// with the same copy, download and print as a new set, then the hand-back
+/// (not automatic: the user leaves when the code is saved).
+#[derive(Template)]
+#[template(path = "step/replaced.html")]
+pub struct ReplacedPage<'a> {
+    /// The frame.
+    pub c: &'a Chrome,
+    /// The title.
+    pub title: String,
+    /// What was accepted and what replaces it.
+    pub accepted: String,
+    /// Where to write the new code.
+    pub advice: String,
+    /// The new code (one row).
+    pub codes: Vec<CodeRow>,
+    /// The set's short form.
+    pub fingerprint: String,
+    /// The list's heading.
+    pub heading: String,
+    /// The printout's line.
+    pub print_note: String,
+    /// The downloaded file's first line.
+    pub txt_head: String,
+    /// Its second line.
+    pub txt_issued: String,
+    /// Its name.
+    pub filename: String,
+    /// "Downloaded …".
+    pub downloaded: String,
+    /// The login's signed result.
+    pub handoff: Handoff,
+}
+
+impl<'a> ReplacedPage<'a> {
+    /// The page for the new code `row` of set `fingerprint`, made `now`.
+    pub fn new(
+        c: &'a Chrome,
+        actions: &'a Actions,
+        row: CodeRow,
+        fingerprint: String,
+        now: i64,
+        handoff: Handoff,
+    ) -> Self {
+        let number = Arg::Num(i64::from(row.number));
+        let view = SetView {
+            codes: vec![row],
+            fingerprint,
+            issued_at: now,
+            pending: false,
+        };
+        // The same texts as a new set's page, for the same box.
+        let set = CodesPage::new(c, actions, view, String::new(), None);
+        Self {
+            c,
+            title: c.msg("replaced-title"),
+            accepted: c.t.with("replaced-accepted", &[("number", number.clone())]),
+            advice: c.t.with("replaced-advice", &[("number", number)]),
+            codes: set.codes,
+            fingerprint: set.fingerprint,
+            heading: set.heading,
+            print_note: set.print_note,
+            txt_head: set.txt_head,
+            txt_issued: set.txt_issued,
+            filename: set.filename,
+            downloaded: set.downloaded,
+            handoff,
+        }
+    }
+}
+
 /// An auto-submitting hand-back.
 #[derive(Template)]
 #[template(path = "step/handoff.html")]

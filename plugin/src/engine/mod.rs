@@ -1,16 +1,25 @@
-//! The code lifecycle: issue, activate, verify, status. Pure functions of their
-//! arguments, a random source and the current time.
+//! The code lifecycle: issue, activate, verify, status, and import of sets
+//! from other systems ([`import`]). Pure functions of their arguments, a
+//! random source and the current time. Their results and events are in
+//! [`types`]; how a typed code is checked against each kind of set, in
+//! [`check`].
 #![forbid(unsafe_code)]
 
-use alloc::string::String;
+mod check;
+pub mod import;
+mod types;
+
+pub use self::import::{ForeignSet, ImportError, PlainCode, import};
+pub use self::types::*;
+
 use alloc::vec::Vec;
 use rand::{CryptoRng, RngExt};
 use zeroize::Zeroizing;
 
-use crate::alphabet::{self, FormatError};
-use crate::hashing::{self, HashError};
-use crate::policy::{CodeOrder, Policy, PolicyError};
-use crate::state::{CodeEntry, CodeSet, Credential, DecodeError, SALT_LEN, SET_ID_LEN};
+use crate::alphabet;
+use crate::hashing;
+use crate::policy::{CodeOrder, Policy};
+use crate::state::{CodeEntry, CodeSet, Credential, Digest, SALT_LEN, SET_ID_LEN, Scheme};
 
 /// Longest pepper accepted, in bytes.
 pub const MAX_PEPPER_LEN: usize = 64;
@@ -18,230 +27,6 @@ pub const MAX_PEPPER_LEN: usize = 64;
 /// (two tabs, a retried request, two logins racing with one code): it is refused
 /// as already used but not counted toward lockout. Older reuse counts as usual.
 pub const REUSE_GRACE_SECONDS: u64 = 60;
-
-/// Why a call failed. None of these changes the credential.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Error {
-    /// A policy field is out of range.
-    InvalidPolicy(PolicyError),
-    /// The credential value is corrupt or truncated.
-    MalformedCredential,
-    /// The credential was written by a newer format version.
-    UnsupportedVersion(u16),
-    /// The typed code was refused before hashing.
-    InvalidCode(FormatError),
-    /// No active set to verify against.
-    NoActiveSet,
-    /// No pending set to activate.
-    NoPendingSet,
-    /// The pepper differs from the set's, or is too long.
-    PepperMismatch,
-    /// Hashing failed (the host's inputs were unusable).
-    HostFailure,
-}
-
-impl From<DecodeError> for Error {
-    fn from(e: DecodeError) -> Self {
-        match e {
-            DecodeError::Malformed => Self::MalformedCredential,
-            DecodeError::UnsupportedVersion(v) => Self::UnsupportedVersion(v),
-        }
-    }
-}
-
-impl From<HashError> for Error {
-    fn from(_: HashError) -> Self {
-        Self::HostFailure
-    }
-}
-
-/// Why an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureReason {
-    /// No unused code matched.
-    Mismatch,
-    /// Matched a used code.
-    AlreadyUsed,
-    /// In numbered order, a valid code other than the one asked for.
-    WrongNumber,
-}
-
-/// Something to record or notify on; never holds a code or digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A set was issued.
-    Issued {
-        /// Set id.
-        set_id: String,
-        /// Codes in it.
-        count: u8,
-        /// Waits for activation.
-        pending: bool,
-    },
-    /// A pending set became active.
-    Activated {
-        /// Set id.
-        set_id: String,
-    },
-    /// A code was used.
-    Used {
-        /// Set id.
-        set_id: String,
-        /// Code number.
-        number: u8,
-        /// Unused codes left.
-        remaining: u8,
-    },
-    /// An attempt failed.
-    Failed {
-        /// Set id.
-        set_id: String,
-        /// Why.
-        reason: FailureReason,
-        /// Consecutive failures including this one.
-        consecutive_failures: u32,
-    },
-    /// Attempts are refused until then (None: until a new set).
-    Locked {
-        /// Set id.
-        set_id: String,
-        /// Until when.
-        until: Option<u64>,
-    },
-    /// Few codes left.
-    Low {
-        /// Set id.
-        set_id: String,
-        /// Number of the code just used.
-        number: u8,
-        /// Unused codes left.
-        remaining: u8,
-    },
-    /// No codes left.
-    Exhausted {
-        /// Set id.
-        set_id: String,
-    },
-}
-
-/// Result of one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Right code; its number.
-    Accepted(u8),
-    /// Wrong code; counted.
-    Rejected {
-        /// Why.
-        reason: FailureReason,
-        /// Consecutive failures including this one.
-        consecutive_failures: u32,
-        /// Lockout started by this failure.
-        locked_until: Option<u64>,
-        /// Locked until a new set.
-        permanent: bool,
-    },
-    /// Refused unchecked until then (None: until a new set).
-    Locked(Option<u64>),
-    /// All codes used.
-    Exhausted,
-}
-
-/// What `activate` and `verify` return.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    /// Credential to store (equal to the input when nothing changed).
-    pub credential: Vec<u8>,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Unused codes left in the active set.
-    pub remaining: u8,
-    /// Events to record.
-    pub events: Vec<Event>,
-}
-
-/// One issued code in display form, wiped on drop.
-pub struct IssuedCode {
-    /// Number from 1.
-    pub number: u8,
-    /// Display form.
-    pub code: Zeroizing<String>,
-}
-
-impl core::fmt::Debug for IssuedCode {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "IssuedCode {{ number: {}, code: <redacted> }}",
-            self.number
-        )
-    }
-}
-
-/// What `issue` returns.
-#[derive(Debug)]
-pub struct Issuance {
-    /// Credential to store.
-    pub credential: Vec<u8>,
-    /// The codes, in number order.
-    pub codes: Vec<IssuedCode>,
-    /// New set's id.
-    pub set_id: String,
-    /// Its short form.
-    pub fingerprint: String,
-    /// Events to record.
-    pub events: Vec<Event>,
-}
-
-/// A used code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UsedCode {
-    /// Number.
-    pub number: u8,
-    /// When.
-    pub at: u64,
-}
-
-/// Status of one set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetStatus {
-    /// Id.
-    pub set_id: String,
-    /// Short id.
-    pub fingerprint: String,
-    /// Issued at.
-    pub issued_at: u64,
-    /// Activated at.
-    pub activated_at: Option<u64>,
-    /// Codes.
-    pub total: u8,
-    /// Unused codes.
-    pub remaining: u8,
-    /// Used codes.
-    pub used: Vec<UsedCode>,
-    /// At or below low water.
-    pub low: bool,
-    /// None left.
-    pub exhausted: bool,
-    /// Hash parameters differ from the policy's.
-    pub hash_outdated: bool,
-    /// Code to ask for in numbered order.
-    pub next_number: Option<u8>,
-}
-
-/// What `status` returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// Active set.
-    pub active: Option<SetStatus>,
-    /// Pending set.
-    pub pending: Option<SetStatus>,
-    /// Consecutive failures on the active set.
-    pub consecutive_failures: u32,
-    /// Locked until (only when in the future).
-    pub locked_until: Option<u64>,
-    /// Locked until a new set.
-    pub locked_permanently: bool,
-}
 
 fn check_pepper(pepper: Option<&[u8]>) -> Result<u8, Error> {
     match pepper {
@@ -294,7 +79,7 @@ pub fn issue<R: CryptoRng + ?Sized>(
         let canonical = alphabet::canonical(&values);
         let digest = hashing::digest(&canonical, &salt, policy.hash, pepper)?;
         entries.push(CodeEntry {
-            digest: *digest,
+            digest: Digest::Argon2(*digest),
             used_at: None,
         });
         codes.push(IssuedCode {
@@ -312,6 +97,7 @@ pub fn issue<R: CryptoRng + ?Sized>(
         hash: policy.hash,
         salt,
         pepper_len,
+        scheme: Scheme::Native,
         codes: entries,
         failures: 0,
         locked_until: None,
@@ -346,32 +132,37 @@ enum Target {
 }
 
 /// Prove the pending set was saved; see the WIT `engine.activate`.
-pub fn activate(
+pub fn activate<R: CryptoRng + ?Sized>(
     current: &[u8],
     code: &str,
     policy: &Policy,
     pepper: Option<&[u8]>,
+    rng: &mut R,
     now: u64,
 ) -> Result<Verification, Error> {
-    attempt(current, code, policy, pepper, now, Target::Pending)
+    attempt(current, code, policy, pepper, rng, now, Target::Pending)
 }
 
 /// Check a typed code against the active set; see the WIT `engine.verify`.
-pub fn verify(
+/// With the policy's `replace_on_use`, a right code is replaced at once by a
+/// new one of the same number (one more argon2 evaluation), returned once.
+pub fn verify<R: CryptoRng + ?Sized>(
     current: &[u8],
     code: &str,
     policy: &Policy,
     pepper: Option<&[u8]>,
+    rng: &mut R,
     now: u64,
 ) -> Result<Verification, Error> {
-    attempt(current, code, policy, pepper, now, Target::Active)
+    attempt(current, code, policy, pepper, rng, now, Target::Active)
 }
 
-fn attempt(
+fn attempt<R: CryptoRng + ?Sized>(
     current: &[u8],
     code: &str,
     policy: &Policy,
     pepper: Option<&[u8]>,
+    rng: &mut R,
     now: u64,
     target: Target,
 ) -> Result<Verification, Error> {
@@ -386,8 +177,10 @@ fn attempt(
         Target::Active => Error::NoActiveSet,
         Target::Pending => Error::NoPendingSet,
     })?;
-    let values = alphabet::normalise(code, set.symbols).map_err(Error::InvalidCode)?;
-    if set.pepper_len != pepper_len {
+    let typed = check::read(set, code).map_err(Error::InvalidCode)?;
+    // Another system's digests were made without this host's pepper.
+    let pepper = if set.scheme.is_legacy() { None } else { pepper };
+    if !set.scheme.is_legacy() && set.pepper_len != pepper_len {
         return Err(Error::PepperMismatch);
     }
     let unchanged = |outcome, remaining| Verification {
@@ -395,6 +188,7 @@ fn attempt(
         outcome,
         remaining,
         events: Vec::new(),
+        replacement: None,
     };
     let active_remaining = |c: &Credential| c.active.as_ref().map_or(0, CodeSet::remaining);
 
@@ -414,10 +208,9 @@ fn attempt(
         return Ok(unchanged(Outcome::Exhausted, 0));
     }
 
-    // Exactly one argon2 evaluation, then a constant-time search of every digest.
-    let canonical = alphabet::canonical(&values);
-    let candidate = hashing::digest(&canonical, &set.salt, set.hash, pepper)?;
-    let matched = hashing::find(&candidate, &set.codes);
+    // One evaluation (one per unused code for Supabase's hashes), then a
+    // constant-time search of every digest.
+    let matched = check::find(set, &typed, pepper)?;
     let set_id = set.id_text();
 
     let verdict = match matched {
@@ -442,7 +235,7 @@ fn attempt(
         Some(i) if set.codes[i].used_at.is_some() => Err(FailureReason::AlreadyUsed),
         Some(i)
             if target == Target::Active
-                && policy.order == CodeOrder::Numbered
+                && (policy.order == CodeOrder::Numbered || check::in_order(set))
                 && set.next_number() != u8::try_from(i + 1).ok() =>
         {
             Err(FailureReason::WrongNumber)
@@ -451,6 +244,7 @@ fn attempt(
     };
 
     let mut events = Vec::new();
+    let mut replacement = None;
     let outcome = match verdict {
         Ok(index) => {
             let number = u8::try_from(index + 1).map_err(|_| Error::MalformedCredential)?;
@@ -459,12 +253,30 @@ fn attempt(
             match target {
                 Target::Active => {
                     set.codes[index].used_at = Some(now);
+                    let new = if policy.replace_on_use {
+                        check::new_code(set, policy.group_size, pepper, rng)?
+                    } else {
+                        None
+                    };
+                    if let Some((code, digest)) = new {
+                        set.codes[index] = CodeEntry {
+                            digest,
+                            used_at: None,
+                        };
+                        replacement = Some(IssuedCode { number, code });
+                    }
                     let remaining = set.remaining();
                     events.push(Event::Used {
                         set_id: set_id.clone(),
                         number,
                         remaining,
                     });
+                    if replacement.is_some() {
+                        events.push(Event::Replaced {
+                            set_id: set_id.clone(),
+                            number,
+                        });
+                    }
                     if remaining == 0 {
                         events.push(Event::Exhausted { set_id });
                     } else if remaining <= policy.low_water {
@@ -520,6 +332,7 @@ fn attempt(
         credential: credential.encode(),
         outcome,
         events,
+        replacement,
     })
 }
 
@@ -538,8 +351,10 @@ fn set_status(set: &CodeSet, policy: &Policy) -> SetStatus {
             .collect(),
         low: remaining <= policy.low_water,
         exhausted: remaining == 0,
-        hash_outdated: set.hash != policy.hash,
+        hash_outdated: set.scheme.is_legacy() || set.hash != policy.hash,
         next_number: set.next_number(),
+        source: set.scheme.source(),
+        legacy: set.scheme.is_legacy(),
     }
 }
 
@@ -561,3 +376,5 @@ pub fn status(current: &[u8], policy: &Policy, now: u64) -> Result<Status, Error
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_foreign;
