@@ -7,6 +7,7 @@
 //! - [`plugin`]: load the component (embedded, or a file pinned by SHA-256) and
 //!   call it through a typed API — `issue`, `activate`, `verify`, `status` — each
 //!   call in a fresh, limited wasmtime store that fails closed.
+//! - [`import`]: reading other identity servers' exports of recovery codes.
 //! - [`store`]: credentials in SQLite or PostgreSQL, changed only by
 //!   compare-and-swap together with their audit events.
 //! - [`service`]: the operations (plugin + store, with retries on conflicts and
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod import;
 pub mod plugin;
 pub mod server;
 pub mod service;
@@ -31,12 +33,12 @@ pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig}
 
 #[cfg(test)]
 mod layering {
-    //! Imports run one way: config → plugin → store → service → auth →
-    //! webhooks → http → server (and `main` above all). A module may import
-    //! only those before it.
+    //! Imports run one way: config → plugin → import → store → service →
+    //! auth → webhooks → http → server (and `main` above all). A module may
+    //! import only those before it.
 
-    const ORDER: [&str; 8] = [
-        "config", "plugin", "store", "service", "auth", "webhooks", "http", "server",
+    const ORDER: [&str; 9] = [
+        "config", "plugin", "import", "store", "service", "auth", "webhooks", "http", "server",
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
