@@ -1,0 +1,146 @@
+//! Credentials written by an earlier component stay readable (issue 17): the
+//! fixtures in `tests/fixtures/credentials-0.1.json` were written by the
+//! 0.1.0 component (`authn:backup-codes@0.1.0`, its SHA-256 in the file),
+//! and the component built from this tree must read each one as that
+//! component left it — the same sets, used codes, order and lockout — and
+//! keep checking its codes exactly as 0.1 did.
+//!
+//! `tests/fixtures/make-credentials-0.1.sh` wrote the file with the shim
+//! binary of a 0.1.0 tree (its CLI against a SQLite store); it is not run
+//! again (a newer component writes newer credentials).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use backup_codes_shim::plugin::{
+    self, Clock, CodeOrder, HashParams, Outcome, Plugin, PluginConfig, Policy,
+};
+use secrecy::{SecretSlice, SecretString};
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/credentials-0.1.json");
+
+/// A clock the test moves.
+struct Manual(AtomicU64);
+
+impl Clock for Manual {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn plugin(now: u64) -> (Plugin, Arc<Manual>) {
+    let clock = Arc::new(Manual(AtomicU64::new(now)));
+    let p = Plugin::with_clock(
+        plugin::EMBEDDED_COMPONENT,
+        PluginConfig::default(),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    )
+    .unwrap();
+    (p, clock)
+}
+
+fn policy(p: &Plugin, numbered: bool) -> Policy {
+    Policy {
+        hash: HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        order: if numbered {
+            CodeOrder::Numbered
+        } else {
+            CodeOrder::AnyOrder
+        },
+        ..p.default_policy().unwrap()
+    }
+}
+
+fn code(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn pepper(v: &Value) -> Option<SecretSlice<u8>> {
+    v.as_str().map(|p| SecretSlice::from(p.as_bytes().to_vec()))
+}
+
+fn accepted(o: &Outcome) -> bool {
+    matches!(o, Outcome::Accepted(_))
+}
+
+/// Every 0.1 credential reads as 0.1 left it, and its codes work as before.
+#[test]
+fn credentials_written_by_0_1_are_read_and_checked_as_before() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURES).unwrap()).unwrap();
+    assert_eq!(doc["written_by"], "authn:backup-codes@0.1.0");
+    let now = doc["now"].as_u64().unwrap();
+    for case in doc["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (p, clock) = plugin(now);
+        let pol = policy(&p, case["numbered"].as_bool().unwrap());
+        let pep = pepper(&case["pepper"]);
+        let cred = hex::decode(case["credential"].as_str().unwrap()).unwrap();
+        let codes: Vec<String> = serde_json::from_value(case["codes"].clone()).unwrap();
+        let used: Vec<u8> = serde_json::from_value(case["used"].clone()).unwrap();
+        let status = p.status(&cred, &pol).unwrap();
+        let active = status.active.as_ref().unwrap();
+        assert_eq!(active.total, 10, "{name}");
+        let used_numbers: Vec<u8> = active.used.iter().map(|u| u.number).collect();
+        assert_eq!(used_numbers, used, "{name}");
+        assert_eq!(usize::from(active.remaining), 10 - used.len(), "{name}");
+
+        if let Some(until) = case["locked_until"].as_u64() {
+            // Locked as 0.1 left it; after the lockout, a right code works.
+            assert_eq!(status.locked_until, Some(until), "{name}");
+            let v = p
+                .verify(&cred, &code(&codes[3]), &pol, pep.as_ref())
+                .unwrap();
+            assert!(matches!(v.outcome, Outcome::Locked(_)), "{name}");
+            clock.0.store(until + 1, Ordering::SeqCst);
+            let v = p
+                .verify(&cred, &code(&codes[3]), &pol, pep.as_ref())
+                .unwrap();
+            assert!(accepted(&v.outcome), "{name}: {:?}", v.outcome);
+            continue;
+        }
+        // A used code is refused; an unused one is accepted once.
+        if let Some(&n) = used.first() {
+            let v = p
+                .verify(&cred, &code(&codes[usize::from(n) - 1]), &pol, pep.as_ref())
+                .unwrap();
+            assert!(!accepted(&v.outcome), "{name}: a used code");
+        }
+        let next = (1..=10u8).find(|n| !used.contains(n)).unwrap();
+        let v = p
+            .verify(
+                &cred,
+                &code(&codes[usize::from(next) - 1]),
+                &pol,
+                pep.as_ref(),
+            )
+            .unwrap();
+        assert!(accepted(&v.outcome), "{name}: {:?}", v.outcome);
+        let again = p
+            .verify(
+                &v.credential,
+                &code(&codes[usize::from(next) - 1]),
+                &pol,
+                pep.as_ref(),
+            )
+            .unwrap();
+        assert!(!accepted(&again.outcome), "{name}: once only");
+        // The pending replacement activates with one of its codes.
+        let pending: Vec<String> = serde_json::from_value(case["pending_codes"].clone()).unwrap();
+        if let Some(first) = pending.first() {
+            assert!(status.pending.is_some(), "{name}");
+            let a = p.activate(&cred, &code(first), &pol, pep.as_ref()).unwrap();
+            assert!(accepted(&a.outcome), "{name}");
+            let old = p
+                .verify(&a.credential, &code(&codes[5]), &pol, pep.as_ref())
+                .unwrap();
+            assert!(!accepted(&old.outcome), "{name}: the replaced set is gone");
+        }
+    }
+}
