@@ -30,6 +30,15 @@ struct Shim {
 }
 
 async fn start(count: u8) -> Shim {
+    start_with(PolicyOverrides {
+        count: Some(count),
+        ..PolicyOverrides::default()
+    })
+    .await
+}
+
+/// A shim whose tenant has these policy overrides (cheap hashing added).
+async fn start_with(policy: PolicyOverrides) -> Shim {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -53,10 +62,9 @@ async fn start(count: u8) -> Shim {
                 "https://idp.test/interaction/".parse().unwrap(),
             ],
             policy: PolicyOverrides {
-                count: Some(count),
                 hash_memory_kib: Some(1024),
                 hash_iterations: Some(1),
-                ..PolicyOverrides::default()
+                ..policy
             },
             ..TenantConfig::default()
         },
@@ -1430,4 +1438,76 @@ async fn pages_speak_the_language_the_idp_or_the_browser_asks_for() {
     .await;
     assert_eq!(page.headers[reqwest::header::CONTENT_LANGUAGE], "de");
     assert!(page.html.contains("<html lang=\"de\""));
+}
+
+/// Issue 17: with `replace_on_use`, a right code's replacement is shown once
+/// (with copy, download and print) before the signed success goes back; the
+/// old code no longer works and the new one does.
+#[tokio::test]
+async fn replace_on_use_shows_the_new_code_before_handing_back() {
+    let shim = start_with(PolicyOverrides {
+        count: Some(4),
+        replace_on_use: Some(true),
+        ..PolicyOverrides::default()
+    })
+    .await;
+    let codes = enrol(&shim, "alice", "s-enrol").await;
+    let path = format!("/step/{TENANT}/login");
+    let (_, cookie, flow) = open_login(&shim, "alice", "s-r1").await;
+    let page = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await;
+    page.assert_clear(StatusCode::OK, "Save your new backup code");
+    let shown = codes_of(&page.html);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].0, 2, "the same number");
+    assert_ne!(shown[0].1, codes[1].1);
+    for part in [
+        "id=\"copy-codes\"",
+        "id=\"download-codes\"",
+        "id=\"print-codes\"",
+    ] {
+        assert!(page.html.contains(part), "{part}");
+    }
+    assert!(
+        !page.html.contains("data-autosubmit"),
+        "the user goes back once the code is saved"
+    );
+    let claims = result_claims(&shim, &page.html, "s-r1");
+    assert_eq!(claims["result"]["status"], "success");
+    assert_eq!(claims["result"]["number"], 2);
+    assert_eq!(claims["result"]["remaining"], 4, "the set keeps its size");
+    // The finished flow posted again changes nothing: no second replacement.
+    let again = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &shown[0].1)],
+    )
+    .await;
+    assert!(codes_of(&again.html).is_empty());
+    // At the next login the old code is refused and the new one works.
+    let (_, cookie, flow) = open_login(&shim, "alice", "s-r2").await;
+    let old = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &codes[1].1)],
+    )
+    .await;
+    old.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "");
+    let flow = field(&old.html, "flow").unwrap();
+    let new = post(
+        &shim,
+        &path,
+        Some(&cookie),
+        &[("flow", &flow), ("code", &shown[0].1)],
+    )
+    .await;
+    new.assert_clear(StatusCode::OK, "Save your new backup code");
+    assert_ne!(codes_of(&new.html)[0].1, shown[0].1);
 }

@@ -688,3 +688,55 @@ async fn openapi_document_matches_the_implementation() {
         .unwrap();
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Issue 17: with `replace_on_use` the answer to a right code carries its
+/// replacement once (`no-store`), the set keeps its size, the events say so,
+/// and the replacement works once while the used code no longer does.
+#[tokio::test(flavor = "multi_thread")]
+async fn replace_on_use_returns_the_new_code_once() {
+    let env = Env::with(Backend::Sqlite, Alg::Hs256, |c| {
+        if let Some(t) = c.tenants.get_mut(TENANT) {
+            t.policy.replace_on_use = Some(true);
+        }
+    })
+    .await;
+    let subject = "nist";
+    let codes = env.enroll(subject).await;
+    let r = env
+        .client
+        .verify(TENANT, subject, &env.token(subject), &codes[3])
+        .await
+        .unwrap();
+    assert_eq!(r.json["result"], "accepted", "{}", r.text);
+    assert_eq!(r.json["remaining"], 10);
+    assert_eq!(r.headers["cache-control"], "no-store");
+    let new = r.json["replacement"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(r.json["replacement"]["number"], 4);
+    assert!(!codes.contains(&new));
+    let old = env
+        .client
+        .verify(TENANT, subject, &env.token(subject), &codes[3])
+        .await
+        .unwrap();
+    assert_eq!(old.json["result"], "rejected");
+    assert!(old.json.get("replacement").is_none());
+    let again = env
+        .client
+        .verify(TENANT, subject, &env.token(subject), &new)
+        .await
+        .unwrap();
+    assert_eq!(again.json["result"], "accepted");
+    assert_ne!(again.json["replacement"]["code"], new.as_str());
+    let trail = env
+        .shim
+        .state
+        .service
+        .store()
+        .audit_trail(TENANT, subject)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|a| a.kind.as_str()).collect();
+    assert!(kinds.contains(&"replaced"), "{kinds:?}");
+    let all = format!("{trail:?}");
+    assert!(!all.contains(&new), "no code in the audit trail");
+}
