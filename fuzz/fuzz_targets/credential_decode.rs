@@ -1,21 +1,39 @@
-//! `state::Credential::decode` on arbitrary bytes, and on the same bytes behind a
-//! valid header (`BKC1` + version 1), so the fuzzer spends its time in the
-//! postcard body and the invariant checks rather than on the magic number.
+//! `state::Credential::decode` on arbitrary bytes, and on the same bytes behind
+//! each valid header (`BKC1` + version 1, the 0.1 layout, and version 2, with
+//! imported sets), so the fuzzer spends its time in the postcard bodies and the
+//! invariant checks rather than on the magic number.
 //!
 //! Invariants: never panics; on `Ok` the value satisfies the documented
-//! invariants (1..=64 codes a set, symbols within range, active sets activated,
-//! pending sets neither activated nor used), its accessors do not panic, and
-//! encoding then decoding gives the same value (and encoding is then stable).
+//! invariants (1..=64 codes a set; symbols within range for native sets and 0
+//! for imported ones; each digest of its set's kind, a spent one used; active
+//! sets activated; pending sets native, neither activated nor used), its
+//! accessors do not panic, encoding then decoding gives the same value (and
+//! encoding is then stable), and a value with only native sets is written in
+//! version 1.
 #![no_main]
 
 use backup_codes_fuzz::alphabet::MAX_SYMBOLS;
 use backup_codes_fuzz::policy::{MAX_CONSECUTIVE_FAILURES, MAX_COUNT, MIN_SYMBOLS};
-use backup_codes_fuzz::state::{CodeSet, Credential, MAGIC, MAX_ENCODED_LEN, VERSION};
+use backup_codes_fuzz::state::{
+    CodeSet, Credential, Digest, MAGIC, MAX_ENCODED_LEN, Scheme, VERSION,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn check_set(set: &CodeSet) {
     assert!((1..=usize::from(MAX_COUNT)).contains(&set.codes.len()));
-    assert!((MIN_SYMBOLS..=MAX_SYMBOLS).contains(&set.symbols));
+    match set.scheme {
+        Scheme::Native => assert!((MIN_SYMBOLS..=MAX_SYMBOLS).contains(&set.symbols)),
+        _ => assert_eq!(set.symbols, 0),
+    }
+    for c in &set.codes {
+        match (&c.digest, set.scheme) {
+            (Digest::Argon2(_), Scheme::Native | Scheme::Rehashed(_)) => {}
+            (Digest::Sha512(d), Scheme::Keycloak) => assert_eq!(d.len(), 64),
+            (Digest::Phc(p), Scheme::Supabase) => assert!(p.is_valid()),
+            (Digest::Spent, Scheme::Keycloak | Scheme::Supabase) => assert!(c.used_at.is_some()),
+            _ => panic!("a digest of another kind than its set's"),
+        }
+    }
     assert!(set.failures <= MAX_CONSECUTIVE_FAILURES);
     assert!(set.hash.validate().is_ok());
     assert!(usize::from(set.remaining()) <= set.codes.len());
@@ -39,12 +57,19 @@ fn check(bytes: &[u8]) {
     if let Some(pending) = &credential.pending {
         check_set(pending);
         assert!(pending.activated_at.is_none(), "pending set activated");
+        assert_eq!(pending.scheme, Scheme::Native, "an imported set pending");
         assert!(
             pending.codes.iter().all(|c| c.used_at.is_none()),
             "pending code used"
         );
     }
     let encoded = credential.encode();
+    let native = credential
+        .active
+        .iter()
+        .chain(credential.pending.iter())
+        .all(|s| s.scheme == Scheme::Native);
+    assert_eq!(credential.version(), if native { 1 } else { VERSION });
     assert_eq!(
         Credential::decode(&encoded).as_ref(),
         Ok(&credential),
@@ -59,9 +84,11 @@ fn check(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     check(data);
-    let mut with_header = Vec::with_capacity(data.len() + 6);
-    with_header.extend_from_slice(MAGIC);
-    with_header.extend_from_slice(&VERSION.to_be_bytes());
-    with_header.extend_from_slice(data);
-    check(&with_header);
+    for version in [1u16, VERSION] {
+        let mut with_header = Vec::with_capacity(data.len() + 6);
+        with_header.extend_from_slice(MAGIC);
+        with_header.extend_from_slice(&version.to_be_bytes());
+        with_header.extend_from_slice(data);
+        check(&with_header);
+    }
 });

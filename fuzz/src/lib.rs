@@ -4,8 +4,8 @@
 //! modules are included here by path: the same source files, not copies. The
 //! module tree mirrors the plugin's crate root, so the modules' own
 //! `crate::alphabet` and `crate::policy` paths resolve. Only what the targets
-//! need is included (`state` needs `alphabet` and `policy`, `foreign` needs
-//! `alphabet`).
+//! need is included (`state` needs `alphabet`, `policy` and `foreign`,
+//! `foreign` needs `alphabet`).
 #![forbid(unsafe_code)]
 
 extern crate alloc;
@@ -16,5 +16,5 @@ pub mod alphabet;
 pub mod foreign;
 #[path = "../../plugin/src/policy.rs"]
 pub mod policy;
-#[path = "../../plugin/src/state.rs"]
+#[path = "../../plugin/src/state/mod.rs"]
 pub mod state;
