@@ -425,8 +425,9 @@ fn check_verification(v: wit::Verification) -> Result<Verification, CallError> {
     })
 }
 
-/// Wipe the plaintext codes and seeds of a foreign set.
-fn wipe_foreign(set: &mut ForeignSet) {
+/// Wipe the plaintext codes and seeds of a foreign set (done by
+/// [`Plugin::import_set`]; for a set that is not imported after all).
+pub fn wipe_foreign(set: &mut ForeignSet) {
     use zeroize::Zeroize as _;
     match set {
         ForeignSet::Kratos(codes) => codes.iter_mut().for_each(|c| c.code.zeroize()),

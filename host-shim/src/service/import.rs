@@ -4,7 +4,7 @@
 //! `imported` event audited and sent like any other.
 
 use super::{Service, ServiceError, check_subject};
-use crate::plugin::{ForeignSet, Imported};
+use crate::plugin::{ForeignSet, Imported, wipe_foreign};
 
 /// How one subject's import ended.
 #[derive(Debug)]
@@ -22,12 +22,26 @@ impl Service {
         &self,
         tenant_id: &str,
         subject: &str,
-        set: ForeignSet,
+        mut set: ForeignSet,
     ) -> Result<ImportOutcome, ServiceError> {
-        check_subject(subject)?;
-        let tenant = self.tenant(tenant_id)?;
-        if self.store.get(tenant_id, subject).await?.is_some() {
-            return Ok(ImportOutcome::Skipped);
+        let tenant = match check_subject(subject).and_then(|()| self.tenant(tenant_id)) {
+            Ok(t) => t,
+            Err(e) => {
+                wipe_foreign(&mut set);
+                return Err(e);
+            }
+        };
+        match self.store.get(tenant_id, subject).await {
+            Ok(None) => {}
+            // Codes here already, or no answer: the set goes no further.
+            Ok(Some(_)) => {
+                wipe_foreign(&mut set);
+                return Ok(ImportOutcome::Skipped);
+            }
+            Err(e) => {
+                wipe_foreign(&mut set);
+                return Err(e.into());
+            }
         }
         let policy = tenant.policy;
         let pepper = tenant.pepper.clone();
