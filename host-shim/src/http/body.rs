@@ -16,6 +16,35 @@ pub struct CodeRequest {
     pub code: SecretString,
 }
 
+/// A JSON body that must be an object: `T` read from a JSON object only.
+///
+/// serde's derived `Deserialize` also reads a struct from a sequence of its
+/// fields in order, so `["<code>"]` would pass as `{"code": "<code>"}`; the
+/// API documents objects, and anything else is a 400.
+pub struct JsonObject<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(Self)
+    }
+}
+
 /// An error answer: a stable code, and for some a sentence and a reason.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
