@@ -271,12 +271,13 @@ impl Authenticator {
             .jti
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or(AuthError::Lifetime)?;
-        let id = format!(
-            "jti:{tenant_id}:{}",
-            hex::encode(Sha256::digest(jti.as_bytes()))
-        );
+        let jti_sha256 = hex::encode(Sha256::digest(jti.as_bytes()));
+        let mark = crate::store::Mark::ApiToken {
+            tenant: tenant_id,
+            jti_sha256: &jti_sha256,
+        };
         let expires = i64::try_from(claims.exp.saturating_add(self.leeway)).unwrap_or(i64::MAX);
-        match store.use_token(&id, expires).await {
+        match store.spend(mark, expires).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AuthError::Replayed),
             Err(e) => {

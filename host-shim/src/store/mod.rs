@@ -9,9 +9,13 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+mod marks;
 mod outbox;
+mod unenrolled;
 
+pub use self::marks::Mark;
 pub use self::outbox::{Completion, OutboxCount, OutboxFilter, OutboxRecord, OutboxRow};
+pub use self::unenrolled::{UnenrolledWrite, unenrolled_key};
 
 /// Why storage failed. Messages name no credential content.
 #[derive(Debug, thiserror::Error)]
@@ -361,8 +365,8 @@ impl Store {
     }
 
     /// Remember a single-use token id until `expires_at`. Returns false when it was
-    /// already used (a replay).
-    pub async fn use_token(&self, id: &str, expires_at: i64) -> Result<bool, StoreError> {
+    /// already used (a replay). Callers name a typed [`Mark`] ([`Store::spend`]).
+    async fn use_token(&self, id: &str, expires_at: i64) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "INSERT INTO used_tokens (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
@@ -375,7 +379,7 @@ impl Store {
     }
 
     /// Has this single-use id been spent (and not yet purged)?
-    pub async fn token_used(&self, id: &str) -> Result<bool, StoreError> {
+    async fn token_used(&self, id: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM used_tokens WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)

@@ -37,6 +37,7 @@ use crate::http::refusal::{self, Reader, Refusal};
 use crate::http::step::flow::Flow;
 use crate::http::step::session::{Kind, valid_state};
 use crate::http::step::{self, open_login};
+use crate::store::Mark;
 
 /// Longest `nonce` accepted, bytes.
 pub const MAX_NONCE_BYTES: usize = 512;
@@ -324,19 +325,38 @@ async fn authorize(
     // 3. Single use, across instances: look first so that a replay changes
     // nothing, then spend (a concurrent twin loses at the spend).
     let client_key = sha(&client.client_id);
+    let (nonce_key, state_key) = (sha(nonce), req.state.as_deref().map(sha));
     let mut ids = vec![
-        ("hint", format!("ophint:{}:{client_key}:{}", t.id, hint.id)),
+        (
+            "hint",
+            Mark::OpHint {
+                tenant: t.id,
+                client_sha256: &client_key,
+                hint_id: &hint.id,
+            },
+        ),
         (
             "nonce",
-            format!("opnonce:{}:{client_key}:{}", t.id, sha(nonce)),
+            Mark::OpNonce {
+                tenant: t.id,
+                client_sha256: &client_key,
+                nonce_sha256: &nonce_key,
+            },
         ),
     ];
-    if let Some(s) = req.state.as_deref() {
-        ids.push(("state", format!("opstate:{}:{client_key}:{}", t.id, sha(s))));
+    if let Some(state_sha256) = state_key.as_deref() {
+        ids.push((
+            "state",
+            Mark::OpState {
+                tenant: t.id,
+                client_sha256: &client_key,
+                state_sha256,
+            },
+        ));
     }
     let store = state.service.store();
     for (what, id) in &ids {
-        match store.token_used(id).await {
+        match store.spent(*id).await {
             Ok(false) => {}
             Ok(true) => return Err(replayed(&answering, &t, what)),
             Err(e) => {
@@ -347,7 +367,7 @@ async fn authorize(
     }
     let keep_until = horizon.max(now).saturating_add(60);
     for (what, id) in &ids {
-        match store.use_token(id, keep_until).await {
+        match store.spend(*id, keep_until).await {
             Ok(true) => {}
             Ok(false) => return Err(replayed(&answering, &t, what)),
             Err(e) => {

@@ -32,8 +32,12 @@ pub async fn issue(
     subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
-        let id = format!("issue:{}:{}:{n}", t.id, flow.fid);
-        if spend(&state, &id, flow::marks_until(&state, &flow)).await? {
+        let id = crate::store::Mark::StepIssue {
+            tenant: t.id,
+            fid: &flow.fid,
+            n,
+        };
+        if spend(&state, id, flow::marks_until(&state, &flow)).await? {
             allowed = true;
             break;
         }

@@ -23,6 +23,7 @@ use crate::http::i18n::{Preferences, Tr, negotiate};
 use crate::http::refusal::Reader;
 use crate::http::refusal::Refusal;
 use crate::service::ServiceError;
+use crate::store::Mark;
 
 /// Query parameters of the IdP's redirect.
 #[derive(Deserialize)]
@@ -112,18 +113,23 @@ pub async fn open(
         ));
     }
     let horizon = now().saturating_add(FLOW_TTL).max(session.expires);
-    let state_id = format!("state:{tenant}:{}", sha256_hex(flow_state.as_bytes()));
+    let state_sha256 = sha256_hex(flow_state.as_bytes());
+    let state_id = Mark::StepState {
+        tenant: &tenant,
+        state_sha256: &state_sha256,
+    };
     // What a reload must show to go on: this token, this state, and the
     // cookie value minted when they were first opened (random, HttpOnly).
     let fid = flow.fid.clone();
-    let resume_id = |csrf: &str| {
-        format!(
-            "resume:{tenant}:{fid}:{}:{}",
-            sha256_hex(flow_state.as_bytes()),
-            sha256_hex(csrf.as_bytes())
-        )
-    };
-    let resumed = if spend(&state, &state_id, horizon).await? {
+    fn resume<'a>(tenant: &'a str, fid: &'a str, state: &'a str, csrf: &'a str) -> Mark<'a> {
+        Mark::StepResume {
+            tenant,
+            fid,
+            state_sha256: state,
+            csrf_sha256: csrf,
+        }
+    }
+    let resumed = if spend(&state, state_id, horizon).await? {
         false
     } else {
         // A reload or Back in the browser that opened this flow: the flow
@@ -133,7 +139,12 @@ pub async fn open(
             && state
                 .service
                 .store()
-                .token_used(&resume_id(cookie))
+                .spent(resume(
+                    &tenant,
+                    &fid,
+                    &state_sha256,
+                    &sha256_hex(cookie.as_bytes()),
+                ))
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "the single-use store is unavailable");
@@ -153,14 +164,23 @@ pub async fn open(
         flow.csrf = sha256_hex(csrf.as_bytes());
         true
     };
-    let token_id = format!("session:{tenant}:{}", session.id);
+    let token_id = Mark::StepSession {
+        tenant: &tenant,
+        session_id: &session.id,
+    };
     if !resumed {
-        if !spend(&state, &token_id, horizon).await? {
+        if !spend(&state, token_id, horizon).await? {
             return Err(refuse(
                 refusals::replayed().back(fail(Reason::ReplayedToken)),
             ));
         }
-        spend(&state, &resume_id(&csrf), horizon).await?;
+        let csrf_sha256 = sha256_hex(csrf.as_bytes());
+        spend(
+            &state,
+            resume(&tenant, &fid, &state_sha256, &csrf_sha256),
+            horizon,
+        )
+        .await?;
     }
     let actions = Actions::new(&base, &tenant);
     let response = if kind.enrols() {

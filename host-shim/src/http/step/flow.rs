@@ -240,7 +240,9 @@ impl Flow {
             ServiceError::Engine(_)
             | ServiceError::Contended
             | ServiceError::Store(_)
-            | ServiceError::Random => {
+            | ServiceError::Random
+            // Only the import command imports; a step never meets this.
+            | ServiceError::ImportCost(_) => {
                 if let ServiceError::Store(err) = &e {
                     tracing::error!(error = %err, "store failed during a step");
                 }
@@ -404,7 +406,7 @@ pub async fn finished(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Resu
     state
         .service
         .store()
-        .token_used(&finished_id(t, flow))
+        .spent(finished_id(t, flow))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the single-use store is unavailable");
@@ -428,9 +430,12 @@ pub fn entry_fid(t: &StepTenant<'_>, session_id: &str) -> Result<String, Refusal
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
 }
 
-/// The single-use id marking a flow finished.
-fn finished_id(t: &StepTenant<'_>, flow: &Flow) -> String {
-    format!("flow:{}:{}", t.id, flow.fid)
+/// The single-use mark of a finished flow.
+fn finished_id<'a>(t: &StepTenant<'a>, flow: &'a Flow) -> crate::store::Mark<'a> {
+    crate::store::Mark::StepFinished {
+        tenant: t.id,
+        fid: &flow.fid,
+    }
 }
 
 /// Until when a flow's single-use marks (finished, sets issued) are kept: past
@@ -446,7 +451,7 @@ pub fn marks_until(state: &AppState, flow: &Flow) -> i64 {
 
 /// Mark the flow finished; refused when it already was.
 pub async fn finish(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<(), Refusal> {
-    if spend(state, &finished_id(t, flow), marks_until(state, flow)).await? {
+    if spend(state, finished_id(t, flow), marks_until(state, flow)).await? {
         Ok(())
     } else {
         Err(expired_flow())

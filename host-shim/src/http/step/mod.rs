@@ -161,11 +161,15 @@ fn chrome(state: &AppState, base: &Base, t: &StepTenant<'_>, flow: &flow::Flow) 
 }
 
 /// Spend a single-use id in the store (fails closed when the store is down).
-async fn spend(state: &AppState, id: &str, expires: i64) -> Result<bool, Refusal> {
+async fn spend(
+    state: &AppState,
+    mark: crate::store::Mark<'_>,
+    expires: i64,
+) -> Result<bool, Refusal> {
     state
         .service
         .store()
-        .use_token(id, expires)
+        .spend(mark, expires)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the single-use store is unavailable");
