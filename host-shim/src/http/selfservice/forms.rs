@@ -18,6 +18,7 @@ use crate::http::step::cookie;
 use crate::http::step::pages::{SetView, rows};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError};
+use crate::store::Mark;
 
 /// A new set: a first one after any login, a replacement only after a strong one.
 pub(super) async fn issue(
@@ -212,9 +213,27 @@ pub(super) async fn logout(
         base,
         chrome,
         jar,
+        session,
         ..
     } = post;
     let t = tenant(&state, &id)?;
+    // Ended on the server, on every instance: the cookie alone no longer
+    // opens anything, even if the browser (or a copy of it) keeps it.
+    let sid_sha256 = session.sid_sha256();
+    let ended = Mark::SelfSessionEnded {
+        tenant: t.id,
+        sid_sha256: &sid_sha256,
+    };
+    if let Err(e) = state
+        .service
+        .store()
+        .spend(ended, session.exp.saturating_add(1))
+        .await
+    {
+        tracing::error!(error = %e, "the single-use store is unavailable");
+        return Err(crate::http::refusal::unavailable());
+    }
+    tracing::info!(tenant = t.id, "self-service session ended");
     let jar = jar.remove(cookie(
         &base,
         &self_path(t.id),

@@ -27,7 +27,7 @@ pub(super) async fn home(
     jar: CookieJar,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = tenant(&state, &tenant_id)?;
-    let Some(session) = session(&t, &jar) else {
+    let Some(session) = session(&state, &t, &jar).await? else {
         return start_login(&t, &base, jar, false).await;
     };
     let chrome = Chrome {

@@ -18,6 +18,7 @@ use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::refusal::Refusal;
 use crate::http::step::cookie;
+use crate::store::Mark;
 
 /// The login transaction, in its cookie while the browser is at the IdP.
 #[derive(Serialize, Deserialize)]
@@ -169,7 +170,7 @@ pub(super) async fn callback(
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = tenant(&state, &tenant_id)?;
-    match complete_login(&t, &base, &jar, query).await {
+    match complete_login(&state, &t, &base, &jar, query).await {
         Ok(session_cookie) => Ok((
             jar.remove(login_cookie(&base, t.id)).add(session_cookie),
             Redirect::to(&base.path(&self_path(t.id))).into_response(),
@@ -194,6 +195,7 @@ fn login_cookie(base: &Base, tenant: &str) -> axum_extra::extract::cookie::Cooki
 
 /// The callback's checks; the new session's cookie when they all hold.
 async fn complete_login(
+    state: &AppState,
     t: &Tenant<'_>,
     base: &Base,
     jar: &CookieJar,
@@ -217,6 +219,24 @@ async fn complete_login(
         .is_some_and(|s| bool::from(s.as_bytes().ct_eq(transaction.state.as_bytes())));
     if !same_state {
         return Err(refused("state"));
+    }
+    // Single use, whatever the IdP does with its codes: a replayed callback
+    // (the URL and the transaction's cookie captured) opens nothing.
+    let state_sha256 = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(transaction.state.as_bytes()))
+    };
+    let mark = Mark::SelfLogin {
+        tenant: t.id,
+        state_sha256: &state_sha256,
+    };
+    match state.service.store().spend(mark, transaction.exp).await {
+        Ok(true) => {}
+        Ok(false) => return Err(refused("login transaction already used")),
+        Err(e) => {
+            tracing::error!(error = %e, "the single-use store is unavailable");
+            return Err(crate::http::refusal::unavailable());
+        }
     }
     if q.error.is_some() {
         return Err(refused("the IdP answered an error"));

@@ -14,6 +14,7 @@ use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::chrome::Chrome;
 use crate::http::refusal::{Refusal, bad_form};
+use crate::store::Mark;
 
 /// The session, in its cookie.
 #[derive(Serialize, Deserialize, Clone)]
@@ -50,10 +51,41 @@ pub(super) fn session_cookie_name(tenant: &str) -> String {
     format!("bc_self_{tenant}")
 }
 
-/// The session of this browser, if it has a valid one.
-pub(super) fn session(t: &Tenant<'_>, jar: &CookieJar) -> Option<SessionClaims> {
-    let token = jar.get(&session_cookie_name(t.id))?;
-    t.keys.open(Purpose::Session, token.value())
+/// The session of this browser, if it has a valid one that was not ended
+/// by logout (on any instance: the store keeps ended sessions' ids until they
+/// would have expired). Fails closed when the store cannot say.
+pub(super) async fn session(
+    state: &AppState,
+    t: &Tenant<'_>,
+    jar: &CookieJar,
+) -> Result<Option<SessionClaims>, Refusal> {
+    let Some(claims) = jar.get(&session_cookie_name(t.id)).and_then(|token| {
+        t.keys
+            .open::<SessionClaims>(Purpose::Session, token.value())
+    }) else {
+        return Ok(None);
+    };
+    let sid_sha256 = claims.sid_sha256();
+    let ended = Mark::SelfSessionEnded {
+        tenant: t.id,
+        sid_sha256: &sid_sha256,
+    };
+    match state.service.store().spent(ended).await {
+        Ok(false) => Ok(Some(claims)),
+        Ok(true) => Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "the single-use store is unavailable");
+            Err(crate::http::refusal::unavailable())
+        }
+    }
+}
+
+impl SessionClaims {
+    /// SHA-256 hex of the session id (what the store keeps of an ended session).
+    pub(super) fn sid_sha256(&self) -> String {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(self.sid.as_bytes()))
+    }
 }
 
 impl SessionClaims {
@@ -117,7 +149,8 @@ pub(super) struct SelfForm {
 }
 
 /// A posted form of this session: the form token must be one made for it.
-pub(super) fn posted(
+pub(super) async fn posted(
+    state: &AppState,
     t: &Tenant<'_>,
     jar: &CookieJar,
     form: &SelfForm,
@@ -126,7 +159,7 @@ pub(super) fn posted(
         Refusal::new(StatusCode::FORBIDDEN, "refusal-self-expired")
             .link(self_path(t.id), "link-open-self")
     };
-    let session = session(t, jar).ok_or_else(expired)?;
+    let session = session(state, t, jar).await?.ok_or_else(expired)?;
     let token = form.flow.as_deref().ok_or_else(bad_form)?;
     let claims: FormClaims = t.keys.open(Purpose::Form, token).ok_or_else(expired)?;
     if !bool::from(claims.sid.as_bytes().ct_eq(session.sid.as_bytes())) {
@@ -165,7 +198,7 @@ impl axum::extract::FromRequest<AppState> for Post {
             .await
             .map_err(|_| bad_form())?;
         let t = tenant(state, &tenant_id)?;
-        let (session, claims) = posted(&t, &jar, &form)?;
+        let (session, claims) = posted(state, &t, &jar, &form).await?;
         chrome.account = Some(session.sub.clone());
         Ok(Self {
             tenant: tenant_id,
