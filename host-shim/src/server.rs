@@ -265,10 +265,12 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
     for (id, t) in &config.tenants {
         let policy = apply_overrides(&t.policy, base);
         let argon_bytes = usize::try_from(policy.hash.memory_kib).unwrap_or(usize::MAX) << 10;
-        if argon_bytes.saturating_add(8 << 20) > config.plugin.memory_limit_mib << 20 {
+        if argon_bytes.saturating_add(plugin::CALL_HEADROOM_BYTES)
+            > config.plugin.memory_limit_mib << 20
+        {
             return Err(ConfigError::Invalid(format!(
                 "tenants.{id}.policy.hash_memory_kib needs plugin.memory_limit_mib of at least {}",
-                (argon_bytes >> 20) + 8
+                (argon_bytes + plugin::CALL_HEADROOM_BYTES) >> 20
             ))
             .into());
         }
@@ -297,6 +299,7 @@ pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tena
                 pepper,
                 decoy,
                 webhooks: crate::service::webhook_routes(&t.webhooks),
+                unenrolled_capacity: config.limits.unenrolled_subjects_per_tenant,
             },
         );
     }

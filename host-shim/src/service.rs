@@ -13,19 +13,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::{SecretSlice, SecretString};
+use secrecy::SecretSlice;
 use serde_json::json;
 
-use crate::plugin::{
-    CallError, Clock, Event, FailureReason, Issued, Outcome, Plugin, PluginError, Policy,
-};
-use crate::store::{AuditRecord, Effects, Record, Store, StoreError};
+use crate::plugin::{CallError, Clock, Event, Issued, Plugin, PluginError, Policy};
+use crate::store::{AuditRecord, Effects, Store, StoreError};
 
+mod attempt;
 mod describe;
 mod import;
+mod lanes;
 mod outbox;
 mod replaced;
 
+pub use self::attempt::Attempt;
 pub use self::describe::{audit_records, describe, reason_name, refusal_text, source_name};
 pub use self::import::ImportOutcome;
 
@@ -50,6 +51,9 @@ pub struct Tenant {
     pub decoy: Vec<u8>,
     /// The tenant's webhook endpoints and the kinds each receives.
     pub webhooks: Vec<Route>,
+    /// Most subjects without codes whose attempts the store keeps counting
+    /// (`limits.unenrolled_subjects_per_tenant`).
+    pub unenrolled_capacity: u64,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -87,6 +91,10 @@ pub enum ServiceError {
     /// Too many concurrent writers kept winning the compare-and-swap.
     #[error("too much contention on this subject; retry")]
     Contended,
+    /// An imported set would cost more per attempt than this shim spends
+    /// (argon2id memory or the whole verify's work); nothing was written.
+    #[error("the set's hash parameters exceed what this shim spends per attempt: {0}")]
+    ImportCost(String),
     /// The OS random source failed (an event id could not be made); nothing
     /// was written.
     #[error("the random source failed")]
@@ -106,30 +114,6 @@ pub enum IssueMode {
     Replace,
 }
 
-/// What `verify` and `activate` report.
-#[derive(Debug)]
-pub struct Attempt {
-    /// What happened.
-    pub outcome: Outcome,
-    /// Unused codes in the active set.
-    pub remaining: u8,
-    /// The id of the set the attempt was checked against (when it was checked).
-    pub set_id: Option<String>,
-    /// Remaining is at or below the tenant's low-water mark.
-    pub low: bool,
-    /// Consecutive failures counted on the set after this attempt.
-    pub consecutive_failures: u32,
-    /// A wrong code at login was one of the set the active set replaced (within
-    /// [`REPLACED_SET_MEMORY`]): it is refused like any wrong code, and the
-    /// user can be told why.
-    pub replaced_set: bool,
-    /// Events the plugin produced.
-    pub events: Vec<Event>,
-    /// The new code that replaced the one just used (the tenant's
-    /// `replace_on_use`): show it once, then forget it.
-    pub replacement: Option<crate::plugin::IssuedCode>,
-}
-
 /// The backup-code service for all tenants.
 pub struct Service {
     plugin: Arc<Plugin>,
@@ -138,6 +122,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     /// One permit per instance slot.
     slots: Arc<tokio::sync::Semaphore>,
+    /// One slot at a time per subject.
+    lanes: Arc<lanes::SubjectLanes>,
     queue_timeout: Duration,
     outbox: Arc<OutboxSignals>,
 }
@@ -197,6 +183,7 @@ impl Service {
             outbox: outbox::signals(&tenants),
             queue_timeout: plugin.config().queue_timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            lanes: Arc::default(),
             plugin,
             store,
             tenants,
@@ -264,7 +251,8 @@ impl Service {
         i64::try_from(self.clock.now()).unwrap_or(i64::MAX)
     }
 
-    /// Run a plugin call on the blocking pool; engine failures are audited.
+    /// Run a plugin call on the blocking pool, in the subject's lane (one
+    /// slot per subject at a time); engine failures are audited.
     async fn run<R: Send + 'static>(
         &self,
         tenant: &str,
@@ -272,10 +260,17 @@ impl Service {
         f: impl FnOnce(&Plugin) -> Result<R, CallError> + Send + 'static,
     ) -> Result<R, ServiceError> {
         let plugin = Arc::clone(&self.plugin);
-        let slot = Arc::clone(&self.slots).acquire_owned();
-        let result = match tokio::time::timeout(self.queue_timeout, slot).await {
-            Ok(Ok(permit)) => tokio::task::spawn_blocking(move || {
-                let _slot = permit;
+        // The subject's turn first, then a slot: a subject waiting for its
+        // own earlier call holds no slot. Both waits share the queue timeout.
+        let admitted = async {
+            let turn = self.lanes.turn(tenant, subject).await;
+            let permit = Arc::clone(&self.slots).acquire_owned().await;
+            permit.map(|p| (turn, p))
+        };
+        let result = match tokio::time::timeout(self.queue_timeout, admitted).await {
+            Ok(Ok((turn, permit))) => tokio::task::spawn_blocking(move || {
+                // Held until the call ends, even if the caller goes away.
+                let _admitted = (turn, permit);
                 f(&plugin)
             })
             .await
@@ -359,123 +354,6 @@ impl Service {
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);
         }
         Err(ServiceError::Contended)
-    }
-
-    async fn attempt(
-        &self,
-        tenant_id: &str,
-        subject: &str,
-        code: SecretString,
-        activation: bool,
-    ) -> Result<Attempt, ServiceError> {
-        check_subject(subject)?;
-        let tenant = self.tenant(tenant_id)?;
-        let code = Arc::new(code);
-        for _ in 0..MAX_SWAP_ATTEMPTS {
-            let policy = tenant.policy;
-            let pepper = tenant.pepper.clone();
-            let Some(Record {
-                version,
-                credential,
-            }) = self.store.get(tenant_id, subject).await?
-            else {
-                let (decoy, code) = (tenant.decoy.clone(), Arc::clone(&code));
-                // Same cost as a wrong code of a real subject (its check, then
-                // the replaced set's); the results are thrown away.
-                let _ = self
-                    .run(tenant_id, subject, move |p| {
-                        p.verify(&decoy, &code, &policy, pepper.as_ref())?;
-                        p.verify(&decoy, &code, &policy, pepper.as_ref())
-                    })
-                    .await;
-                return Err(ServiceError::NotEnrolled);
-            };
-            let typed = Arc::clone(&code);
-            let input = credential.clone();
-            let v = self
-                .run(tenant_id, subject, move |p| {
-                    if activation {
-                        p.activate(&input, &typed, &policy, pepper.as_ref())
-                    } else {
-                        p.verify(&input, &typed, &policy, pepper.as_ref())
-                    }
-                })
-                .await?;
-            let now = self.now();
-            let replaced = replaces(&v.events, Some(&credential));
-            let stored = v.credential == credential
-                || self
-                    .write(
-                        tenant_id,
-                        subject,
-                        Some(version),
-                        &v.credential,
-                        &v.events,
-                        replaced.as_deref(),
-                    )
-                    .await?
-                    .is_some();
-            if stored {
-                record_events(tenant_id, &v.events);
-                let outcome_kind = match v.outcome {
-                    Outcome::Accepted(_) => "accepted",
-                    Outcome::Rejected(_) => "rejected",
-                    Outcome::Locked(_) => "locked",
-                    Outcome::Exhausted => "exhausted",
-                };
-                metrics::counter!("backup_codes_attempts_total", "outcome" => outcome_kind, "activation" => if activation { "true" } else { "false" }).increment(1);
-                let consecutive_failures = match v.outcome {
-                    Outcome::Rejected(r) => r.consecutive_failures,
-                    Outcome::Accepted(_) => 0,
-                    // Nothing was checked: the count is the stored one.
-                    Outcome::Locked(_) | Outcome::Exhausted => {
-                        let stored = v.credential.clone();
-                        self.run(tenant_id, subject, move |p| p.status(&stored, &policy))
-                            .await
-                            .map_or(0, |s| s.consecutive_failures)
-                    }
-                };
-                let replaced_set = match v.outcome {
-                    Outcome::Rejected(r) if !activation && r.reason == FailureReason::Mismatch => {
-                        self.of_replaced_set(tenant_id, subject, tenant, &code, now)
-                            .await
-                    }
-                    _ => false,
-                };
-                return Ok(Attempt {
-                    outcome: v.outcome,
-                    remaining: v.remaining,
-                    set_id: event_set_id(&v.events),
-                    low: v.remaining <= tenant.policy.low_water,
-                    consecutive_failures,
-                    replaced_set,
-                    events: v.events,
-                    replacement: v.replacement,
-                });
-            }
-            metrics::counter!("backup_codes_store_conflicts_total").increment(1);
-        }
-        Err(ServiceError::Contended)
-    }
-
-    /// Check a code typed at login.
-    pub async fn verify(
-        &self,
-        tenant: &str,
-        subject: &str,
-        code: SecretString,
-    ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, false).await
-    }
-
-    /// Check a code of the pending set, which then becomes active.
-    pub async fn activate(
-        &self,
-        tenant: &str,
-        subject: &str,
-        code: SecretString,
-    ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, true).await
     }
 
     /// Describe a subject's credential.

@@ -243,15 +243,27 @@ impl PhcArgon2 {
             salt: salt.as_ref().to_vec(),
             hash: hash.as_bytes().to_vec(),
         };
-        if !out.is_valid() {
+        if !out.is_valid() || !out.within_policy_ranges() {
             return Err(ForeignDataError::BadPhc);
         }
         Ok(out)
     }
 
-    /// Whether its parameters are within the bounds accepted at import
+    /// Whether its cost parameters are within what a policy may set for this
+    /// engine's own sets (passes 1..=16, lanes 1..=4, memory 1 MiB ..= 1 GiB):
+    /// an imported set never costs more per evaluation than a set issued
+    /// here could. Checked at import; the host also bounds memory and the
+    /// whole verify by what it spends per call.
+    pub fn within_policy_ranges(&self) -> bool {
+        (1024..=1_048_576).contains(&self.memory_kib)
+            && (1..=16).contains(&self.iterations)
+            && (1..=4).contains(&self.parallelism)
+    }
+
+    /// Whether its parameters are within the bounds a stored set may have
     /// (memory 1 MiB ..= 1 GiB, 1..=20 passes, 1..=16 lanes, a salt of
-    /// 8..=64 bytes, a hash of 16..=64 bytes); checked again on decoding.
+    /// 8..=64 bytes, a hash of 16..=64 bytes); checked on decoding, wider than
+    /// the import's ranges so sets imported by 0.2.0 stay readable.
     pub fn is_valid(&self) -> bool {
         (1024..=1_048_576).contains(&self.memory_kib)
             && (1..=20).contains(&self.iterations)
@@ -372,6 +384,11 @@ mod tests {
             "$argon2id$v=16$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
             "$argon2id$v=19$m=4194304,t=1,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
             "$argon2id$v=19$m=19456,t=99,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            // Beyond what a policy may set here (passes 1..=16, lanes 1..=4),
+            // though 0.2.0 imported them: a set never costs more than ours could.
+            "$argon2id$v=19$m=19456,t=17,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=19$m=19456,t=20,p=1$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
+            "$argon2id$v=19$m=19456,t=1,p=5$AAECAwQFBgcICQoLDA0ODw$fMa5SL8JKk5FB6z7rxTAbdIZP9ivT8E96Rt81nqz2Qs",
             "$argon2id$v=19$m=19456,t=1,p=1$AAECAwQFBgcICQoLDA0ODw",
             "not a phc string",
         ] {

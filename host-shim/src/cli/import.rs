@@ -100,7 +100,7 @@ impl From {
 /// Read the export, import each subject, print the report.
 pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     init_logging(&config);
-    let text = std::fs::read_to_string(&args.file)
+    let text = import::read_file(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let options = Options {
         subject: args.subject,

@@ -21,6 +21,11 @@ pub struct Limits {
     pub per_subject_per_minute: u32,
     /// Accepted clock skew for token times, seconds.
     pub leeway_seconds: u64,
+    /// Subjects without codes whose attempts are counted per tenant, so they
+    /// are locked out as subjects with codes are; past this, the states with
+    /// the fewest failures, oldest first, are forgotten (about 300 bytes of
+    /// store each).
+    pub unenrolled_subjects_per_tenant: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +38,7 @@ impl Default for Limits {
             per_ip_per_minute: 600,
             per_subject_per_minute: 30,
             leeway_seconds: 30,
+            unenrolled_subjects_per_tenant: 100_000,
         }
     }
 }

@@ -220,6 +220,11 @@ impl Config {
                 "limits.per_subject_per_minute must be > 0 and leeway_seconds <= 300".into(),
             );
         }
+        if !(1..=10_000_000).contains(&self.limits.unenrolled_subjects_per_tenant) {
+            return invalid(
+                "limits.unenrolled_subjects_per_tenant must be within 1..=10000000".into(),
+            );
+        }
         if self
             .tenants
             .values()

@@ -10,7 +10,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::AppState;
-use super::body::{AttemptBody, CodeRequest, IssuedBody, StatusBody};
+use super::body::{AttemptBody, CodeRequest, IssuedBody, JsonObject, StatusBody};
 use super::error::ApiError;
 use crate::auth::{AuthError, Operation};
 use crate::plugin::Outcome;
@@ -25,15 +25,16 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{codes}/activate"), post(activate))
 }
 
-/// JSON body extractor whose rejections are [`ApiError`]s.
+/// JSON body extractor whose rejections are [`ApiError`]s; the body must be
+/// a JSON object ([`JsonObject`]).
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
+        match Json::<JsonObject<T>>::from_request(req, state).await {
+            Ok(Json(JsonObject(v))) => Ok(Self(v)),
             Err(JsonRejection::BytesRejection(_)) => Err(ApiError::TooLarge),
             Err(e) => Err(ApiError::BadBody(e.body_text())),
         }
@@ -128,7 +129,14 @@ async fn verify(
     Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
     admit(&state, &headers, &tenant, &subject, Operation::Verify).await?;
-    let a = state.service.verify(&tenant, &subject, body.code).await?;
+    // The IdP authenticated this call for the subject and may read its status:
+    // a subject without codes is answered `not_enrolled` (after the same cost
+    // and lockout count as a subject with codes).
+    let a = state
+        .service
+        .verify(&tenant, &subject, body.code)
+        .await?
+        .of_enrolled()?;
     Ok(attempt_response(&a))
 }
 

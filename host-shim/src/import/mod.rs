@@ -112,6 +112,47 @@ pub enum ReadError {
     Subject(String),
 }
 
+/// Largest export file read, bytes: a file this size is parsed in a few
+/// times its size of memory. Larger exports are read in parts (Keycloak's
+/// `--users-per-file`, Kratos's pages, a `WHERE` on the Supabase query).
+pub const MAX_EXPORT_BYTES: u64 = 64 << 20;
+
+/// Why an export file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be opened or read.
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is larger than [`MAX_EXPORT_BYTES`] (nothing was imported).
+    #[error(
+        "the file is larger than {} MiB: export it in parts (Keycloak --users-per-file, \
+         Kratos pages, a WHERE on the Supabase query) and import each",
+        MAX_EXPORT_BYTES >> 20
+    )]
+    TooLarge,
+    /// The file is not UTF-8 text.
+    #[error("the file is not UTF-8 text")]
+    NotText,
+}
+
+/// Read an export file: at most [`MAX_EXPORT_BYTES`], read up to one byte
+/// past the limit and refused then (a device or a growing file as much as
+/// a large one), wiped from memory when dropped (exports may hold codes).
+pub fn read_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>, FileError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    // Sized once for a regular file, so no copy of the text is left behind
+    // by a reallocation (devices and pipes report 0 and grow as they go).
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_EXPORT_BYTES) + 1;
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
+    file.take(MAX_EXPORT_BYTES + 1).read_to_end(&mut bytes)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_EXPORT_BYTES {
+        return Err(FileError::TooLarge);
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| FileError::NotText)?;
+    Ok(zeroize::Zeroizing::new(text.to_owned()))
+}
+
 /// Read `text` as an export of `format`.
 pub fn read(format: Format, text: &str, options: &Options) -> Result<Export, ReadError> {
     match format {

@@ -57,6 +57,10 @@ pub const MAX_EVENTS: usize = 16;
 pub const MAX_STRING_BYTES: usize = 512;
 /// Most codes one set may hold.
 pub const MAX_CODES: usize = 64;
+/// Linear memory a call needs beside argon2's (the component's heap, stack
+/// and the values passed in and out), with room to spare: argon2's memory may
+/// be at most the store's memory limit less this.
+pub const CALL_HEADROOM_BYTES: usize = 8 << 20;
 
 /// A source of wall-clock time for the plugin (tests may supply their own).
 pub trait Clock: Send + Sync {
