@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::body::ErrorBody;
 use super::limits::Refuse;
+use super::observe::Refused;
 use crate::auth::AuthError;
 use crate::plugin::{CallError, CodeFormatError, PluginError};
 use crate::service::ServiceError;
@@ -28,9 +29,16 @@ pub enum ApiError {
     /// Bad subject id (400).
     #[error("invalid subject")]
     InvalidSubject,
-    /// The body is not the expected JSON (400).
+    /// The body is not the expected JSON (400; the parser's message is
+    /// answered, never logged: it may quote the input).
     #[error("invalid request body: {0}")]
     BadBody(String),
+    /// A field of the body is missing, of the wrong type or not one the
+    /// tenant lists (400). The message names fields only, never a value, and
+    /// is logged too: an IdP sending an unlisted field is an operator's
+    /// mistake that fails every login.
+    #[error("invalid request body: {0}")]
+    BadField(String),
     /// The body is larger than allowed (413).
     #[error("request body too large")]
     TooLarge,
@@ -55,6 +63,25 @@ pub enum ApiError {
     /// Anything else (500; details are logged, never returned).
     #[error("internal error")]
     Internal,
+}
+
+/// The stable code an error is answered with (`error` in its body).
+fn answer_code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Forbidden => "insufficient_scope",
+        ApiError::UnknownTenant => "unknown_tenant",
+        ApiError::InvalidSubject => "invalid_subject",
+        ApiError::BadBody(_) | ApiError::BadField(_) => "invalid_body",
+        ApiError::TooLarge => "body_too_large",
+        ApiError::BodyTimeout => "request_timeout",
+        ApiError::NotEnrolled => "not_enrolled",
+        ApiError::InvalidCode(_) => "invalid_code",
+        ApiError::Conflict(_) => "conflict",
+        ApiError::RateLimited(_) => "rate_limited",
+        ApiError::Unavailable => "unavailable",
+        ApiError::Internal => "internal",
+    }
 }
 
 /// The stable name of a code format error.
@@ -102,47 +129,41 @@ fn body(error: &'static str, message: Option<&str>, reason: Option<&'static str>
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = answer_code(&self);
         let (status, answer) = match &self {
             Self::Unauthorized(reason) => {
                 // The operator learns why (logged where the tenant is known); the
                 // caller learns only "unauthorized".
                 metrics::counter!("backup_codes_auth_failures_total", "reason" => reason.label())
                     .increment(1);
-                (StatusCode::UNAUTHORIZED, body("unauthorized", None, None))
+                (StatusCode::UNAUTHORIZED, body(code, None, None))
             }
             Self::Forbidden => {
                 metrics::counter!("backup_codes_auth_failures_total", "reason" => AuthError::Scope.label())
                     .increment(1);
-                (
-                    StatusCode::FORBIDDEN,
-                    body("insufficient_scope", None, None),
-                )
+                (StatusCode::FORBIDDEN, body(code, None, None))
             }
             Self::UnknownTenant => (
                 StatusCode::NOT_FOUND,
-                body("unknown_tenant", Some("no such tenant is configured"), None),
+                body(code, Some("no such tenant is configured"), None),
             ),
             Self::InvalidSubject => (
                 StatusCode::BAD_REQUEST,
                 body(
-                    "invalid_subject",
+                    code,
                     Some("subject must be 1..=255 bytes without control characters"),
                     None,
                 ),
             ),
-            Self::BadBody(m) => (StatusCode::BAD_REQUEST, body("invalid_body", Some(m), None)),
-            Self::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                body("body_too_large", None, None),
-            ),
-            Self::BodyTimeout => (
-                StatusCode::REQUEST_TIMEOUT,
-                body("request_timeout", None, None),
-            ),
+            Self::BadBody(m) | Self::BadField(m) => {
+                (StatusCode::BAD_REQUEST, body(code, Some(m), None))
+            }
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, body(code, None, None)),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, body(code, None, None)),
             Self::NotEnrolled => (
                 StatusCode::NOT_FOUND,
                 body(
-                    "not_enrolled",
+                    code,
                     Some("no backup codes are enrolled for this subject"),
                     None,
                 ),
@@ -150,26 +171,26 @@ impl IntoResponse for ApiError {
             Self::InvalidCode(f) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 body(
-                    "invalid_code",
+                    code,
                     Some("the code is not well formed; it was not counted as an attempt"),
                     Some(format_reason(*f)),
                 ),
             ),
-            Self::Conflict(m) => (StatusCode::CONFLICT, body("conflict", Some(m), None)),
-            Self::RateLimited(_) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                body("rate_limited", None, None),
-            ),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                body("unavailable", None, None),
-            ),
-            Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                body("internal", None, None),
-            ),
+            Self::Conflict(m) => (StatusCode::CONFLICT, body(code, Some(m), None)),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, body(code, None, None)),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, body(code, None, None)),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, body(code, None, None)),
+        };
+        let detail = match &self {
+            Self::Unauthorized(reason) => Some(reason.label().to_owned()),
+            Self::BadField(m) => Some(m.clone()),
+            Self::InvalidCode(f) => Some(format_reason(*f).to_owned()),
+            _ => None,
         };
         let mut response = (status, Json(answer)).into_response();
+        response
+            .extensions_mut()
+            .insert(Refused::with_detail(code, detail));
         let retry = match &self {
             Self::RateLimited(wait) => Some(wait.as_secs().max(1)),
             Self::Unavailable => Some(1),

@@ -1,11 +1,12 @@
 //! What operators see of each request: a request id (answered in `x-request-id`),
-//! a tracing span with the method, route template and id (never a code, token or
-//! body), and Prometheus metrics per route and status.
+//! a tracing span with the method, route template, tenant and id (never a code,
+//! token or body), Prometheus metrics per route and status, and one `info` line
+//! for every refusal at every door with its reason code ([`Refused`]).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{FromRequestParts as _, MatchedPath, RawPathParams, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,6 +18,48 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// A request's id, random, for matching an answer to the shim's log lines.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// Why a door refused a request (or a code): set on the answer by each
+/// door's error type, logged at `info` by [`observe`] with the tenant and the
+/// request id. Reasons are stable codes; a detail names a field or a check,
+/// never a code, token or secret.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The stable reason code (the answer's `error` or `reason`, a page's message id).
+    pub reason: &'static str,
+    /// What an operator needs beside it (a field name, which token check failed).
+    pub detail: Option<String>,
+}
+
+impl Refused {
+    /// A refusal for `reason`.
+    pub fn new(reason: &'static str) -> Self {
+        Self {
+            reason,
+            detail: None,
+        }
+    }
+
+    /// A refusal for `reason` with a detail.
+    pub fn with_detail(reason: &'static str, detail: Option<String>) -> Self {
+        Self { reason, detail }
+    }
+}
+
+/// The `{tenant}` of a routed path, when it looks like a tenant id (it is
+/// caller-chosen text until the handler checks it).
+fn path_tenant(params: &RawPathParams) -> Option<String> {
+    params
+        .iter()
+        .find(|(name, _)| *name == "tenant")
+        .map(|(_, value)| value)
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
+}
 
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -58,7 +101,14 @@ fn new_request_id() -> String {
 }
 
 /// Request id, span and metrics around every routed request.
-pub async fn observe(mut request: Request, next: Next) -> Response {
+pub async fn observe(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let tenant = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|p| path_tenant(&p))
+        .unwrap_or_default();
+    let mut request = Request::from_parts(parts, body);
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -67,11 +117,23 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let id = new_request_id();
     request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", %method, route = %route, request_id = %id);
+    let span = tracing::info_span!("request", %method, route = %route, tenant = %tenant, request_id = %id);
     let started = Instant::now();
     // The service names this request in the webhook events it causes.
     let run = crate::service::REQUEST_ID.scope(id.clone(), next.run(request));
-    let mut response = tracing::Instrument::instrument(run, span).await;
+    let mut response = tracing::Instrument::instrument(run, span.clone()).await;
+    if let Some(refused) = response.extensions().get::<Refused>() {
+        span.in_scope(|| {
+            tracing::info!(
+                tenant = %tenant,
+                request_id = %id,
+                status = response.status().as_u16(),
+                reason = refused.reason,
+                detail = refused.detail.as_deref().unwrap_or(""),
+                "request refused"
+            );
+        });
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }

@@ -152,6 +152,9 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         .as_ref()
         .map_or(Forms::Own(None), Handoff::forms);
     let mut rendered = render_in(response.status(), &page, forms, &chrome);
+    if let Some(refused) = response.extensions_mut().remove::<super::observe::Refused>() {
+        rendered.extensions_mut().insert(refused);
+    }
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {
         rendered.headers_mut().insert(header::RETRY_AFTER, retry);
     }

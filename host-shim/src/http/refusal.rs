@@ -100,6 +100,9 @@ impl IntoResponse for Refusal {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after(s));
         }
+        response
+            .extensions_mut()
+            .insert(super::observe::Refused::new(self.message.id));
         response.extensions_mut().insert(PendingRefusal {
             message: self.message,
             handoff: self.handoff.map(|h| *h),

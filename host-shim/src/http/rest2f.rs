@@ -68,6 +68,20 @@ pub struct Rest2fAnswer {
     pub reason: Option<&'static str>,
 }
 
+impl IntoResponse for Rest2fAnswer {
+    /// The JSON answer; a refused code is also logged (with its reason).
+    fn into_response(self) -> Response {
+        let refused = self.reason.filter(|_| !self.result);
+        let mut response = Json(self).into_response();
+        if let Some(reason) = refused {
+            response
+                .extensions_mut()
+                .insert(super::observe::Refused::new(reason));
+        }
+        response
+    }
+}
+
 impl Rest2fAnswer {
     fn refused(reason: &'static str) -> Self {
         Self {
@@ -163,8 +177,8 @@ fn admit<'a>(
 fn take_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, ApiError> {
     match fields.remove(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::BadBody(format!("{name} must be a string"))),
-        None => Err(ApiError::BadBody(format!("{name} is missing"))),
+        Some(_) => Err(ApiError::BadField(format!("{name} must be a string"))),
+        None => Err(ApiError::BadField(format!("{name} is missing"))),
     }
 }
 
@@ -189,7 +203,9 @@ fn read_body(
         .keys()
         .find(|k| *k != "user" && !config.extra_fields.iter().any(|e| e == *k))
     {
-        return Err(ApiError::BadBody(format!("unknown field {unknown:?}")));
+        return Err(ApiError::BadField(format!(
+            "unknown field {unknown:?} (list it in rest2f.extra_fields)"
+        )));
     }
     if check_subject(&subject).is_err() {
         return Err(ApiError::InvalidSubject);
@@ -211,30 +227,30 @@ async fn verify(
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Rest2fAnswer>, Rest2fError> {
+) -> Result<Rest2fAnswer, Rest2fError> {
     let config = admit(&state, &tenant, &headers)?;
     let (subject, code) = read_body(config, &body, true)?;
     let code = code.ok_or(ApiError::Internal)?;
     if !typed_code_looks_right(secrecy::ExposeSecret::expose_secret(&code)) {
-        return Ok(Json(Rest2fAnswer::refused("invalid_code")));
+        return Ok(Rest2fAnswer::refused("invalid_code"));
     }
     if state.rates.check_subject(&tenant, &subject).is_err() {
-        return Ok(Json(Rest2fAnswer::refused("rate_limited")));
+        return Ok(Rest2fAnswer::refused("rate_limited"));
     }
+    // A user without codes is answered exactly as one with codes (the service
+    // checks its own decoy state: the same cost, the same lockout).
     let attempt = match state.service.verify(&tenant, &subject, code).await {
         Ok(a) => a,
-        // Answered like a wrong code: a decoy was checked at the same cost.
-        Err(ServiceError::NotEnrolled) => return Ok(Json(Rest2fAnswer::refused("mismatch"))),
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             tracing::debug!(
                 reason = format_reason(f),
                 "REST second factor: malformed code"
             );
-            return Ok(Json(Rest2fAnswer::refused("invalid_code")));
+            return Ok(Rest2fAnswer::refused("invalid_code"));
         }
         Err(e) => return Err(ApiError::from(e).into()),
     };
-    Ok(Json(match attempt.outcome {
+    Ok(match attempt.outcome {
         Outcome::Accepted(number) => Rest2fAnswer {
             result: true,
             number: Some(number),
@@ -245,7 +261,7 @@ async fn verify(
         Outcome::Rejected(r) => Rest2fAnswer::refused(reason_name(r.reason)),
         Outcome::Locked(_) => Rest2fAnswer::refused("locked"),
         Outcome::Exhausted => Rest2fAnswer::refused("exhausted"),
-    }))
+    })
 }
 
 async fn init(
@@ -253,18 +269,18 @@ async fn init(
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Rest2fAnswer>, Rest2fError> {
+) -> Result<Rest2fAnswer, Rest2fError> {
     let config = admit(&state, &tenant, &headers)?;
     let (subject, _) = read_body(config, &body, false)?;
     match state.service.status(&tenant, &subject).await {
-        Ok(s) if s.active.as_ref().is_some_and(|a| !a.exhausted) => Ok(Json(Rest2fAnswer {
+        Ok(s) if s.active.as_ref().is_some_and(|a| !a.exhausted) => Ok(Rest2fAnswer {
             result: true,
             number: None,
             remaining: s.active.map(|a| a.remaining),
             low: None,
             reason: None,
-        })),
-        Ok(_) | Err(ServiceError::NotEnrolled) => Ok(Json(Rest2fAnswer::refused("not_enrolled"))),
+        }),
+        Ok(_) | Err(ServiceError::NotEnrolled) => Ok(Rest2fAnswer::refused("not_enrolled")),
         Err(e) => Err(ApiError::from(e).into()),
     }
 }
