@@ -9,6 +9,9 @@
 //! - [`db`] gives each test its own SQLite file or PostgreSQL database;
 //! - [`step::StepClient`] walks the login step's pages as a browser and an IdP would;
 //! - [`stepup::Rp`] plays a relying party of the step-up OpenID provider (Entra);
+//! - [`oidc_idp::OidcIdp`] is an OpenID provider for self-service whose ID
+//!   tokens carry the claims a test chooses, and [`selfservice::SelfBrowser`]
+//!   signs in through it and uses the self-service pages;
 //! - [`receiver::Receiver`] receives the shim's signed webhooks.
 //!
 //! Pointing it at your deployment: start a [`idp::TestIdp`], configure a tenant in
@@ -18,7 +21,9 @@
 pub mod client;
 pub mod db;
 pub mod idp;
+pub mod oidc_idp;
 pub mod receiver;
+pub mod selfservice;
 pub mod shim;
 pub mod step;
 pub mod stepup;

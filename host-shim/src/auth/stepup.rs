@@ -7,9 +7,11 @@
 //! never used to find keys). Then: `iss` is one of the client's
 //! `hint_issuers` (`{tid}` standing for the hint's `tid`), `tid` is one of
 //! `hint_tenant_ids` when those are set, `aud` names `hint_audience`, `iat` is
-//! at most `hint_max_age_seconds` old and not in the future, `nbf` (if any) has
-//! passed, and `sub` and the configured subject claim are present. `exp` is
-//! deliberately not checked: Entra issues its hints already expired.
+//! at most `hint_max_age_seconds` old and not in the future, `nbf` (if any) is
+//! a number that has passed (both with `limits.leeway_seconds`), and `sub` and
+//! the configured subject claim are present. `exp` is deliberately not
+//! checked: Entra issues its hints already expired. No other time claim is
+//! read (a hint's `auth_time` is not used).
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -30,7 +32,7 @@ pub const MAX_HINT_BYTES: usize = 8192;
 /// OpenID error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HintError {
-    /// Not a JWT, or too long.
+    /// Not a JWT, too long, or an `nbf` that is not a number.
     #[error("malformed hint")]
     Malformed,
     /// Not RS256 (`none`, HS*, ES*, ...), or a key published for another algorithm.
@@ -220,23 +222,7 @@ impl StepUp {
         if !aud_ok {
             return Err(HintError::Audience);
         }
-        let iat = claims
-            .get("iat")
-            .and_then(Value::as_i64)
-            .ok_or(HintError::TooOld)?;
-        if iat > now.saturating_add(self.leeway) {
-            return Err(HintError::NotYetValid);
-        }
-        if now.saturating_sub(iat) > self.max_age.saturating_add(self.leeway) {
-            return Err(HintError::TooOld);
-        }
-        if claims
-            .get("nbf")
-            .and_then(Value::as_i64)
-            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
-        {
-            return Err(HintError::NotYetValid);
-        }
+        let iat = check_times(&claims, now, self.leeway, self.max_age)?;
         if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
             // Learn what real hints carry; never a reason to refuse.
             tracing::debug!(
@@ -260,5 +246,99 @@ impl StepUp {
             iat,
             id,
         })
+    }
+}
+
+/// The time claims a hint is checked on, at `now`: `iat` present, at most
+/// `max_age` old and not in the future (each with `leeway`); `nbf`, when
+/// present, a number not in the future (with `leeway`). Hints carry no
+/// `auth_time` the shim reads, and `exp` is deliberately not checked (see the
+/// module). Times are RFC 7519 NumericDates (JSON numbers, not necessarily
+/// integers). The hint's `iat`, in whole seconds (rounded down).
+fn check_times(
+    claims: &Map<String, Value>,
+    now: i64,
+    leeway: i64,
+    max_age: i64,
+) -> Result<i64, HintError> {
+    let seconds = |name: &str| {
+        claims
+            .get(name)
+            .map(|v| v.as_f64().filter(|t| t.is_finite()))
+    };
+    let iat = seconds("iat").flatten().ok_or(HintError::TooOld)?;
+    let (now, leeway, max_age) = (now as f64, leeway as f64, max_age as f64);
+    if iat > now + leeway {
+        return Err(HintError::NotYetValid);
+    }
+    if now - iat > max_age + leeway {
+        return Err(HintError::TooOld);
+    }
+    match seconds("nbf") {
+        None => {}
+        // Present but not a number: never ignored.
+        Some(None) => return Err(HintError::Malformed),
+        Some(Some(nbf)) if nbf > now + leeway => return Err(HintError::NotYetValid),
+        Some(Some(_)) => {}
+    }
+    // `as` saturates; `iat` is finite.
+    Ok(iat.floor() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 2_000_000_000;
+
+    fn check(claims: Value) -> Result<i64, HintError> {
+        let Value::Object(map) = claims else {
+            return Err(HintError::Malformed);
+        };
+        check_times(&map, NOW, 30, 600)
+    }
+
+    #[test]
+    fn iat_is_required_within_the_window_and_not_in_the_future() {
+        assert_eq!(check(json!({"iat": NOW})), Ok(NOW));
+        assert_eq!(check(json!({"iat": NOW - 630})), Ok(NOW - 630));
+        assert_eq!(check(json!({"iat": NOW + 30})), Ok(NOW + 30));
+        assert_eq!(check(json!({"iat": NOW as f64 - 0.5})), Ok(NOW - 1));
+        assert_eq!(check(json!({})), Err(HintError::TooOld));
+        assert_eq!(check(json!({"iat": "2000000000"})), Err(HintError::TooOld));
+        assert_eq!(check(json!({"iat": NOW - 631})), Err(HintError::TooOld));
+        assert_eq!(check(json!({"iat": NOW + 31})), Err(HintError::NotYetValid));
+        assert_eq!(
+            check(json!({"iat": NOW + 86_400})),
+            Err(HintError::NotYetValid)
+        );
+    }
+
+    /// An `nbf` that was not an integer (a fraction, a string) used to be
+    /// ignored, whatever time it named.
+    #[test]
+    fn nbf_if_present_is_a_number_not_in_the_future() {
+        assert_eq!(check(json!({"iat": NOW, "nbf": NOW + 30})), Ok(NOW));
+        assert_eq!(
+            check(json!({"iat": NOW, "nbf": NOW + 31})),
+            Err(HintError::NotYetValid)
+        );
+        assert_eq!(
+            check(json!({"iat": NOW, "nbf": (NOW + 86_400) as f64 + 0.5})),
+            Err(HintError::NotYetValid)
+        );
+        for odd in [json!("2000086400"), Value::Null, json!([NOW])] {
+            assert_eq!(
+                check(json!({"iat": NOW, "nbf": odd})),
+                Err(HintError::Malformed)
+            );
+        }
+    }
+
+    /// Entra sends its hints already expired: `exp` is never a reason to refuse.
+    #[test]
+    fn exp_is_not_checked() {
+        assert_eq!(check(json!({"iat": NOW, "exp": NOW - 1})), Ok(NOW));
     }
 }

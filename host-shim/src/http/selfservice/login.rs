@@ -258,7 +258,12 @@ async fn complete_login(
         })?;
     let claims: IdClaims = t
         .provider
-        .validate(&id_token, &client.client_id, &transaction.nonce)
+        .validate(
+            &id_token,
+            &client.client_id,
+            &transaction.nonce,
+            transaction.strong,
+        )
         .await
         .map_err(|e| {
             tracing::info!(tenant = t.id, error = %e, "self-service ID token refused");
@@ -280,7 +285,7 @@ async fn complete_login(
         exp: now().saturating_add(SESSION_TTL),
         sid: random()?,
         sub,
-        auth_time: claims.auth_time.and_then(|a| i64::try_from(a).ok()),
+        auth_time: claims.auth_time(),
         acr: claims.acr,
         strong: transaction.strong,
     };

@@ -92,9 +92,17 @@ impl SessionClaims {
     /// May this session replace or delete codes? A login at most `max_age`
     /// old, with one of the tenant's `replace_acr` values when it lists some.
     pub(super) fn strong_enough(&self, config: &SelfServiceConfig) -> bool {
-        let fresh = self.auth_time.is_some_and(|at| {
-            now().saturating_sub(at) <= i64::try_from(config.max_age_seconds).unwrap_or(i64::MAX)
-        });
+        self.strong_enough_at(config, now())
+    }
+
+    /// [`Self::strong_enough`] at `now`. An `auth_time` after `now` is never
+    /// fresh: the callback refuses one beyond the leeway and records one within
+    /// it as the time of the callback, so no session of the shim's carries one.
+    fn strong_enough_at(&self, config: &SelfServiceConfig, now: i64) -> bool {
+        let max_age = i64::try_from(config.max_age_seconds).unwrap_or(i64::MAX);
+        let fresh = self
+            .auth_time
+            .is_some_and(|at| at <= now && now.saturating_sub(at) <= max_age);
         let acr_ok = config.replace_acr.is_empty()
             || self
                 .acr
@@ -209,5 +217,57 @@ impl axum::extract::FromRequest<AppState> for Post {
             session,
             claims,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(auth_time: Option<i64>, acr: Option<&str>, strong: bool) -> SessionClaims {
+        SessionClaims {
+            iss: Keys::issuer(Purpose::Session).into(),
+            aud: "acme".into(),
+            exp: 2_000_000_900,
+            sid: "sid".into(),
+            sub: "alice".into(),
+            auth_time,
+            acr: acr.map(str::to_owned),
+            strong,
+        }
+    }
+
+    const NOW: i64 = 2_000_000_000;
+
+    #[test]
+    fn a_recent_login_with_the_right_acr_is_strong_enough() {
+        let config = SelfServiceConfig {
+            replace_acr: vec!["mfa".into()],
+            max_age_seconds: 300,
+            ..SelfServiceConfig::default()
+        };
+        assert!(session(Some(NOW), Some("mfa"), true).strong_enough_at(&config, NOW));
+        assert!(session(Some(NOW - 300), Some("mfa"), true).strong_enough_at(&config, NOW));
+        assert!(!session(Some(NOW - 301), Some("mfa"), true).strong_enough_at(&config, NOW));
+        assert!(!session(None, Some("mfa"), true).strong_enough_at(&config, NOW));
+        assert!(!session(Some(NOW), Some("pwd"), true).strong_enough_at(&config, NOW));
+        assert!(!session(Some(NOW), None, true).strong_enough_at(&config, NOW));
+    }
+
+    /// Issue 24, item 3: `now - auth_time <= max_age` holds for any future
+    /// `auth_time`; such a session replaced a user's codes.
+    #[test]
+    fn a_future_auth_time_is_never_fresh() {
+        let config = SelfServiceConfig {
+            replace_acr: vec!["mfa".into()],
+            ..SelfServiceConfig::default()
+        };
+        for ahead in [1, 30, 86_400, i64::MAX - NOW] {
+            let s = session(Some(NOW + ahead), Some("mfa"), true);
+            assert!(!s.strong_enough_at(&config, NOW), "auth_time now + {ahead}");
+        }
+        let anything = SelfServiceConfig::default();
+        assert!(!session(Some(i64::MAX), None, true).strong_enough_at(&anything, NOW));
+        assert!(session(Some(NOW), None, true).strong_enough_at(&anything, NOW));
     }
 }
