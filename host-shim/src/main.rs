@@ -347,10 +347,7 @@ async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Re
     let result = if activation {
         service.activate(&who.tenant, &who.subject, code).await
     } else {
-        service
-            .verify(&who.tenant, &who.subject, code)
-            .await
-            .and_then(backup_codes_shim::service::Attempt::of_enrolled)
+        service.verify(&who.tenant, &who.subject, code).await
     };
     let a = result?;
     print_json(&AttemptBody::from(&a))?;

@@ -26,7 +26,7 @@ mod lanes;
 mod outbox;
 mod replaced;
 
-pub use self::attempt::Attempt;
+pub use self::attempt::{Attempt, WithoutCodes};
 pub use self::describe::{audit_records, describe, reason_name, refusal_text, source_name};
 pub use self::import::ImportOutcome;
 

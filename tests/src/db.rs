@@ -72,7 +72,8 @@ fn replace_database(url: &str, name: &str) -> String {
 
 /// Everything a shim's store holds, in a stable order, for "nothing changed"
 /// checks: credentials, audit rows, spent single-use ids, signing keys,
-/// webhook outbox rows.
+/// webhook outbox rows, replaced credentials and the attempt state of
+/// subjects without codes.
 pub async fn snapshot(url: &str) -> Result<Vec<String>, HarnessError> {
     use sqlx::Row as _;
     sqlx::any::install_default_drivers();
@@ -139,6 +140,35 @@ pub async fn snapshot(url: &str) -> Result<Vec<String>, HarnessError> {
             row.try_get::<i64, _>(3)?,
             row.try_get::<String, _>(4)?,
             row.try_get::<String, _>(5)?
+        ));
+    }
+    for row in sqlx::query(
+        "SELECT tenant, subject, credential FROM replaced_credentials ORDER BY tenant, subject",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
+        let credential: Vec<u8> = row.try_get(2)?;
+        out.push(format!(
+            "replaced {} {} {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            hex::encode(credential)
+        ));
+    }
+    for row in sqlx::query(
+        "SELECT tenant, subject_key, version, failures FROM unenrolled_attempts \
+         ORDER BY tenant, subject_key",
+    )
+    .fetch_all(&pool)
+    .await?
+    {
+        out.push(format!(
+            "unenrolled {} {} v{} failures {}",
+            row.try_get::<String, _>(0)?,
+            row.try_get::<String, _>(1)?,
+            row.try_get::<i64, _>(2)?,
+            row.try_get::<i64, _>(3)?
         ));
     }
     pool.close().await;

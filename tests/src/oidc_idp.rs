@@ -67,9 +67,13 @@ struct Shared {
     requests: Mutex<Vec<BTreeMap<String, String>>>,
     /// ID tokens handed out.
     issued: Mutex<usize>,
+    /// Codes are kept after their exchange (a provider that accepts a code
+    /// twice, which the shim must not rely on).
+    reuse_codes: std::sync::atomic::AtomicBool,
 }
 
 /// An authorization code's request.
+#[derive(Clone)]
 struct Grant {
     redirect_uri: String,
     nonce: String,
@@ -94,6 +98,7 @@ impl OidcIdp {
             grants: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             issued: Mutex::new(0),
+            reuse_codes: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -131,6 +136,14 @@ impl OidcIdp {
         if let (Value::Object(changes), Ok(mut next)) = (changes, self.shared.next.lock()) {
             *next = changes;
         }
+    }
+
+    /// Accept each authorization code again after its exchange (`true`), as
+    /// a careless provider does.
+    pub fn reuse_codes(&self, reuse: bool) {
+        self.shared
+            .reuse_codes
+            .store(reuse, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The authorization requests received, in order (their query parameters).
@@ -272,11 +285,14 @@ async fn token(
         return refuse(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    let grant = s
-        .grants
-        .lock()
-        .ok()
-        .and_then(|mut g| g.remove(field("code")));
+    let reuse = s.reuse_codes.load(std::sync::atomic::Ordering::SeqCst);
+    let grant = s.grants.lock().ok().and_then(|mut g| {
+        if reuse {
+            g.get(field("code")).cloned()
+        } else {
+            g.remove(field("code"))
+        }
+    });
     let Some(grant) = grant else {
         return refuse(StatusCode::BAD_REQUEST, "invalid_grant");
     };

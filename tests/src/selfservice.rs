@@ -29,6 +29,10 @@ pub struct Login {
     pub callback: Page,
     /// The session cookie the callback set (`bc_self_{tenant}=…`), if any.
     pub session: Option<String>,
+    /// The callback URL the IdP sent the browser to, and the login
+    /// transaction's cookie it was sent with (what an attacker who captured
+    /// both would replay).
+    pub replay: (String, String),
 }
 
 impl SelfBrowser {
@@ -68,17 +72,30 @@ impl SelfBrowser {
                 at_idp.text().await.unwrap_or_default()
             )));
         }
+        let back = redirect(&at_idp)?;
+        let (callback, session) = self.callback(&back, &transaction).await?;
+        Ok(Login {
+            callback,
+            session,
+            replay: (back, transaction),
+        })
+    }
+
+    /// Open the callback URL `url` with the login transaction's cookie: the
+    /// page and the session cookie it set, if any.
+    pub async fn callback(
+        &self,
+        url: &str,
+        transaction: &str,
+    ) -> Result<(Page, Option<String>), HarnessError> {
         let callback = self
             .http
-            .get(redirect(&at_idp)?)
+            .get(url)
             .header(COOKIE, transaction)
             .send()
             .await?;
         let session = cookie(callback.headers(), &format!("bc_self_{}", self.tenant));
-        Ok(Login {
-            callback: page(callback).await?,
-            session,
-        })
+        Ok((page(callback).await?, session))
     }
 
     /// `GET` a path with a `Cookie` header.

@@ -89,8 +89,12 @@ impl Env {
             .unwrap()
     }
 
+    /// The store, but for spent login transactions: every callback spends
+    /// its transaction, refused or not (a login is tried once).
     async fn snapshot(&self) -> Vec<String> {
-        snapshot(&self.db.url).await.unwrap()
+        let mut all = snapshot(&self.db.url).await.unwrap();
+        all.retain(|row| !row.starts_with("used selflogin:"));
+        all
     }
 
     /// Sign in (the strong login when `strong`) with the next ID token's

@@ -129,14 +129,7 @@ async fn verify(
     Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
     admit(&state, &headers, &tenant, &subject, Operation::Verify).await?;
-    // The IdP authenticated this call for the subject and may read its status:
-    // a subject without codes is answered `not_enrolled` (after the same cost
-    // and lockout count as a subject with codes).
-    let a = state
-        .service
-        .verify(&tenant, &subject, body.code)
-        .await?
-        .of_enrolled()?;
+    let a = state.service.verify(&tenant, &subject, body.code).await?;
     Ok(attempt_response(&a))
 }
 

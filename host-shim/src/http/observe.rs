@@ -117,7 +117,8 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let id = new_request_id();
     request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", %method, route = %route, tenant = %tenant, request_id = %id);
+    let span =
+        tracing::info_span!("request", %method, route = %route, tenant = %tenant, request_id = %id);
     let started = Instant::now();
     // The service names this request in the webhook events it causes.
     let run = crate::service::REQUEST_ID.scope(id.clone(), next.run(request));

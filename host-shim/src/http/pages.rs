@@ -152,7 +152,10 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         .as_ref()
         .map_or(Forms::Own(None), Handoff::forms);
     let mut rendered = render_in(response.status(), &page, forms, &chrome);
-    if let Some(refused) = response.extensions_mut().remove::<super::observe::Refused>() {
+    if let Some(refused) = response
+        .extensions_mut()
+        .remove::<super::observe::Refused>()
+    {
         rendered.extensions_mut().insert(refused);
     }
     if let Some(retry) = response.headers().get(header::RETRY_AFTER).cloned() {

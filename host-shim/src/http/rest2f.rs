@@ -239,7 +239,11 @@ async fn verify(
     }
     // A user without codes is answered exactly as one with codes (the service
     // checks its own decoy state: the same cost, the same lockout).
-    let attempt = match state.service.verify(&tenant, &subject, code).await {
+    let attempt = match state
+        .service
+        .verify_like_enrolled(&tenant, &subject, code)
+        .await
+    {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             tracing::debug!(

@@ -35,24 +35,21 @@ pub struct Attempt {
     /// The new code that replaced the one just used (the tenant's
     /// `replace_on_use`): show it once, then forget it.
     pub replacement: Option<crate::plugin::IssuedCode>,
-    /// Whether the subject has codes. A subject without codes was checked
-    /// against its own copy of the tenant's decoy credential, at the same cost
-    /// and with the same lockout as a subject with codes: a door that must not
-    /// tell them apart answers `outcome` as it is; a door that tells the IdP
-    /// about enrolment answers [`ServiceError::NotEnrolled`]
-    /// ([`Attempt::of_enrolled`]).
-    pub enrolled: bool,
 }
 
-impl Attempt {
-    /// This attempt, or [`ServiceError::NotEnrolled`] for a subject without codes.
-    pub fn of_enrolled(self) -> Result<Self, ServiceError> {
-        if self.enrolled {
-            Ok(self)
-        } else {
-            Err(ServiceError::NotEnrolled)
-        }
-    }
+/// How a door answers an attempt for a subject without codes. Either way the
+/// attempt is checked against the subject's own copy of the tenant's decoy
+/// credential, at the same cost and counted toward the same lockout as for a
+/// subject with codes; only the answer differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithoutCodes {
+    /// [`ServiceError::NotEnrolled`], whatever was typed: for doors that tell
+    /// the IdP about enrolment (the JSON API, the login step's result), whose
+    /// callers authenticated the call for that subject and may read its status.
+    NotEnrolled,
+    /// Exactly as for a subject with codes (a wrong code, a typo, locked): for
+    /// doors that promise not to tell them apart (the REST second factor).
+    LikeEnrolled,
 }
 
 /// Where an attempt's credential lives: the subject's own, or the state of a
@@ -126,12 +123,54 @@ impl Service {
         Ok(written.is_some())
     }
 
+    /// An attempt answered as `without_codes` says for a subject without codes.
     async fn attempt(
         &self,
         tenant_id: &str,
         subject: &str,
         code: SecretString,
         activation: bool,
+        without_codes: WithoutCodes,
+    ) -> Result<Attempt, ServiceError> {
+        let (enrolled, answer) = self.checked(tenant_id, subject, code, activation).await;
+        if enrolled || without_codes == WithoutCodes::LikeEnrolled {
+            return answer;
+        }
+        match answer {
+            // The engine or the store failed: fail closed as for anyone.
+            Err(
+                e @ (ServiceError::Engine(_)
+                | ServiceError::Store(_)
+                | ServiceError::Contended
+                | ServiceError::Random),
+            ) => Err(e),
+            _ => Err(ServiceError::NotEnrolled),
+        }
+    }
+
+    /// Check a typed code where the subject's attempts are kept; whether the
+    /// subject has codes, and the answer.
+    async fn checked(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        code: SecretString,
+        activation: bool,
+    ) -> (bool, Result<Attempt, ServiceError>) {
+        let mut enrolled = true;
+        let answer = self
+            .check(tenant_id, subject, code, activation, &mut enrolled)
+            .await;
+        (enrolled, answer)
+    }
+
+    async fn check(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        code: SecretString,
+        activation: bool,
+        enrolled_out: &mut bool,
     ) -> Result<Attempt, ServiceError> {
         check_subject(subject)?;
         let tenant = self.tenant(tenant_id)?;
@@ -151,6 +190,7 @@ impl Service {
                     .await;
                 return Err(ServiceError::NotEnrolled);
             };
+            *enrolled_out = matches!(holder, Holder::Enrolled(_));
             let (credential, enrolled) = match &holder {
                 Holder::Enrolled(r) => (r.credential.clone(), true),
                 Holder::Unenrolled { record, .. } => (
@@ -216,7 +256,6 @@ impl Service {
                     replaced_set,
                     events: if enrolled { v.events } else { Vec::new() },
                     replacement: v.replacement,
-                    enrolled,
                 });
             }
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);
@@ -224,14 +263,28 @@ impl Service {
         Err(ServiceError::Contended)
     }
 
-    /// Check a code typed at login.
+    /// Check a code typed at login; a subject without codes is answered
+    /// [`ServiceError::NotEnrolled`] (after the same check and lockout count).
     pub async fn verify(
         &self,
         tenant: &str,
         subject: &str,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, false).await
+        self.attempt(tenant, subject, code, false, WithoutCodes::NotEnrolled)
+            .await
+    }
+
+    /// Check a code typed at login, answering a subject without codes
+    /// exactly as a subject with codes ([`WithoutCodes::LikeEnrolled`]).
+    pub async fn verify_like_enrolled(
+        &self,
+        tenant: &str,
+        subject: &str,
+        code: SecretString,
+    ) -> Result<Attempt, ServiceError> {
+        self.attempt(tenant, subject, code, false, WithoutCodes::LikeEnrolled)
+            .await
     }
 
     /// Check a code of the pending set, which then becomes active.
@@ -241,6 +294,7 @@ impl Service {
         subject: &str,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, true).await
+        self.attempt(tenant, subject, code, true, WithoutCodes::NotEnrolled)
+            .await
     }
 }

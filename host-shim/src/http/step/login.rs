@@ -82,10 +82,7 @@ pub async fn submit(
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
     subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let tr = flow.tr();
-    let verified = state.service.verify(t.id, &flow.sub, code).await;
-    // The entry admitted only a subject with codes; codes deleted since are
-    // told to the IdP as `not_enrolled`.
-    let attempt = match verified.and_then(crate::service::Attempt::of_enrolled) {
+    let attempt = match state.service.verify(t.id, &flow.sub, code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             let error = Some(format_message(&tr, f));
