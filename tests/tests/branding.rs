@@ -1,8 +1,8 @@
 //! Per-tenant branding (issue 15): a branded tenant's logo and stylesheet are
 //! served by the shim itself, over real HTTP, with the headers that keep them
 //! same-origin, unsniffed and cacheable; other tenants get 404; and a refused
-//! branding (a bad colour, an SVG with a script) stops the start, naming its
-//! field.
+//! branding (a bad colour, an SVG with a script, each logo and stylesheet of
+//! issue 24's attack run) stops the start, naming its field.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,6 +15,7 @@ use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_shim::config::{BrandingConfig, Config, TenantConfig};
 use backup_codes_shim::http::brand::Brand;
 use backup_codes_shim::server;
+use base64::Engine as _;
 use reqwest::StatusCode;
 
 const LOGO: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
@@ -198,6 +199,106 @@ async fn a_refused_branding_stops_the_start_naming_its_field() {
         e.starts_with("tenants.acme.branding.logo_file: the SVG contains a <script> element"),
         "{e}"
     );
+}
+
+/// `body` in an `<svg>` of the SVG namespace, with `xlink:` declared.
+fn in_svg(body: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" \
+         xmlns:xlink=\"http://www.w3.org/1999/xlink\">{body}</svg>"
+    )
+}
+
+/// Each logo and stylesheet of the attack run (issue 24) passed the old
+/// string filters; each now stops the start, naming its field and construct.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_logo_and_stylesheet_of_the_attack_run_stops_the_start() {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logos = [
+        (
+            in_svg(r#"<a href="&#106;avascript:alert(1)"><rect width="8" height="8"/></a>"#),
+            "the SVG contains a javascript: URL, which is refused",
+        ),
+        (
+            in_svg(r#"<a xlink:href="&#x6A;avascript:alert(1)"><rect/></a>"#),
+            "the SVG contains a javascript: URL, which is refused",
+        ),
+        (
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:h=\"http://www.w3.org/1999/xhtml\">\
+             <h:script>alert(1)</h:script></svg>"
+                .to_owned(),
+            "the SVG contains a <script> element in the namespace http://www.w3.org/1999/xhtml",
+        ),
+        (
+            in_svg(r#"<image href="https://evil.example/track.png" width="1" height="1"/>"#),
+            "the SVG contains an <image> element, which is refused",
+        ),
+        (
+            in_svg(r#"<use href="data:image/svg+xml;base64,PHN2Zy8+#a"/>"#),
+            "the SVG links to data:image/svg+xml;base64,PHN2Zy8+#a, which is refused",
+        ),
+        (
+            in_svg("<style>@import url(https://evil.example/x.css);</style>"),
+            "the SVG contains a <style> element, which is refused",
+        ),
+    ];
+    let sheets = [
+        (
+            "header { background: image-set('https://evil.example/x.png' 1x) }",
+            "image-set() is refused",
+        ),
+        (
+            "@font-face { font-family: Evil; src: \"https://evil.example/f.woff2\" }",
+            "@font-face is refused",
+        ),
+        (
+            "header { background: url(img/band.png) }",
+            "url(img/band.png) is refused",
+        ),
+        ("@import \"x.css\";", "@import is refused"),
+    ];
+    let mut cases = Vec::new();
+    for (i, (svg, what)) in logos.into_iter().enumerate() {
+        let path = dir.path().join(format!("evil-{i}.svg"));
+        std::fs::write(&path, &svg).unwrap();
+        cases.push((
+            BrandingConfig {
+                logo_file: Some(path),
+                ..branding(dir.path())
+            },
+            format!("tenants.acme.branding.logo_file: {what}"),
+        ));
+        // The same logo given inline.
+        cases.push((
+            BrandingConfig {
+                logo_file: None,
+                logo_base64: Some(base64::engine::general_purpose::STANDARD.encode(&svg)),
+                ..branding(dir.path())
+            },
+            format!("tenants.acme.branding.logo_base64: {what}"),
+        ));
+    }
+    for (i, (css, what)) in sheets.into_iter().enumerate() {
+        let path = dir.path().join(format!("evil-{i}.css"));
+        std::fs::write(&path, css).unwrap();
+        cases.push((
+            BrandingConfig {
+                stylesheet_file: Some(path),
+                ..branding(dir.path())
+            },
+            format!("tenants.acme.branding.stylesheet_file: {what}"),
+        ));
+    }
+    for (refused, start) in cases {
+        let e = server::build(&config(&idp, &db, Some(refused)))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("must stop the start: {start}"))
+            .to_string();
+        assert!(e.starts_with(&start), "{e}\nexpected: {start}");
+    }
 }
 
 /// Read from a file, the configuration already refuses a bad colour.

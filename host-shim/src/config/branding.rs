@@ -29,7 +29,8 @@ pub struct BrandingConfig {
     pub accent: Option<String>,
     /// The accent under a dark colour scheme (black text on it).
     pub accent_dark: Option<String>,
-    /// A stylesheet added after the shim's own (UTF-8, no `@import`).
+    /// A stylesheet added after the shim's own (UTF-8, checked at start
+    /// against a CSS allowlist that loads nothing).
     pub stylesheet_file: Option<PathBuf>,
     /// Where users get help (`https:`, `http:` or `mailto:`).
     pub support_url: Option<Url>,

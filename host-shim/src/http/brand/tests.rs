@@ -1,9 +1,12 @@
-//! Unit tests of [`super`]: sniffing, stylesheet checks, the generated CSS,
-//! loading and the served headers.
+//! Unit tests of [`super`]: sniffing, the generated CSS, loading and the
+//! served headers; the SVG and stylesheet allowlists in `svg` and `css`.
 
 use base64::Engine as _;
 
 use super::*;
+
+mod css;
+mod svg;
 
 /// A PNG's signature and `IHDR` chunk (the CRC is not checked).
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -18,6 +21,14 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><title>Logo on white</title><rect width="10" height="10" fill="#0b5fff" stroke-linejoin="round"/></svg>"##;
+
+/// `body` in an `<svg>` of the SVG namespace, with `xlink:` declared.
+fn in_svg(body: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" \
+         xmlns:xlink=\"http://www.w3.org/1999/xlink\">{body}</svg>"
+    )
+}
 
 fn branding() -> BrandingConfig {
     BrandingConfig {
@@ -152,70 +163,6 @@ fn words_starting_with_on_are_not_event_attributes() {
 }
 
 #[test]
-fn a_stylesheet_with_same_origin_urls_is_accepted() {
-    let css =
-        "\u{feff}header { background: url(img/band.png) } .x { background: URL( \"a.png\" ) }";
-    let checked = stylesheet(css.as_bytes()).unwrap();
-    assert!(checked.starts_with("header"), "the BOM is dropped");
-    assert!(stylesheet(b"").unwrap().is_empty());
-}
-
-#[test]
-fn a_stylesheet_with_import_is_refused() {
-    for css in [
-        "@import 'x.css';",
-        "@IMPORT url(x.css);",
-        "a{} @Import \"y\";",
-    ] {
-        assert_eq!(
-            stylesheet(css.as_bytes()),
-            Err(StyleRefusal::Import),
-            "{css}"
-        );
-    }
-}
-
-#[test]
-fn a_stylesheet_with_a_foreign_url_is_refused() {
-    for (css, target) in [
-        (
-            "a{background:url(https://evil.example/x.png)}",
-            "https://evil.example/x.png",
-        ),
-        (
-            "a{background:url( '//evil.example/x.png' )}",
-            "//evil.example/x.png",
-        ),
-        (
-            "a{background:URL(\"data:image/png;base64,AAAA\")}",
-            "data:image/png;base64,aaaa",
-        ),
-        (
-            "a{background:url(\\2f\\2f evil.example)}",
-            "\\2f\\2f evil.example",
-        ),
-        (
-            "a{} b{background:url(ok.png)} c{background:url(http:x)}",
-            "http:x",
-        ),
-    ] {
-        assert_eq!(
-            stylesheet(css.as_bytes()),
-            Err(StyleRefusal::ForeignUrl(target.into())),
-            "{css}"
-        );
-    }
-}
-
-#[test]
-fn a_stylesheet_too_large_or_not_utf8_is_refused() {
-    let big = vec![b' '; MAX_STYLESHEET_BYTES + 1];
-    assert_eq!(stylesheet(&big), Err(StyleRefusal::TooLarge));
-    assert!(stylesheet(&vec![b' '; MAX_STYLESHEET_BYTES]).is_ok());
-    assert_eq!(stylesheet(b"a{content:'\xff'}"), Err(StyleRefusal::NotUtf8));
-}
-
-#[test]
 fn the_generated_css_overrides_the_accent_per_scheme() {
     assert_eq!(
         colour_block(Some("#0B5FFF"), Some("#8ab4ff")),
@@ -347,4 +294,50 @@ fn assets_are_served_with_their_headers() {
     assert_eq!(r.headers()[header::CONTENT_TYPE], "image/png");
     assert!(r.headers().get(header::CONTENT_SECURITY_POLICY).is_none());
     assert_eq!(serve(None).status(), StatusCode::NOT_FOUND);
+}
+
+/// Each attack stops the load, naming its field.
+#[test]
+fn load_errors_name_the_field_of_each_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.svg");
+    std::fs::write(
+        &logo,
+        in_svg("<image href=\"https://evil.example/x.png\"/>"),
+    )
+    .unwrap();
+    let css = dir.path().join("x.css");
+    std::fs::write(
+        &css,
+        "a { background: image-set('https://evil.example/x.png' 1x) }",
+    )
+    .unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(in_svg(r#"<a href="&#106;avascript:alert(1)"><rect/></a>"#));
+    for (config, expected) in [
+        (
+            BrandingConfig {
+                logo_file: Some(logo),
+                ..branding()
+            },
+            "tenants.acme.branding.logo_file: the SVG contains an <image> element, which is refused",
+        ),
+        (
+            BrandingConfig {
+                logo_base64: Some(encoded),
+                ..branding()
+            },
+            "tenants.acme.branding.logo_base64: the SVG contains a javascript: URL, which is refused",
+        ),
+        (
+            BrandingConfig {
+                stylesheet_file: Some(css),
+                ..branding()
+            },
+            "tenants.acme.branding.stylesheet_file: image-set() is refused: not one of the functions allowed",
+        ),
+    ] {
+        let e = Brand::load("acme", &config).unwrap_err().to_string();
+        assert_eq!(e, expected);
+    }
 }
