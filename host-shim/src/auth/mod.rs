@@ -19,6 +19,7 @@
 //! provider for step-up: the `id_token_hint` checks and its own signing keys.
 
 pub mod client;
+pub mod id_token_times;
 pub mod jwks;
 pub mod oidc;
 pub mod signing;

@@ -213,6 +213,9 @@ const SELECTOR_FUNCTIONS: &[&str] = &[
     "dir",
 ];
 
+/// How a custom property's name begins (`--accent`): any such property is allowed.
+const CUSTOM_PROPERTY: &str = "--";
+
 /// The properties whose values may hold strings (font family names).
 const STRING_PROPERTIES: &[&str] = &["font-family", "font"];
 
@@ -365,7 +368,9 @@ impl<'i> DeclarationParser<'i> for Declarations {
         input: &mut Parser<'i>,
         _: &ParserState,
     ) -> Result<(), Failure> {
-        if !name.starts_with("--") && !PROPERTIES.iter().any(|p| name.eq_ignore_ascii_case(p)) {
+        if !name.starts_with(CUSTOM_PROPERTY)
+            && !PROPERTIES.iter().any(|p| name.eq_ignore_ascii_case(p))
+        {
             return Err(ParseError::custom(StyleRefusal::Property(short(&name))));
         }
         let place = self.place;
