@@ -185,6 +185,7 @@ fn reason_out(r: engine::FailureReason) -> wit::FailureReason {
         engine::FailureReason::Mismatch => wit::FailureReason::Mismatch,
         engine::FailureReason::AlreadyUsed => wit::FailureReason::AlreadyUsed,
         engine::FailureReason::WrongNumber => wit::FailureReason::WrongNumber,
+        engine::FailureReason::Interrupted => wit::FailureReason::Interrupted,
     }
 }
 
@@ -280,6 +281,17 @@ fn verification_out(v: engine::Verification) -> wit::Verification {
         remaining: v.remaining,
         events: v.events.into_iter().map(event_out).collect(),
         replacement: v.replacement.as_ref().map(issued_code_out),
+        set_id: v.set_id,
+        fingerprint: v.fingerprint,
+        low: v.low,
+        exhausted: v.exhausted,
+        consecutive_failures: v.consecutive_failures,
+        lock: match v.lock {
+            engine::Lock::Open => wit::Lock::Open,
+            engine::Lock::Until(t) => wit::Lock::Until(t),
+            engine::Lock::Permanent => wit::Lock::Permanent,
+        },
+        replaced_set: v.replaced_set,
     }
 }
 
@@ -364,12 +376,14 @@ impl wit::Guest for Plugin {
 
     fn verify(
         current: wit::Credential,
+        replaced: Option<wit::Credential>,
         mut code: String,
         policy: wit::Policy,
         mut pepper: Option<Vec<u8>>,
     ) -> Result<wit::Verification, wit::Error> {
         let result = engine::verify(
             &current,
+            replaced.as_deref(),
             &code,
             &policy_in(policy),
             pepper.as_deref(),
@@ -378,6 +392,15 @@ impl wit::Guest for Plugin {
         );
         wipe(&mut code, &mut pepper);
         result.map(verification_out).map_err(error_out)
+    }
+
+    fn interrupted(
+        current: wit::Credential,
+        policy: wit::Policy,
+    ) -> Result<wit::Verification, wit::Error> {
+        engine::interrupted(&current, &policy_in(policy), now())
+            .map(verification_out)
+            .map_err(error_out)
     }
 
     fn status(

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::alphabet::{self, FormatError};
 use crate::foreign::{self, ForeignFormatError};
 use crate::hashing::{self, HashError};
-use crate::state::{CodeSet, Digest, Scheme};
+use crate::state::{CodeSet, DIGEST_LEN, Digest, Scheme};
 
 /// A typed code, read the way its set's system reads codes (wiped on drop).
 pub(super) enum Typed {
@@ -49,36 +49,72 @@ pub(super) fn read(set: &CodeSet, input: &str) -> Result<Typed, FormatError> {
     }
 }
 
-/// The index of the code of `set` that `typed` is, used or not.
-pub(super) fn find(
+/// What one evaluation of a typed code gave: kept to compare with another
+/// set's digests made the same way (the set the checked one replaced),
+/// without evaluating again. Wiped on drop.
+pub(super) enum Candidate {
+    /// An argon2id digest under the checked set's salt, parameters and pepper.
+    Argon2(Zeroizing<[u8; DIGEST_LEN]>),
+    /// Keycloak's SHA-512 of the code.
+    Sha512(Zeroizing<[u8; 64]>),
+    /// Supabase's hashes: each code has its own salt, nothing carries over.
+    None,
+}
+
+impl Candidate {
+    /// The index of the code of `set` this candidate is, used or not
+    /// (constant time over every digest).
+    fn find_in(&self, set: &CodeSet) -> Option<usize> {
+        match self {
+            Self::Argon2(candidate) => hashing::find(candidate, &set.codes),
+            Self::Sha512(candidate) => hashing::find_by(&set.codes, |d| match d {
+                Digest::Sha512(stored) => stored.as_slice().ct_eq(candidate.as_slice()),
+                _ => subtle::Choice::from(0),
+            }),
+            Self::None => None,
+        }
+    }
+
+    /// Whether this candidate, made for `checked`, is one of the codes of
+    /// `other` (used or not). Only a set of the same kind whose digests were
+    /// made with the same salt, parameters and pepper can be told from the
+    /// same evaluation; any other set is never matched.
+    pub(super) fn is_in(&self, checked: &CodeSet, other: &CodeSet) -> bool {
+        let comparable = match self {
+            Self::Argon2(_) => {
+                other.scheme == checked.scheme
+                    && other.salt == checked.salt
+                    && other.hash == checked.hash
+                    && other.pepper_len == checked.pepper_len
+            }
+            Self::Sha512(_) => other.scheme == Scheme::Keycloak,
+            Self::None => false,
+        };
+        comparable && self.find_in(other).is_some()
+    }
+}
+
+/// Evaluate `typed` for `set` once (one argon2id; one SHA-512 for Keycloak's
+/// digests; one argon2id per unused code for Supabase's, every one evaluated
+/// whatever matched before it): the index of the code it is, used or not, and
+/// the candidate to compare with another set.
+pub(super) fn evaluate(
     set: &CodeSet,
     typed: &Typed,
     pepper: Option<&[u8]>,
-) -> Result<Option<usize>, HashError> {
-    let bytes: &[u8] = match typed {
-        Typed::Native(c) => c,
-        Typed::Foreign(c) => c.as_bytes(),
-    };
-    match set.scheme {
-        Scheme::Native | Scheme::Rehashed(_) => {
-            let candidate = hashing::digest(bytes, &set.salt, set.hash, pepper)?;
-            Ok(hashing::find(&candidate, &set.codes))
-        }
-        Scheme::Keycloak => {
-            let Typed::Foreign(code) = typed else {
-                return Ok(None);
+) -> Result<(Option<usize>, Candidate), HashError> {
+    let candidate = match (set.scheme, typed) {
+        (Scheme::Native | Scheme::Rehashed(_), typed) => {
+            let bytes: &[u8] = match typed {
+                Typed::Native(c) => c,
+                Typed::Foreign(c) => c.as_bytes(),
             };
-            let candidate = foreign::keycloak_digest(code);
-            Ok(hashing::find_by(&set.codes, |d| match d {
-                Digest::Sha512(stored) => stored.as_slice().ct_eq(candidate.as_slice()),
-                _ => subtle::Choice::from(0),
-            }))
+            Candidate::Argon2(hashing::digest(bytes, &set.salt, set.hash, pepper)?)
         }
-        Scheme::Supabase => {
-            let Typed::Foreign(code) = typed else {
-                return Ok(None);
-            };
-            // Every unused code is evaluated, whatever matched before it.
+        (Scheme::Keycloak, Typed::Foreign(code)) => {
+            Candidate::Sha512(Zeroizing::new(foreign::keycloak_digest(code)))
+        }
+        (Scheme::Supabase, Typed::Foreign(code)) => {
             let hits: Vec<bool> = set
                 .codes
                 .iter()
@@ -87,9 +123,11 @@ pub(super) fn find(
                     _ => false,
                 })
                 .collect();
-            Ok(hits.iter().position(|&hit| hit))
+            return Ok((hits.iter().position(|&hit| hit), Candidate::None));
         }
-    }
+        (Scheme::Keycloak | Scheme::Supabase, Typed::Native(_)) => Candidate::None,
+    };
+    Ok((candidate.find_in(set), candidate))
 }
 
 /// A new code for the used code of `set` (the policy's `replace_on_use`):

@@ -55,8 +55,18 @@ pub fn issue<R: CryptoRng + ?Sized>(
 
     let mut id = [0u8; SET_ID_LEN];
     rng.fill_bytes(&mut id);
+    // One salt per subject: a new set made like the active one keeps its
+    // salt, so a code of the set it replaces can be told from a wrong one by
+    // the same single evaluation (`verify`'s `replaced`). The codes are
+    // random and 65 bits strong; sharing a salt between one subject's sets
+    // saves an attacker holding the store nothing worth having.
     let mut salt = [0u8; SALT_LEN];
     rng.fill_bytes(&mut salt);
+    if let Some(active) = credential.active.as_ref().filter(|a| {
+        a.scheme == Scheme::Native && a.hash == policy.hash && a.pepper_len == pepper_len
+    }) {
+        salt = active.salt;
+    }
 
     let mut seen: Vec<Zeroizing<Vec<u8>>> = Vec::with_capacity(usize::from(policy.count));
     let mut codes = Vec::with_capacity(usize::from(policy.count));
@@ -131,6 +141,24 @@ enum Target {
     Pending,
 }
 
+/// A typed code and what it is checked with.
+#[derive(Clone, Copy)]
+struct Typing<'a> {
+    current: &'a [u8],
+    replaced: Option<&'a [u8]>,
+    code: &'a str,
+    policy: &'a Policy,
+    pepper: Option<&'a [u8]>,
+}
+
+/// What an attempt did, beside the credential it left.
+#[derive(Default)]
+struct Done {
+    events: Vec<Event>,
+    replacement: Option<IssuedCode>,
+    replaced_set: bool,
+}
+
 /// Prove the pending set was saved; see the WIT `engine.activate`.
 pub fn activate<R: CryptoRng + ?Sized>(
     current: &[u8],
@@ -140,32 +168,192 @@ pub fn activate<R: CryptoRng + ?Sized>(
     rng: &mut R,
     now: u64,
 ) -> Result<Verification, Error> {
-    attempt(current, code, policy, pepper, rng, now, Target::Pending)
+    let typing = Typing {
+        current,
+        replaced: None,
+        code,
+        policy,
+        pepper,
+    };
+    attempt(&typing, rng, now, Target::Pending)
 }
 
 /// Check a typed code against the active set; see the WIT `engine.verify`.
 /// With the policy's `replace_on_use`, a right code is replaced at once by a
-/// new one of the same number (one more argon2 evaluation), returned once.
+/// new one of the same number (one more argon2 evaluation), returned once. A
+/// wrong code is also compared with the active set of `replaced` (the
+/// credential before its active set was replaced), from the same evaluation.
 pub fn verify<R: CryptoRng + ?Sized>(
     current: &[u8],
+    replaced: Option<&[u8]>,
     code: &str,
     policy: &Policy,
     pepper: Option<&[u8]>,
     rng: &mut R,
     now: u64,
 ) -> Result<Verification, Error> {
-    attempt(current, code, policy, pepper, rng, now, Target::Active)
+    let typing = Typing {
+        current,
+        replaced,
+        code,
+        policy,
+        pepper,
+    };
+    attempt(&typing, rng, now, Target::Active)
+}
+
+/// Count an attempt the host could not finish as a failure of the active
+/// set; see the WIT `engine.interrupted`. No evaluation.
+pub fn interrupted(current: &[u8], policy: &Policy, now: u64) -> Result<Verification, Error> {
+    policy.validate().map_err(Error::InvalidPolicy)?;
+    let mut credential = Credential::decode(current)?;
+    let set = credential.active.as_mut().ok_or(Error::NoActiveSet)?;
+    if let Some(outcome) = refused_unchecked(set, now) {
+        let unchanged = current.to_vec();
+        return Ok(answer(
+            unchanged,
+            &credential,
+            Target::Active,
+            policy,
+            now,
+            (outcome, Done::default()),
+        ));
+    }
+    let mut done = Done::default();
+    let outcome = fail(
+        set,
+        FailureReason::Interrupted,
+        policy,
+        now,
+        &mut done.events,
+    );
+    Ok(answer(
+        credential.encode(),
+        &credential,
+        Target::Active,
+        policy,
+        now,
+        (outcome, done),
+    ))
+}
+
+/// The outcome of an attempt at a set that takes none now (locked, or no
+/// code left), before anything is read or evaluated.
+fn refused_unchecked(set: &CodeSet, now: u64) -> Option<Outcome> {
+    if set.locked_permanently {
+        Some(Outcome::Locked(None))
+    } else if let Some(until) = set.locked_until.filter(|&until| until > now) {
+        Some(Outcome::Locked(Some(until)))
+    } else if set.remaining() == 0 {
+        Some(Outcome::Exhausted)
+    } else {
+        None
+    }
+}
+
+/// Count a failure of `set`: lockout as the policy says, its events.
+fn fail(
+    set: &mut CodeSet,
+    reason: FailureReason,
+    policy: &Policy,
+    now: u64,
+    events: &mut Vec<Event>,
+) -> Outcome {
+    set.failures = set.failures.saturating_add(1);
+    let failures = set.failures;
+    let set_id = set.id_text();
+    events.push(Event::Failed {
+        set_id: set_id.clone(),
+        reason,
+        consecutive_failures: failures,
+    });
+    let permanent = failures >= policy.max_failures;
+    let locked_until = if permanent {
+        None
+    } else {
+        policy
+            .lockout_seconds(failures)
+            .map(|s| now.saturating_add(s))
+    };
+    set.locked_permanently = permanent;
+    set.locked_until = locked_until;
+    if permanent || locked_until.is_some() {
+        events.push(Event::Locked {
+            set_id,
+            until: locked_until,
+        });
+    }
+    Outcome::Rejected {
+        reason,
+        consecutive_failures: failures,
+        locked_until,
+        permanent,
+    }
+}
+
+/// Everything a host answers with, from the credential after the call. The
+/// set checked is the target, or (after an activation) the new active set.
+fn answer(
+    encoded: Vec<u8>,
+    credential: &Credential,
+    target: Target,
+    policy: &Policy,
+    now: u64,
+    (outcome, done): (Outcome, Done),
+) -> Verification {
+    let active = credential.active.as_ref();
+    let checked = match target {
+        Target::Pending => credential.pending.as_ref().or(active),
+        Target::Active => active,
+    };
+    let remaining = active.map_or(0, CodeSet::remaining);
+    let lock = match checked {
+        Some(s) if s.locked_permanently => Lock::Permanent,
+        Some(s) => s
+            .locked_until
+            .filter(|&until| until > now)
+            .map_or(Lock::Open, Lock::Until),
+        None => Lock::Open,
+    };
+    Verification {
+        credential: encoded,
+        outcome,
+        remaining,
+        events: done.events,
+        replacement: done.replacement,
+        set_id: checked.map(CodeSet::id_text).unwrap_or_default(),
+        fingerprint: checked.map(CodeSet::fingerprint).unwrap_or_default(),
+        low: active.is_some_and(|_| remaining <= policy.low_water),
+        exhausted: active.is_some_and(|_| remaining == 0),
+        consecutive_failures: checked.map_or(0, |s| s.failures),
+        lock,
+        replaced_set: done.replaced_set,
+    }
+}
+
+/// Whether a wrong code, evaluated as `candidate` for `set`, is one of the
+/// codes of the active set of `replaced` (no further evaluation; a replaced
+/// credential that does not decode is no match).
+fn of_replaced_set(replaced: Option<&[u8]>, set: &CodeSet, candidate: &check::Candidate) -> bool {
+    replaced
+        .and_then(|bytes| Credential::decode(bytes).ok())
+        .and_then(|old| old.active)
+        .is_some_and(|old| candidate.is_in(set, &old))
 }
 
 fn attempt<R: CryptoRng + ?Sized>(
-    current: &[u8],
-    code: &str,
-    policy: &Policy,
-    pepper: Option<&[u8]>,
+    typing: &Typing<'_>,
     rng: &mut R,
     now: u64,
     target: Target,
 ) -> Result<Verification, Error> {
+    let Typing {
+        current,
+        replaced,
+        code,
+        policy,
+        pepper,
+    } = *typing;
     policy.validate().map_err(Error::InvalidPolicy)?;
     let pepper_len = check_pepper(pepper)?;
     let mut credential = Credential::decode(current)?;
@@ -183,34 +371,23 @@ fn attempt<R: CryptoRng + ?Sized>(
     if !set.scheme.is_legacy() && set.pepper_len != pepper_len {
         return Err(Error::PepperMismatch);
     }
-    let unchanged = |outcome, remaining| Verification {
-        credential: current.to_vec(),
-        outcome,
-        remaining,
-        events: Vec::new(),
-        replacement: None,
+    let unchanged = |credential: &Credential, outcome| {
+        answer(
+            current.to_vec(),
+            credential,
+            target,
+            policy,
+            now,
+            (outcome, Done::default()),
+        )
     };
-    let active_remaining = |c: &Credential| c.active.as_ref().map_or(0, CodeSet::remaining);
-
-    if set.locked_permanently {
-        return Ok(unchanged(
-            Outcome::Locked(None),
-            active_remaining(&credential),
-        ));
-    }
-    if let Some(until) = set.locked_until.filter(|&until| until > now) {
-        return Ok(unchanged(
-            Outcome::Locked(Some(until)),
-            active_remaining(&credential),
-        ));
-    }
-    if set.remaining() == 0 {
-        return Ok(unchanged(Outcome::Exhausted, 0));
+    if let Some(outcome) = refused_unchecked(set, now) {
+        return Ok(unchanged(&credential, outcome));
     }
 
     // One evaluation (one per unused code for Supabase's hashes), then a
     // constant-time search of every digest.
-    let matched = check::find(set, &typed, pepper)?;
+    let (matched, candidate) = check::evaluate(set, &typed, pepper)?;
     let set_id = set.id_text();
 
     let verdict = match matched {
@@ -221,16 +398,13 @@ fn attempt<R: CryptoRng + ?Sized>(
                 .is_some_and(|at| now.saturating_sub(at) <= REUSE_GRACE_SECONDS) =>
         {
             // A double submit of a code just used: refused, nothing counted.
-            let consecutive_failures = set.failures;
-            return Ok(unchanged(
-                Outcome::Rejected {
-                    reason: FailureReason::AlreadyUsed,
-                    consecutive_failures,
-                    locked_until: None,
-                    permanent: false,
-                },
-                active_remaining(&credential),
-            ));
+            let outcome = Outcome::Rejected {
+                reason: FailureReason::AlreadyUsed,
+                consecutive_failures: set.failures,
+                locked_until: None,
+                permanent: false,
+            };
+            return Ok(unchanged(&credential, outcome));
         }
         Some(i) if set.codes[i].used_at.is_some() => Err(FailureReason::AlreadyUsed),
         Some(i)
@@ -242,9 +416,16 @@ fn attempt<R: CryptoRng + ?Sized>(
         }
         Some(i) => Ok(i),
     };
+    // Told from the same evaluation: one of the codes the active set replaced.
+    let replaced_set = verdict == Err(FailureReason::Mismatch)
+        && target == Target::Active
+        && of_replaced_set(replaced, set, &candidate);
+    drop(candidate);
 
-    let mut events = Vec::new();
-    let mut replacement = None;
+    let mut done = Done {
+        replaced_set,
+        ..Done::default()
+    };
     let outcome = match verdict {
         Ok(index) => {
             let number = u8::try_from(index + 1).map_err(|_| Error::MalformedCredential)?;
@@ -263,24 +444,24 @@ fn attempt<R: CryptoRng + ?Sized>(
                             digest,
                             used_at: None,
                         };
-                        replacement = Some(IssuedCode { number, code });
+                        done.replacement = Some(IssuedCode { number, code });
                     }
                     let remaining = set.remaining();
-                    events.push(Event::Used {
+                    done.events.push(Event::Used {
                         set_id: set_id.clone(),
                         number,
                         remaining,
                     });
-                    if replacement.is_some() {
-                        events.push(Event::Replaced {
+                    if done.replacement.is_some() {
+                        done.events.push(Event::Replaced {
                             set_id: set_id.clone(),
                             number,
                         });
                     }
                     if remaining == 0 {
-                        events.push(Event::Exhausted { set_id });
+                        done.events.push(Event::Exhausted { set_id });
                     } else if remaining <= policy.low_water {
-                        events.push(Event::Low {
+                        done.events.push(Event::Low {
                             set_id,
                             number,
                             remaining,
@@ -290,50 +471,21 @@ fn attempt<R: CryptoRng + ?Sized>(
                 Target::Pending => {
                     set.activated_at = Some(now);
                     credential.active = credential.pending.take();
-                    events.push(Event::Activated { set_id });
+                    done.events.push(Event::Activated { set_id });
                 }
             }
             Outcome::Accepted(number)
         }
-        Err(reason) => {
-            set.failures = set.failures.saturating_add(1);
-            let failures = set.failures;
-            events.push(Event::Failed {
-                set_id: set_id.clone(),
-                reason,
-                consecutive_failures: failures,
-            });
-            let permanent = failures >= policy.max_failures;
-            let locked_until = if permanent {
-                None
-            } else {
-                policy
-                    .lockout_seconds(failures)
-                    .map(|s| now.saturating_add(s))
-            };
-            set.locked_permanently = permanent;
-            set.locked_until = locked_until;
-            if permanent || locked_until.is_some() {
-                events.push(Event::Locked {
-                    set_id,
-                    until: locked_until,
-                });
-            }
-            Outcome::Rejected {
-                reason,
-                consecutive_failures: failures,
-                locked_until,
-                permanent,
-            }
-        }
+        Err(reason) => fail(set, reason, policy, now, &mut done.events),
     };
-    Ok(Verification {
-        remaining: active_remaining(&credential),
-        credential: credential.encode(),
-        outcome,
-        events,
-        replacement,
-    })
+    Ok(answer(
+        credential.encode(),
+        &credential,
+        target,
+        policy,
+        now,
+        (outcome, done),
+    ))
 }
 
 fn set_status(set: &CodeSet, policy: &Policy) -> SetStatus {
@@ -376,5 +528,7 @@ pub fn status(current: &[u8], policy: &Policy, now: u64) -> Result<Status, Error
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_answer;
 #[cfg(test)]
 mod tests_foreign;

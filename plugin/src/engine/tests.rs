@@ -37,7 +37,7 @@ fn verify(
     pepper: Option<&[u8]>,
     now: u64,
 ) -> Result<Verification, Error> {
-    super::verify(current, code, p, pepper, &mut rng(0), now)
+    super::verify(current, None, code, p, pepper, &mut rng(0), now)
 }
 
 /// `activate` with a fixed random source.

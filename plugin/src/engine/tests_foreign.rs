@@ -38,7 +38,7 @@ fn evaluations() -> u64 {
 }
 
 fn check(cred: &[u8], code: &str, p: &Policy) -> Verification {
-    verify(cred, code, p, None, &mut rng(), T0 + 10).unwrap()
+    verify(cred, None, code, p, None, &mut rng(), T0 + 10).unwrap()
 }
 
 fn accepted(v: &Verification) -> Option<u8> {
@@ -117,7 +117,7 @@ fn kratos_codes_work_once_as_typed_with_one_evaluation_each() {
     );
     // Characters Kratos never used are refused before hashing.
     assert_eq!(
-        verify(&cred, "k4m9_x7qp", &p, None, &mut rng(), T0).unwrap_err(),
+        verify(&cred, None, "k4m9_x7qp", &p, None, &mut rng(), T0).unwrap_err(),
         Error::InvalidCode(alphabet::FormatError::InvalidCharacter)
     );
 }
@@ -193,18 +193,18 @@ fn keycloak_codes_are_used_in_order_with_one_sha512_each() {
         let c = &codes[i];
         alloc::format!("{}-{}-{}", &c[..4], &c[4..8], &c[8..]).to_lowercase()
     };
-    let v = verify(&cred, &display(2), &p, pepper, &mut rng(), T0).unwrap();
+    let v = verify(&cred, None, &display(2), &p, pepper, &mut rng(), T0).unwrap();
     assert_eq!(accepted(&v), Some(3));
     assert_eq!(evaluations(), before, "no argon2 for Keycloak's digests");
     assert_eq!(
-        reason(&verify(&v.credential, &codes[4], &p, pepper, &mut rng(), T0).unwrap()),
+        reason(&verify(&v.credential, None, &codes[4], &p, pepper, &mut rng(), T0).unwrap()),
         Some(FailureReason::WrongNumber),
         "only the next code, as Keycloak"
     );
-    let v = verify(&v.credential, &codes[3], &p, pepper, &mut rng(), T0).unwrap();
+    let v = verify(&v.credential, None, &codes[3], &p, pepper, &mut rng(), T0).unwrap();
     assert_eq!(accepted(&v), Some(4));
     assert_eq!(
-        reason(&verify(&v.credential, &codes[0], &p, pepper, &mut rng(), T0).unwrap()),
+        reason(&verify(&v.credential, None, &codes[0], &p, pepper, &mut rng(), T0).unwrap()),
         Some(FailureReason::Mismatch),
         "a code used in Keycloak is no longer known"
     );
@@ -213,7 +213,16 @@ fn keycloak_codes_are_used_in_order_with_one_sha512_each() {
         replace_on_use: true,
         ..p.clone()
     };
-    let v = verify(&v.credential, &codes[4], &nist, pepper, &mut rng(), T0).unwrap();
+    let v = verify(
+        &v.credential,
+        None,
+        &codes[4],
+        &nist,
+        pepper,
+        &mut rng(),
+        T0,
+    )
+    .unwrap();
     assert_eq!(accepted(&v), Some(5));
     assert!(v.replacement.is_none());
 }

@@ -61,6 +61,19 @@ pub enum FailureReason {
     AlreadyUsed,
     /// In numbered order, a valid code other than the one asked for.
     WrongNumber,
+    /// The host stopped the check before it finished (see [`super::interrupted`]).
+    Interrupted,
+}
+
+/// Whether a set takes attempts after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Attempts may be made now.
+    Open,
+    /// Attempts are refused until then.
+    Until(u64),
+    /// Attempts are refused until a new set.
+    Permanent,
 }
 
 /// Something to record or notify on; never holds a code or digest.
@@ -164,7 +177,7 @@ pub enum Outcome {
     Exhausted,
 }
 
-/// What `activate` and `verify` return.
+/// What `activate`, `verify` and `interrupted` return: all a host answers with.
 #[derive(Debug)]
 pub struct Verification {
     /// Credential to store (equal to the input when nothing changed).
@@ -178,6 +191,20 @@ pub struct Verification {
     /// The new code that replaced the one just used (`replace_on_use`),
     /// shown once.
     pub replacement: Option<IssuedCode>,
+    /// Id of the set checked.
+    pub set_id: String,
+    /// Its short form.
+    pub fingerprint: String,
+    /// The active set's remaining count is at or below the low-water mark.
+    pub low: bool,
+    /// No code of the active set remains.
+    pub exhausted: bool,
+    /// Consecutive failures on the set checked, after the call.
+    pub consecutive_failures: u32,
+    /// Whether the set checked takes attempts after the call.
+    pub lock: Lock,
+    /// A wrong code was one of the replaced set's (same evaluation).
+    pub replaced_set: bool,
 }
 
 /// One issued code in display form, wiped on drop.
