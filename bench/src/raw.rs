@@ -292,7 +292,7 @@ fn call_verify(
 ) -> BoxResult<Verdict> {
     let v = plugin
         .authn_backup_codes_engine()
-        .call_verify(store, &credential.to_vec(), code, *policy, None)
+        .call_verify(store, &credential.to_vec(), None, code, *policy, None)
         .map_err(err)?
         .map_err(|e| format!("verify refused: {e:?}"))?;
     Ok(match v.outcome {

@@ -222,7 +222,8 @@ impl Fixture {
     /// Verify the right code against the original credential (the returned,
     /// changed credential is discarded, so every sample sees the same input).
     fn verify_right(&self, plugin: &Plugin) -> BoxResult<Sample> {
-        let (v, s) = time(|| plugin.verify(&self.credential, &self.right, &self.policy, None));
+        let (v, s) =
+            time(|| plugin.verify(&self.credential, None, &self.right, &self.policy, None));
         match v?.outcome {
             Outcome::Accepted(n) if n == self.right_number => Ok(s),
             other => Err(format!(
@@ -235,7 +236,8 @@ impl Fixture {
 
     /// Verify the wrong code against the original credential (never reaches lockout).
     fn verify_wrong(&self, plugin: &Plugin) -> BoxResult<Sample> {
-        let (v, s) = time(|| plugin.verify(&self.credential, &self.wrong, &self.policy, None));
+        let (v, s) =
+            time(|| plugin.verify(&self.credential, None, &self.wrong, &self.policy, None));
         match v?.outcome {
             Outcome::Rejected(r)
                 if r.reason == FailureReason::Mismatch && r.consecutive_failures == 1 =>
@@ -1191,11 +1193,11 @@ pub fn once(
             // Warm up: the first call in a slot maps the memory image.
             bench
                 .plugin
-                .verify(&issued.credential, &code, &policy, None)?;
+                .verify(&issued.credential, None, &code, &policy, None)?;
             measured(|| {
                 bench
                     .plugin
-                    .verify(&issued.credential, &code, &policy, None)
+                    .verify(&issued.credential, None, &code, &policy, None)
                     .map(|_| ())
                     .map_err(Into::into)
             })

@@ -148,20 +148,6 @@ pub fn check_subject(subject: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// The set id the plugin's events name, if any.
-fn event_set_id(events: &[Event]) -> Option<String> {
-    // Every event names its set; all events of one call name the same set.
-    events.first().map(|e| match e {
-        Event::Issued(e) => e.set_id.clone(),
-        Event::Activated(e) | Event::Exhausted(e) => e.set_id.clone(),
-        Event::Used(e) | Event::Low(e) => e.set_id.clone(),
-        Event::Failed(e) => e.set_id.clone(),
-        Event::Locked(e) => e.set_id.clone(),
-        Event::Replaced(e) => e.set_id.clone(),
-        Event::Imported(e) => e.set_id.clone(),
-    })
-}
-
 fn record_events(tenant: &str, events: &[Event]) {
     for event in events {
         let (kind, detail) = describe(event);

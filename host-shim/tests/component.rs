@@ -88,14 +88,14 @@ fn issue_activate_verify_once_and_wrong_code() {
 
     clock.0.fetch_add(5, Ordering::SeqCst);
     let first = plugin
-        .verify(&activated.credential, &code(1), &p, None)
+        .verify(&activated.credential, None, &code(1), &p, None)
         .unwrap();
     assert_eq!(first.outcome, Outcome::Accepted(2));
     assert_eq!(first.remaining, 9);
 
     // Typed again at once (a double submit): refused, nothing counted.
     let double = plugin
-        .verify(&first.credential, &code(1), &p, None)
+        .verify(&first.credential, None, &code(1), &p, None)
         .unwrap();
     assert!(matches!(
         double.outcome,
@@ -106,7 +106,7 @@ fn issue_activate_verify_once_and_wrong_code() {
     // Reused after the engine's grace window: counted.
     clock.0.fetch_add(61, Ordering::SeqCst);
     let second = plugin
-        .verify(&first.credential, &code(1), &p, None)
+        .verify(&first.credential, None, &code(1), &p, None)
         .unwrap();
     assert!(matches!(
         second.outcome,
@@ -124,7 +124,9 @@ fn issue_activate_verify_once_and_wrong_code() {
     // would be caught as a typo, so use a code from another set instead.
     let other = plugin.issue(None, &p, None).unwrap();
     let wrong = secret(other.codes[0].code.expose_secret());
-    let r = plugin.verify(&second.credential, &wrong, &p, None).unwrap();
+    let r = plugin
+        .verify(&second.credential, None, &wrong, &p, None)
+        .unwrap();
     assert!(matches!(
         r.outcome,
         Outcome::Rejected(r) if r.reason == FailureReason::Mismatch && r.consecutive_failures == 2
@@ -139,7 +141,7 @@ fn bad_input_gets_typed_errors() {
     let issued = plugin.issue(None, &p, None).unwrap();
     let long = secret(&"A".repeat(10 * 1024));
     assert!(matches!(
-        plugin.verify(&issued.credential, &long, &p, None),
+        plugin.verify(&issued.credential, None, &long, &p, None),
         Err(CallError::Plugin(PluginError::InvalidCode(
             CodeFormatError::TooLong
         )))
@@ -147,7 +149,7 @@ fn bad_input_gets_typed_errors() {
     let mut corrupt = issued.credential.clone();
     corrupt.truncate(corrupt.len() - 7);
     assert!(matches!(
-        plugin.verify(&corrupt, &secret("ABCDE"), &p, None),
+        plugin.verify(&corrupt, None, &secret("ABCDE"), &p, None),
         Err(CallError::Plugin(PluginError::MalformedCredential))
     ));
     assert!(matches!(
@@ -172,14 +174,17 @@ fn lockout_uses_the_host_clock() {
     let wrong = secret(other.codes[0].code.expose_secret());
     let mut cred = issued.credential;
     for _ in 0..p.free_failures {
-        cred = plugin.verify(&cred, &wrong, &p, None).unwrap().credential;
+        cred = plugin
+            .verify(&cred, None, &wrong, &p, None)
+            .unwrap()
+            .credential;
     }
     let right = secret(issued.codes[0].code.expose_secret());
-    let locked = plugin.verify(&cred, &right, &p, None).unwrap();
+    let locked = plugin.verify(&cred, None, &right, &p, None).unwrap();
     let until = clock.now() + u64::from(p.lockout_base_seconds);
     assert_eq!(locked.outcome, Outcome::Locked(Some(until)));
     clock.0.store(until, Ordering::SeqCst);
-    let ok = plugin.verify(&cred, &right, &p, None).unwrap();
+    let ok = plugin.verify(&cred, None, &right, &p, None).unwrap();
     assert_eq!(ok.outcome, Outcome::Accepted(1));
 }
 

@@ -95,12 +95,12 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
             // Locked as 0.1 left it; after the lockout, a right code works.
             assert_eq!(status.locked_until, Some(until), "{name}");
             let v = p
-                .verify(&cred, &code(&codes[3]), &pol, pep.as_ref())
+                .verify(&cred, None, &code(&codes[3]), &pol, pep.as_ref())
                 .unwrap();
             assert!(matches!(v.outcome, Outcome::Locked(_)), "{name}");
             clock.0.store(until + 1, Ordering::SeqCst);
             let v = p
-                .verify(&cred, &code(&codes[3]), &pol, pep.as_ref())
+                .verify(&cred, None, &code(&codes[3]), &pol, pep.as_ref())
                 .unwrap();
             assert!(accepted(&v.outcome), "{name}: {:?}", v.outcome);
             continue;
@@ -108,7 +108,13 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
         // A used code is refused; an unused one is accepted once.
         if let Some(&n) = used.first() {
             let v = p
-                .verify(&cred, &code(&codes[usize::from(n) - 1]), &pol, pep.as_ref())
+                .verify(
+                    &cred,
+                    None,
+                    &code(&codes[usize::from(n) - 1]),
+                    &pol,
+                    pep.as_ref(),
+                )
                 .unwrap();
             assert!(!accepted(&v.outcome), "{name}: a used code");
         }
@@ -116,6 +122,7 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
         let v = p
             .verify(
                 &cred,
+                None,
                 &code(&codes[usize::from(next) - 1]),
                 &pol,
                 pep.as_ref(),
@@ -125,6 +132,7 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
         let again = p
             .verify(
                 &v.credential,
+                None,
                 &code(&codes[usize::from(next) - 1]),
                 &pol,
                 pep.as_ref(),
@@ -138,7 +146,7 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
             let a = p.activate(&cred, &code(first), &pol, pep.as_ref()).unwrap();
             assert!(accepted(&a.outcome), "{name}");
             let old = p
-                .verify(&a.credential, &code(&codes[5]), &pol, pep.as_ref())
+                .verify(&a.credential, None, &code(&codes[5]), &pol, pep.as_ref())
                 .unwrap();
             assert!(!accepted(&old.outcome), "{name}: the replaced set is gone");
         }

@@ -61,12 +61,13 @@ fn each_misbehaviour_becomes_a_typed_error_within_its_budget() {
         ("HUGE", "oversized"),
         ("EVENTS", "oversized"),
         ("LONGCODE", "oversized"),
+        ("LONGID", "oversized"),
         ("TRAP", "trap"),
         ("STACK", "trap"),
     ] {
         let started = Instant::now();
         let err = plugin
-            .verify(b"x", &secret(code), &policy, None)
+            .verify(b"x", None, &secret(code), &policy, None)
             .unwrap_err();
         let took = started.elapsed();
         assert_eq!(err.kind(), expected, "{code}: {err:?}");
@@ -78,7 +79,9 @@ fn each_misbehaviour_becomes_a_typed_error_within_its_budget() {
     let err = plugin.import_set(set, &policy, None).unwrap_err();
     assert_eq!(err.kind(), "oversized", "{err:?}");
     // Still usable afterwards: the failures left nothing behind.
-    let ok = plugin.verify(b"x", &secret("fine"), &policy, None).unwrap();
+    let ok = plugin
+        .verify(b"x", None, &secret("fine"), &policy, None)
+        .unwrap();
     assert_eq!(ok.credential, b"x");
 }
 

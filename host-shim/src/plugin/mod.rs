@@ -41,7 +41,7 @@ use bindings::exports::authn::backup_codes::engine as wit;
 pub use wit::{
     AllauthSet, CodeFormatError, CodeOrder, CredentialStatus, Error as PluginError, Event,
     FailedEvent, FailureReason, ForeignSet, ForeignSource, HashParams, ImportError, Imported,
-    ImportedEvent, IssuedEvent, KeycloakCode, KeycloakSet, LockedEvent, Outcome, PhcCode,
+    ImportedEvent, IssuedEvent, KeycloakCode, KeycloakSet, Lock, LockedEvent, Outcome, PhcCode,
     PlainCode, Policy, Rejection, ReplacedEvent, SetRef, SetStatus, UsedCode, UsedEvent,
 };
 
@@ -122,7 +122,8 @@ impl Issued {
     }
 }
 
-/// What `activate` and `verify` return.
+/// What `activate`, `verify` and `interrupted` return: everything a host
+/// answers an attempt with, from one call.
 #[derive(Debug)]
 pub struct Verification {
     /// The credential value to store (the one passed in when nothing changed).
@@ -136,6 +137,20 @@ pub struct Verification {
     /// The new code that replaced the one just used (the policy's
     /// `replace_on_use`): shown once, never stored.
     pub replacement: Option<IssuedCode>,
+    /// The id of the set checked.
+    pub set_id: String,
+    /// Its short form.
+    pub fingerprint: String,
+    /// The active set's remaining count is at or below the low-water mark.
+    pub low: bool,
+    /// No code of the active set remains.
+    pub exhausted: bool,
+    /// Consecutive failures on the set checked, after the call.
+    pub consecutive_failures: u32,
+    /// Whether the set checked takes attempts after the call.
+    pub lock: Lock,
+    /// A wrong code was one of the replaced set's (told from the same evaluation).
+    pub replaced_set: bool,
 }
 
 /// The loaded component, ready for calls from any thread.
@@ -319,20 +334,34 @@ impl Plugin {
         self.check_code(Check::Activate, current, code, policy, pepper)
     }
 
-    /// Check a code against the active set; see the WIT `verify`.
+    /// Check a code against the active set; see the WIT `verify`. `replaced`
+    /// is the credential before its active set was replaced, if kept: a wrong
+    /// code that was one of its codes is told apart from the same evaluation.
     pub fn verify(
         &self,
         current: &[u8],
+        replaced: Option<&[u8]>,
         code: &SecretString,
         policy: &Policy,
         pepper: Option<&SecretSlice<u8>>,
     ) -> Result<Verification, CallError> {
-        self.check_code(Check::Verify, current, code, policy, pepper)
+        self.check_code(Check::Verify(replaced), current, code, policy, pepper)
+    }
+
+    /// Count a `verify` that could not finish as a failure; see the WIT
+    /// `interrupted`. No evaluation.
+    pub fn interrupted(&self, current: &[u8], policy: &Policy) -> Result<Verification, CallError> {
+        let current = current.to_vec();
+        let v = self.call(|p, s| {
+            p.authn_backup_codes_engine()
+                .call_interrupted(s, &current, *policy)
+        })?;
+        check_verification(v.map_err(CallError::Plugin)?)
     }
 
     fn check_code(
         &self,
-        which: Check,
+        which: Check<'_>,
         current: &[u8],
         code: &SecretString,
         policy: &Policy,
@@ -345,7 +374,10 @@ impl Plugin {
             let engine = p.authn_backup_codes_engine();
             match which {
                 Check::Activate => engine.call_activate(s, &current, code, *policy, pepper),
-                Check::Verify => engine.call_verify(s, &current, code, *policy, pepper),
+                Check::Verify(replaced) => {
+                    let replaced = replaced.map(<[u8]>::to_vec);
+                    engine.call_verify(s, &current, replaced.as_ref(), code, *policy, pepper)
+                }
             }
         })?;
         check_verification(v.map_err(CallError::Plugin)?)
@@ -391,11 +423,11 @@ impl Plugin {
     }
 }
 
-/// The two calls that check a typed code.
+/// The two calls that check a typed code (`verify` with the replaced credential).
 #[derive(Clone, Copy)]
-enum Check {
+enum Check<'a> {
     Activate,
-    Verify,
+    Verify(Option<&'a [u8]>),
 }
 
 fn bound(ok: bool) -> Result<(), CallError> {
@@ -409,6 +441,8 @@ fn bound(ok: bool) -> Result<(), CallError> {
 fn check_verification(v: wit::Verification) -> Result<Verification, CallError> {
     bound(v.credential.len() <= MAX_CREDENTIAL_BYTES)?;
     bound(v.events.len() <= MAX_EVENTS)?;
+    bound(v.set_id.len() <= MAX_STRING_BYTES)?;
+    bound(v.fingerprint.len() <= MAX_STRING_BYTES)?;
     let replacement = match v.replacement {
         Some(c) => {
             let code = SecretBox::new(Box::new(c.code));
@@ -426,6 +460,13 @@ fn check_verification(v: wit::Verification) -> Result<Verification, CallError> {
         remaining: v.remaining,
         events: v.events,
         replacement,
+        set_id: v.set_id,
+        fingerprint: v.fingerprint,
+        low: v.low,
+        exhausted: v.exhausted,
+        consecutive_failures: v.consecutive_failures,
+        lock: v.lock,
+        replaced_set: v.replaced_set,
     })
 }
 

@@ -1,40 +1,52 @@
-//! One typed code against a subject's credential (`verify`, `activate`): the
-//! plugin's answer, stored by compare-and-swap, with what a door needs to
-//! answer. A subject without codes is checked against its own copy of the
-//! tenant's decoy credential (kept in the store's bounded unenrolled table), so
-//! it costs the same and is locked out the same as a subject with codes.
+//! One typed code against a subject's credential (`verify`, `activate`): one
+//! read of the store (the credential and the set it replaced), one component
+//! call (one argon2 evaluation), one compare-and-swap, and everything a door
+//! answers with taken from the component's answer. A subject without codes
+//! is checked against its own copy of the tenant's decoy credential (kept in
+//! the store's bounded unenrolled table): the same cost, the same lockout. A
+//! check the engine's deadline stopped is counted as a failure
+//! (`interrupted`), so an attempt too costly to finish is never free.
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::replaced::replaces;
-use super::{MAX_SWAP_ATTEMPTS, Service, ServiceError, check_subject, event_set_id, record_events};
-use crate::plugin::{Event, FailureReason, Outcome, Verification};
+use super::replaced::{REPLACED_SET_MEMORY, replaces};
+use super::{MAX_SWAP_ATTEMPTS, Service, ServiceError, Tenant, check_subject, record_events};
+use crate::plugin::{CallError, Event, IssuedCode, Lock, Outcome, Verification};
 use crate::store::{Record, UnenrolledWrite, unenrolled_key};
 
-/// What `verify` and `activate` report.
+/// What `verify` and `activate` report: the component's answer, as a door
+/// renders it.
 #[derive(Debug)]
 pub struct Attempt {
     /// What happened.
     pub outcome: Outcome,
     /// Unused codes in the active set.
     pub remaining: u8,
-    /// The id of the set the attempt was checked against (when it was checked).
+    /// The id of the set the attempt was checked against (`None` for a
+    /// subject without codes).
     pub set_id: Option<String>,
     /// Remaining is at or below the tenant's low-water mark.
     pub low: bool,
+    /// No code of the active set remains.
+    pub exhausted: bool,
     /// Consecutive failures counted on the set after this attempt.
     pub consecutive_failures: u32,
+    /// Whether the set takes attempts after this one.
+    pub lock: Lock,
+    /// Seconds until attempts are taken again (`Retry-After`), from the
+    /// service's clock; `None` when open or locked until a new set.
+    pub retry_after: Option<u64>,
     /// A wrong code at login was one of the set the active set replaced (within
-    /// [`REPLACED_SET_MEMORY`](super::REPLACED_SET_MEMORY)): it is refused like any wrong code, and the
-    /// user can be told why.
+    /// [`REPLACED_SET_MEMORY`]), told from the same evaluation: it is refused
+    /// like any wrong code, and the user can be told why.
     pub replaced_set: bool,
     /// Events the plugin produced.
     pub events: Vec<Event>,
     /// The new code that replaced the one just used (the tenant's
     /// `replace_on_use`): show it once, then forget it.
-    pub replacement: Option<crate::plugin::IssuedCode>,
+    pub replacement: Option<IssuedCode>,
 }
 
 /// How a door answers an attempt for a subject without codes. Either way the
@@ -52,31 +64,75 @@ pub enum WithoutCodes {
     LikeEnrolled,
 }
 
-/// Where an attempt's credential lives: the subject's own, or the state of a
-/// subject without codes (a copy of the decoy credential).
+/// Which call checks the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Verify,
+    Activate,
+}
+
+/// Where an attempt's credential lives: the subject's own (with the set it
+/// replaced, when kept), or the state of a subject without codes.
 enum Holder {
-    Enrolled(Record),
-    Unenrolled { key: String, record: Option<Record> },
+    Enrolled {
+        record: Record,
+        replaced: Option<Vec<u8>>,
+    },
+    Unenrolled {
+        key: String,
+        record: Option<Record>,
+    },
+}
+
+impl Holder {
+    fn enrolled(&self) -> bool {
+        matches!(self, Self::Enrolled { .. })
+    }
+
+    /// The credential to check (a subject without codes yet: the decoy).
+    fn credential<'a>(&'a self, tenant: &'a Tenant) -> &'a [u8] {
+        match self {
+            Self::Enrolled { record, .. } => &record.credential,
+            Self::Unenrolled { record, .. } => record
+                .as_ref()
+                .map_or(tenant.decoy.as_slice(), |r| r.credential.as_slice()),
+        }
+    }
+
+    /// The credential its active set replaced, to compare a wrong code with.
+    fn replaced(&self) -> Option<&[u8]> {
+        match self {
+            Self::Enrolled { replaced, .. } => replaced.as_deref(),
+            Self::Unenrolled { .. } => None,
+        }
+    }
 }
 
 impl Service {
-    /// Where `subject`'s attempt runs: its credential, or (without codes) its
-    /// unenrolled state; `None` for an activation without codes.
+    /// Where `subject`'s attempt runs (one read); `None` for an activation
+    /// without codes.
     async fn holder(
         &self,
         tenant_id: &str,
         subject: &str,
-        activation: bool,
+        call: Call,
     ) -> Result<Option<Holder>, ServiceError> {
-        Ok(match self.store.get(tenant_id, subject).await? {
-            Some(record) => Some(Holder::Enrolled(record)),
-            None if activation => None,
-            None => {
-                let key = unenrolled_key(tenant_id, subject);
-                let record = self.store.unenrolled(tenant_id, &key).await?;
-                Some(Holder::Unenrolled { key, record })
-            }
-        })
+        let since = self.now().saturating_sub(REPLACED_SET_MEMORY);
+        Ok(
+            match self
+                .store
+                .get_with_replaced(tenant_id, subject, since)
+                .await?
+            {
+                Some((record, replaced)) => Some(Holder::Enrolled { record, replaced }),
+                None if call == Call::Activate => None,
+                None => {
+                    let key = unenrolled_key(tenant_id, subject);
+                    let record = self.store.unenrolled(tenant_id, &key).await?;
+                    Some(Holder::Unenrolled { key, record })
+                }
+            },
+        )
     }
 
     /// Store an attempt's new credential where it was read from; `false` when
@@ -93,7 +149,7 @@ impl Service {
             return Ok(true);
         }
         let written = match holder {
-            Holder::Enrolled(record) => {
+            Holder::Enrolled { record, .. } => {
                 let replaced = replaces(&v.events, Some(previous));
                 self.write(
                     tenant_id,
@@ -106,14 +162,10 @@ impl Service {
                 .await?
             }
             Holder::Unenrolled { key, record } => {
-                let failures = match v.outcome {
-                    Outcome::Rejected(r) => r.consecutive_failures,
-                    _ => 0,
-                };
                 let write = UnenrolledWrite {
                     expected: record.as_ref().map(|r| r.version),
                     credential: &v.credential,
-                    failures,
+                    failures: v.consecutive_failures,
                     now: self.now(),
                     capacity: self.tenant(tenant_id)?.unenrolled_capacity,
                 };
@@ -129,138 +181,158 @@ impl Service {
         tenant_id: &str,
         subject: &str,
         code: SecretString,
-        activation: bool,
+        call: Call,
         without_codes: WithoutCodes,
-    ) -> Result<Attempt, ServiceError> {
-        let (enrolled, answer) = self.checked(tenant_id, subject, code, activation).await;
-        if enrolled || without_codes == WithoutCodes::LikeEnrolled {
-            return answer;
-        }
-        match answer {
-            // The engine or the store failed: fail closed as for anyone.
-            Err(
-                e @ (ServiceError::Engine(_)
-                | ServiceError::Store(_)
-                | ServiceError::Contended
-                | ServiceError::Random),
-            ) => Err(e),
-            _ => Err(ServiceError::NotEnrolled),
-        }
-    }
-
-    /// Check a typed code where the subject's attempts are kept; whether the
-    /// subject has codes, and the answer.
-    async fn checked(
-        &self,
-        tenant_id: &str,
-        subject: &str,
-        code: SecretString,
-        activation: bool,
-    ) -> (bool, Result<Attempt, ServiceError>) {
-        let mut enrolled = true;
-        let answer = self
-            .check(tenant_id, subject, code, activation, &mut enrolled)
-            .await;
-        (enrolled, answer)
-    }
-
-    async fn check(
-        &self,
-        tenant_id: &str,
-        subject: &str,
-        code: SecretString,
-        activation: bool,
-        enrolled_out: &mut bool,
     ) -> Result<Attempt, ServiceError> {
         check_subject(subject)?;
         let tenant = self.tenant(tenant_id)?;
         let code = Arc::new(code);
         for _ in 0..MAX_SWAP_ATTEMPTS {
-            let policy = tenant.policy;
-            let pepper = tenant.pepper.clone();
-            let Some(holder) = self.holder(tenant_id, subject, activation).await? else {
-                let (decoy, code) = (tenant.decoy.clone(), Arc::clone(&code));
-                // Same cost as a wrong code of a real subject (its check, then
-                // the replaced set's); the results are thrown away.
+            let Some(holder) = self.holder(tenant_id, subject, call).await? else {
+                // An activation without codes: the cost of one, then refused.
+                let (decoy, code, policy) =
+                    (tenant.decoy.clone(), Arc::clone(&code), tenant.policy);
+                let pepper = tenant.pepper.clone();
                 let _ = self
                     .run(tenant_id, subject, move |p| {
-                        p.verify(&decoy, &code, &policy, pepper.as_ref())?;
-                        p.verify(&decoy, &code, &policy, pepper.as_ref())
+                        p.verify(&decoy, None, &code, &policy, pepper.as_ref())
                     })
                     .await;
                 return Err(ServiceError::NotEnrolled);
             };
-            *enrolled_out = matches!(holder, Holder::Enrolled(_));
-            let (credential, enrolled) = match &holder {
-                Holder::Enrolled(r) => (r.credential.clone(), true),
-                Holder::Unenrolled { record, .. } => (
-                    record
-                        .as_ref()
-                        .map_or_else(|| tenant.decoy.clone(), |r| r.credential.clone()),
-                    false,
-                ),
+            let enrolled = holder.enrolled();
+            let told = |answer: Result<Attempt, ServiceError>| {
+                if enrolled || without_codes == WithoutCodes::LikeEnrolled {
+                    return answer;
+                }
+                match answer {
+                    // The engine or the store failed: fail closed as for anyone.
+                    Err(
+                        e @ (ServiceError::Engine(_)
+                        | ServiceError::Store(_)
+                        | ServiceError::Contended
+                        | ServiceError::Random),
+                    ) => Err(e),
+                    _ => Err(ServiceError::NotEnrolled),
+                }
             };
-            let typed = Arc::clone(&code);
-            let input = credential.clone();
-            let v = self
-                .run(tenant_id, subject, move |p| {
-                    if activation {
-                        p.activate(&input, &typed, &policy, pepper.as_ref())
-                    } else {
-                        p.verify(&input, &typed, &policy, pepper.as_ref())
-                    }
-                })
-                .await?;
-            let now = self.now();
+            let v = match self.check(tenant_id, subject, &code, call, &holder).await {
+                Ok(v) => v,
+                Err(ServiceError::Engine(CallError::Timeout)) if call == Call::Verify => {
+                    self.count_interrupted(tenant_id, subject).await;
+                    return told(Err(ServiceError::Engine(CallError::Timeout)));
+                }
+                Err(e) => return told(Err(e)),
+            };
             if self
-                .store_attempt(tenant_id, subject, &holder, &v, &credential)
+                .store_attempt(tenant_id, subject, &holder, &v, holder.credential(tenant))
                 .await?
             {
                 if enrolled {
                     record_events(tenant_id, &v.events);
                 }
-                let outcome_kind = match v.outcome {
-                    Outcome::Accepted(_) => "accepted",
-                    Outcome::Rejected(_) => "rejected",
-                    Outcome::Locked(_) => "locked",
-                    Outcome::Exhausted => "exhausted",
-                };
-                metrics::counter!("backup_codes_attempts_total", "outcome" => outcome_kind, "activation" => if activation { "true" } else { "false" }).increment(1);
-                let consecutive_failures = match v.outcome {
-                    Outcome::Rejected(r) => r.consecutive_failures,
-                    Outcome::Accepted(_) => 0,
-                    // Nothing was checked: the count is the stored one.
-                    Outcome::Locked(_) | Outcome::Exhausted => {
-                        let stored = v.credential.clone();
-                        self.run(tenant_id, subject, move |p| p.status(&stored, &policy))
-                            .await
-                            .map_or(0, |s| s.consecutive_failures)
-                    }
-                };
-                // A subject without codes has no replaced set: the decoy is
-                // checked instead, at the same cost (and a read of the same table).
-                let replaced_set = match v.outcome {
-                    Outcome::Rejected(r) if !activation && r.reason == FailureReason::Mismatch => {
-                        self.of_replaced_set(tenant_id, subject, tenant, &code, now)
-                            .await
-                            && enrolled
-                    }
-                    _ => false,
-                };
-                return Ok(Attempt {
-                    outcome: v.outcome,
-                    remaining: v.remaining,
-                    set_id: event_set_id(&v.events).filter(|_| enrolled),
-                    low: v.remaining <= tenant.policy.low_water,
-                    consecutive_failures,
-                    replaced_set,
-                    events: if enrolled { v.events } else { Vec::new() },
-                    replacement: v.replacement,
-                });
+                count_attempt(&v.outcome, call);
+                return told(Ok(self.answered(v, enrolled)));
             }
             metrics::counter!("backup_codes_store_conflicts_total").increment(1);
         }
         Err(ServiceError::Contended)
+    }
+
+    /// The one component call of an attempt.
+    async fn check(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        code: &Arc<SecretString>,
+        call: Call,
+        holder: &Holder,
+    ) -> Result<Verification, ServiceError> {
+        let tenant = self.tenant(tenant_id)?;
+        let (policy, pepper) = (tenant.policy, tenant.pepper.clone());
+        let (input, typed) = (holder.credential(tenant).to_vec(), Arc::clone(code));
+        let replaced = holder.replaced().map(<[u8]>::to_vec);
+        self.run(tenant_id, subject, move |p| match call {
+            Call::Activate => p.activate(&input, &typed, &policy, pepper.as_ref()),
+            Call::Verify => p.verify(
+                &input,
+                replaced.as_deref(),
+                &typed,
+                &policy,
+                pepper.as_ref(),
+            ),
+        })
+        .await
+    }
+
+    /// Count a verify the engine's deadline stopped as a failure of the set
+    /// it was checking (no evaluation), so it cannot be repeated for free.
+    /// Best effort: a store or engine failure here is logged, the attempt
+    /// already failed closed.
+    async fn count_interrupted(&self, tenant_id: &str, subject: &str) {
+        let Ok(tenant) = self.tenant(tenant_id) else {
+            return;
+        };
+        for _ in 0..MAX_SWAP_ATTEMPTS {
+            let holder = match self.holder(tenant_id, subject, Call::Verify).await {
+                Ok(Some(h)) => h,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not count an interrupted attempt");
+                    return;
+                }
+            };
+            let (input, policy) = (holder.credential(tenant).to_vec(), tenant.policy);
+            let counted = self
+                .run(tenant_id, subject, move |p| p.interrupted(&input, &policy))
+                .await;
+            let v = match counted {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not count an interrupted attempt");
+                    return;
+                }
+            };
+            match self
+                .store_attempt(tenant_id, subject, &holder, &v, holder.credential(tenant))
+                .await
+            {
+                Ok(true) => {
+                    if holder.enrolled() {
+                        record_events(tenant_id, &v.events);
+                    }
+                    count_attempt(&v.outcome, Call::Verify);
+                    return;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "could not count an interrupted attempt");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The door's view of the component's answer (a subject without codes
+    /// shows nothing of its decoy).
+    fn answered(&self, v: Verification, enrolled: bool) -> Attempt {
+        let now = u64::try_from(self.now()).unwrap_or(0);
+        Attempt {
+            outcome: v.outcome,
+            remaining: v.remaining,
+            set_id: enrolled.then_some(v.set_id),
+            low: v.low && enrolled,
+            exhausted: v.exhausted,
+            consecutive_failures: v.consecutive_failures,
+            lock: v.lock,
+            retry_after: match v.lock {
+                Lock::Until(until) => Some(until.saturating_sub(now).max(1)),
+                Lock::Open | Lock::Permanent => None,
+            },
+            replaced_set: v.replaced_set && enrolled,
+            events: if enrolled { v.events } else { Vec::new() },
+            replacement: v.replacement,
+        }
     }
 
     /// Check a code typed at login; a subject without codes is answered
@@ -271,8 +343,14 @@ impl Service {
         subject: &str,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, false, WithoutCodes::NotEnrolled)
-            .await
+        self.attempt(
+            tenant,
+            subject,
+            code,
+            Call::Verify,
+            WithoutCodes::NotEnrolled,
+        )
+        .await
     }
 
     /// Check a code typed at login, answering a subject without codes
@@ -283,8 +361,14 @@ impl Service {
         subject: &str,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, false, WithoutCodes::LikeEnrolled)
-            .await
+        self.attempt(
+            tenant,
+            subject,
+            code,
+            Call::Verify,
+            WithoutCodes::LikeEnrolled,
+        )
+        .await
     }
 
     /// Check a code of the pending set, which then becomes active.
@@ -294,7 +378,29 @@ impl Service {
         subject: &str,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(tenant, subject, code, true, WithoutCodes::NotEnrolled)
-            .await
+        self.attempt(
+            tenant,
+            subject,
+            code,
+            Call::Activate,
+            WithoutCodes::NotEnrolled,
+        )
+        .await
     }
+}
+
+fn count_attempt(outcome: &Outcome, call: Call) {
+    let kind = match outcome {
+        Outcome::Accepted(_) => "accepted",
+        Outcome::Rejected(_) => "rejected",
+        Outcome::Locked(_) => "locked",
+        Outcome::Exhausted => "exhausted",
+    };
+    let activation = if call == Call::Activate {
+        "true"
+    } else {
+        "false"
+    };
+    metrics::counter!("backup_codes_attempts_total", "outcome" => kind, "activation" => activation)
+        .increment(1);
 }

@@ -116,5 +116,6 @@ pub fn reason_name(reason: FailureReason) -> &'static str {
         FailureReason::Mismatch => "mismatch",
         FailureReason::AlreadyUsed => "already_used",
         FailureReason::WrongNumber => "wrong_number",
+        FailureReason::Interrupted => "interrupted",
     }
 }

@@ -12,7 +12,7 @@ mod bindings {
 
     use exports::authn::backup_codes::engine::{
         CodeOrder, CredentialStatus, Error, Event, ForeignSet, Guest, HashParams, Imported,
-        Issuance, IssuedCode, Outcome, Policy, SetRef, Verification,
+        Issuance, IssuedCode, Lock, Outcome, Policy, SetRef, Verification,
     };
 
     struct Hostile;
@@ -69,11 +69,17 @@ mod bindings {
             policy: Policy,
             pepper: Option<Vec<u8>>,
         ) -> Result<Verification, Error> {
-            Self::verify(current, code, policy, pepper)
+            Self::verify(current, None, code, policy, pepper)
+        }
+
+        fn interrupted(_current: Vec<u8>, _policy: Policy) -> Result<Verification, Error> {
+            // Refused: the host must still have failed the attempt closed.
+            Err(Error::MalformedCredential)
         }
 
         fn verify(
             current: Vec<u8>,
+            _replaced: Option<Vec<u8>>,
             code: String,
             _policy: Policy,
             _pepper: Option<Vec<u8>>,
@@ -81,6 +87,7 @@ mod bindings {
             let mut events = Vec::new();
             let mut credential = current;
             let mut replacement = None;
+            let mut set_id = String::from("HOSTILE");
             match code.as_str() {
                 "LOOP" => loop {
                     std::hint::black_box(&credential);
@@ -108,6 +115,7 @@ mod bindings {
                         code: "X".repeat(1 << 20),
                     });
                 }
+                "LONGID" => set_id = "X".repeat(1 << 20),
                 "TRAP" => panic!("hostile plugin traps on purpose"),
                 "STACK" => {
                     std::hint::black_box(recurse(0));
@@ -120,6 +128,13 @@ mod bindings {
                 remaining: 1,
                 events,
                 replacement,
+                set_id,
+                fingerprint: "HOST".into(),
+                low: false,
+                exhausted: false,
+                consecutive_failures: 0,
+                lock: Lock::Open,
+                replaced_set: false,
             })
         }
 

@@ -20,7 +20,9 @@ pub fn format_message(t: &Tr, f: CodeFormatError) -> String {
 pub fn rejection_message(t: &Tr, reason: FailureReason, replaced_set: bool, note: &str) -> String {
     let first = match reason {
         FailureReason::Mismatch if replaced_set => "reject-replaced-set",
-        FailureReason::Mismatch => "reject-mismatch",
+        // An interrupted check is answered as unavailable, never with this
+        // page; were it shown, it reads as any wrong code.
+        FailureReason::Mismatch | FailureReason::Interrupted => "reject-mismatch",
         FailureReason::AlreadyUsed => "reject-already-used",
         FailureReason::WrongNumber => "reject-wrong-number",
     };
@@ -30,7 +32,7 @@ pub fn rejection_message(t: &Tr, reason: FailureReason, replaced_set: bool, note
 /// The sentence for a code that did not confirm a new set, with the attempts note.
 pub fn activation_message(t: &Tr, reason: FailureReason, note: &str) -> String {
     let first = match reason {
-        FailureReason::Mismatch => "activate-mismatch",
+        FailureReason::Mismatch | FailureReason::Interrupted => "activate-mismatch",
         FailureReason::AlreadyUsed | FailureReason::WrongNumber => "activate-other",
     };
     format!("{} {note}", t.msg(first))
