@@ -159,6 +159,8 @@ pub struct Plugin {
     config: PluginConfig,
     clock: Arc<dyn Clock>,
     sha256: [u8; 32],
+    /// Fuel every call used, when metered ([`PluginConfig::meter_fuel`]).
+    fuel: std::sync::atomic::AtomicU64,
     _ticker: Ticker,
 }
 
@@ -221,6 +223,7 @@ impl Plugin {
             pre,
             clock,
             sha256: digest,
+            fuel: std::sync::atomic::AtomicU64::new(0),
             _ticker: Ticker::start(engine),
             config,
         })
@@ -229,6 +232,12 @@ impl Plugin {
     /// The runtime settings it was loaded with.
     pub fn config(&self) -> &PluginConfig {
         &self.config
+    }
+
+    /// Fuel all calls used so far (0 unless [`PluginConfig::meter_fuel`]):
+    /// wasm operators executed, deterministic, so work can be counted.
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// SHA-256 of the loaded component.
@@ -273,10 +282,18 @@ impl Plugin {
         store.limiter(|state| &mut state.limits);
         let ticks = self.config.call_timeout.as_millis() / TICK.as_millis();
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        if self.config.meter_fuel {
+            store.set_fuel(u64::MAX).map_err(|_| CallError::Trap)?;
+        }
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|instance| f(&instance, &mut store));
+        if self.config.meter_fuel {
+            let used = u64::MAX - store.get_fuel().unwrap_or(u64::MAX);
+            self.fuel
+                .fetch_add(used, std::sync::atomic::Ordering::Relaxed);
+        }
         result.map_err(|e| classify(&e, store.data().limits.denied))
     }
 

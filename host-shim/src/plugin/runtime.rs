@@ -44,6 +44,11 @@ pub struct PluginConfig {
     /// `max_concurrent` x what one call touches (argon2's memory + ~2 MiB).
     /// 0 returns everything to the kernel after each call.
     pub keep_resident: usize,
+    /// Count the work every call does in wasmtime fuel (one unit per wasm
+    /// operator, deterministic), summed in [`super::Plugin::fuel_used`]: for
+    /// benchmarks that count argon2 evaluations per request. Off in service
+    /// (metering slows the component down).
+    pub meter_fuel: bool,
 }
 
 impl Default for PluginConfig {
@@ -71,6 +76,7 @@ impl From<&PluginSettings> for PluginConfig {
                 .as_deref()
                 .and_then(|h| crate::config::parse_sha256(h).ok()),
             keep_resident: s.keep_resident_mib.saturating_mul(1 << 20),
+            meter_fuel: false,
         }
     }
 }
@@ -181,6 +187,7 @@ pub fn engine_config(config: &PluginConfig) -> Result<Config, LoadError> {
     let mut c = Config::new();
     c.epoch_interruption(true);
     c.wasm_simd(true);
+    c.consume_fuel(config.meter_fuel);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(config.max_concurrent)
         .total_memories(config.max_concurrent)
