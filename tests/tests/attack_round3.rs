@@ -276,6 +276,47 @@ async fn one_subject_holds_one_engine_slot_at_most() {
     assert!(statuses.contains(&503), "{statuses:?}");
 }
 
+/// Item 1: an attempt the engine's deadline stops counts toward lockout, so
+/// a set too costly to check cannot be tried again and again for free.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_that_times_out_counts_toward_lockout() {
+    let env = env(|c| c.plugin.call_timeout_ms = 50).await;
+    let service = &env.shim.state.service;
+    service
+        .import(TENANT, "sloth", supabase(&[phc(57_344, 16, 1)]))
+        .await
+        .unwrap();
+    let token = || env.idp.token(Alg::Hs256, "sloth");
+    let wrong = "abcd-efgh-jkmn-pqrs";
+    for i in 1..=5 {
+        let r = env
+            .api
+            .verify(TENANT, "sloth", &token(), wrong)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "attempt {i}: {}",
+            r.text
+        );
+    }
+    let r = env
+        .api
+        .verify(TENANT, "sloth", &token(), wrong)
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["result"], "locked", "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    let trail = service.store().audit_trail(TENANT, "sloth").await.unwrap();
+    let interrupted = trail
+        .iter()
+        .filter(|a| a.kind == "failed" && a.detail.contains("interrupted"))
+        .count();
+    assert_eq!(interrupted, 5, "{trail:?}");
+}
+
 /// Item 4: the REST second factor answers a user without codes exactly as
 /// one with codes (mismatch x5, then locked), and naming many such users
 /// keeps at most `limits.unenrolled_subjects_per_tenant` rows.
