@@ -285,6 +285,7 @@ fn verification_out(v: engine::Verification) -> wit::Verification {
         fingerprint: v.fingerprint,
         low: v.low,
         exhausted: v.exhausted,
+        next_number: v.next_number,
         consecutive_failures: v.consecutive_failures,
         lock: match v.lock {
             engine::Lock::Open => wit::Lock::Open,
@@ -358,12 +359,14 @@ impl wit::Guest for Plugin {
 
     fn activate(
         current: wit::Credential,
+        set_id: Option<String>,
         mut code: String,
         policy: wit::Policy,
         mut pepper: Option<Vec<u8>>,
     ) -> Result<wit::Verification, wit::Error> {
         let result = engine::activate(
             &current,
+            set_id.as_deref(),
             &code,
             &policy_in(policy),
             pepper.as_deref(),

@@ -146,6 +146,8 @@ enum Target {
 struct Typing<'a> {
     current: &'a [u8],
     replaced: Option<&'a [u8]>,
+    /// At activation: the id of the pending set the user was shown.
+    expected_set: Option<&'a str>,
     code: &'a str,
     policy: &'a Policy,
     pepper: Option<&'a [u8]>,
@@ -162,6 +164,7 @@ struct Done {
 /// Prove the pending set was saved; see the WIT `engine.activate`.
 pub fn activate<R: CryptoRng + ?Sized>(
     current: &[u8],
+    set_id: Option<&str>,
     code: &str,
     policy: &Policy,
     pepper: Option<&[u8]>,
@@ -171,6 +174,7 @@ pub fn activate<R: CryptoRng + ?Sized>(
     let typing = Typing {
         current,
         replaced: None,
+        expected_set: set_id,
         code,
         policy,
         pepper,
@@ -195,6 +199,7 @@ pub fn verify<R: CryptoRng + ?Sized>(
     let typing = Typing {
         current,
         replaced,
+        expected_set: None,
         code,
         policy,
         pepper,
@@ -325,6 +330,9 @@ fn answer(
         fingerprint: checked.map(CodeSet::fingerprint).unwrap_or_default(),
         low: active.is_some_and(|_| remaining <= policy.low_water),
         exhausted: active.is_some_and(|_| remaining == 0),
+        next_number: active
+            .filter(|a| policy.order == CodeOrder::Numbered || check::in_order(a))
+            .and_then(CodeSet::next_number),
         consecutive_failures: checked.map_or(0, |s| s.failures),
         lock,
         replaced_set: done.replaced_set,
@@ -350,6 +358,7 @@ fn attempt<R: CryptoRng + ?Sized>(
     let Typing {
         current,
         replaced,
+        expected_set,
         code,
         policy,
         pepper,
@@ -365,6 +374,10 @@ fn attempt<R: CryptoRng + ?Sized>(
         Target::Active => Error::NoActiveSet,
         Target::Pending => Error::NoPendingSet,
     })?;
+    // Only the set the user was shown: a stale page changes nothing.
+    if expected_set.is_some_and(|id| id != set.id_text()) {
+        return Err(Error::NoPendingSet);
+    }
     let typed = check::read(set, code).map_err(Error::InvalidCode)?;
     // Another system's digests were made without this host's pepper.
     let pepper = if set.scheme.is_legacy() { None } else { pepper };

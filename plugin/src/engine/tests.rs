@@ -48,7 +48,7 @@ fn activate(
     pepper: Option<&[u8]>,
     now: u64,
 ) -> Result<Verification, Error> {
-    super::activate(current, code, p, pepper, &mut rng(0), now)
+    super::activate(current, None, code, p, pepper, &mut rng(0), now)
 }
 
 fn evaluations() -> u64 {

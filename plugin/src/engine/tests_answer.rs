@@ -192,6 +192,7 @@ fn activation_answers_for_the_set_it_activates() {
     let first = issue(None, &p, None, &mut rng(1), T0).unwrap();
     let v = activate(
         &first.credential,
+        None,
         &codes(&first)[0],
         &p,
         None,
@@ -200,8 +201,25 @@ fn activation_answers_for_the_set_it_activates() {
     )
     .unwrap();
     let pending = issue(Some(&v.credential), &p, None, &mut rng(2), T0).unwrap();
+    // Another set's id (a stale page): refused before anything is read.
+    let before = evaluations();
+    assert_eq!(
+        activate(
+            &pending.credential,
+            Some(&first.set_id),
+            &codes(&pending)[3],
+            &p,
+            None,
+            &mut rng(0),
+            T0,
+        )
+        .unwrap_err(),
+        Error::NoPendingSet
+    );
+    assert_eq!(evaluations(), before);
     let wrong = activate(
         &pending.credential,
+        Some(&pending.set_id),
         &codes(&first)[1],
         &p,
         None,
@@ -216,6 +234,7 @@ fn activation_answers_for_the_set_it_activates() {
     );
     let done = activate(
         &wrong.credential,
+        Some(&pending.set_id),
         &codes(&pending)[3],
         &p,
         None,

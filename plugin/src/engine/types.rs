@@ -199,6 +199,8 @@ pub struct Verification {
     pub low: bool,
     /// No code of the active set remains.
     pub exhausted: bool,
+    /// The code number to ask for next, when codes are used in order.
+    pub next_number: Option<u8>,
     /// Consecutive failures on the set checked, after the call.
     pub consecutive_failures: u32,
     /// Whether the set checked takes attempts after the call.

@@ -65,6 +65,7 @@ mod bindings {
 
         fn activate(
             current: Vec<u8>,
+            _set_id: Option<String>,
             code: String,
             policy: Policy,
             pepper: Option<Vec<u8>>,
@@ -132,6 +133,7 @@ mod bindings {
                 fingerprint: "HOST".into(),
                 low: false,
                 exhausted: false,
+                next_number: None,
                 consecutive_failures: 0,
                 lock: Lock::Open,
                 replaced_set: false,
