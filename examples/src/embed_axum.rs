@@ -39,7 +39,11 @@ async fn remaining(
     State(app): State<AppState>,
     Path(user): Path<String>,
 ) -> Json<serde_json::Value> {
-    let body = match app.backup_codes.status(server::DEMO_TENANT, &user).await {
+    let status = match app.backup_codes.subject(server::DEMO_TENANT, &user) {
+        Ok(who) => app.backup_codes.status(&who).await,
+        Err(e) => Err(e),
+    };
+    let body = match status {
         Ok(s) => serde_json::json!({
             "user": user,
             "remaining": s.active.as_ref().map(|a| a.remaining),

@@ -87,6 +87,47 @@ mod layering {
         assert!(checked > 20, "{checked} files checked");
     }
 
+    /// The doors (`http/`) reach codes, attempts, the rate limit per subject
+    /// and the single-use marks only through the service: none calls the
+    /// store, a rate limiter per subject or a subject check of its own, so a
+    /// new door cannot forget one. (`Mark`s are typed and spent through
+    /// `Service::spend`; per-address limits stay a layer of `http`.)
+    #[test]
+    fn doors_go_through_the_service() {
+        let http = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut all = Vec::new();
+        files(&http, &mut all);
+        let forbidden = [
+            ".store()",
+            "crate::store::Store",
+            "use_token",
+            "token_used",
+            "check_subject",
+            "per_subject",
+            "SubjectRates",
+            "get_current_timestamp",
+        ];
+        let mut checked = 0;
+        for path in all {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for needle in forbidden {
+                    assert!(
+                        !line.contains(needle),
+                        "{}:{}: a door uses {needle} itself",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "{checked} files checked");
+    }
+
     /// One concern per file keeps files short: a file of more than 600 lines
     /// says in its header (`//!`) why it is longer ("Longer than").
     #[test]

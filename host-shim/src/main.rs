@@ -198,9 +198,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (config, _) = with_demo(config)?;
             init_logging(&config);
             let state = server::build(&config).await.context("starting the shim")?;
+            let subject = state
+                .service
+                .subject(&who.tenant, &who.subject)
+                .with_context(|| format!("tenant {:?}, subject {:?}", who.tenant, who.subject))?;
             let issued = state
                 .service
-                .issue(&who.tenant, &who.subject)
+                .issue(&subject)
                 .await
                 .with_context(|| format!("issuing codes for {}", who.subject))?;
             println!(
@@ -224,9 +228,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (config, _) = with_demo(config)?;
             init_logging(&config);
             let state = server::build(&config).await.context("starting the shim")?;
+            let subject = state
+                .service
+                .subject(&who.tenant, &who.subject)
+                .with_context(|| format!("tenant {:?}, subject {:?}", who.tenant, who.subject))?;
             let s = state
                 .service
-                .status(&who.tenant, &who.subject)
+                .status(&subject)
                 .await
                 .with_context(|| format!("reading the status of {}", who.subject))?;
             print_json(&StatusBody::from(&s))
@@ -344,10 +352,13 @@ async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Re
     let state = server::build(&config).await.context("starting the shim")?;
     let service = &state.service;
     let who = &args.who;
+    let subject = service
+        .subject(&who.tenant, &who.subject)
+        .with_context(|| format!("tenant {:?}, subject {:?}", who.tenant, who.subject))?;
     let result = if activation {
-        service.activate(&who.tenant, &who.subject, code).await
+        service.activate(&subject, None, code).await
     } else {
-        service.verify(&who.tenant, &who.subject, code).await
+        service.verify(&subject, code).await
     };
     let a = result?;
     print_json(&AttemptBody::from(&a))?;

@@ -355,7 +355,8 @@ pub async fn build_with_clock(
         }
     }
     Ok(AppState::new(
-        Service::new(plugin, store, tenants, clock),
+        Service::new(plugin, store, tenants, clock)
+            .with_subject_rate(config.limits.per_subject_per_minute),
         auth,
         providers,
         config,
@@ -372,7 +373,8 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.rates.shrink();
-            let now = i64::try_from(SystemClock.now()).unwrap_or(i64::MAX);
+            state.service.shrink();
+            let now = state.service.now();
             if let Err(e) = state.service.store().purge_tokens(now).await {
                 tracing::warn!(error = %e, "purging expired token ids failed");
             }

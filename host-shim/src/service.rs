@@ -17,25 +17,26 @@ use secrecy::SecretSlice;
 use serde_json::json;
 
 use crate::plugin::{CallError, Clock, Event, Issued, Plugin, PluginError, Policy};
-use crate::store::{AuditRecord, Effects, Store, StoreError};
+use crate::store::{AuditRecord, Effects, Mark, Store, StoreError};
 
 mod attempt;
 mod describe;
+mod ids;
 mod import;
 mod lanes;
 mod outbox;
+mod rates;
 mod replaced;
 
 pub use self::attempt::{Attempt, WithoutCodes};
 pub use self::describe::{audit_records, describe, reason_name, refusal_text, source_name};
+pub use self::ids::{MAX_SUBJECT_BYTES, Subject, SubjectId, TenantId};
 pub use self::import::ImportOutcome;
 
 pub use self::outbox::{OutboxSignals, REQUEST_ID, Route, routes as webhook_routes};
 pub use self::replaced::REPLACED_SET_MEMORY;
 use self::replaced::replaces;
 
-/// Longest subject id accepted, in bytes.
-pub const MAX_SUBJECT_BYTES: usize = 255;
 /// Compare-and-swap attempts before giving up with [`ServiceError::Contended`].
 pub const MAX_SWAP_ATTEMPTS: usize = 64;
 
@@ -99,6 +100,10 @@ pub enum ServiceError {
     /// was written.
     #[error("the random source failed")]
     Random,
+    /// Too many attempts for this subject (every door counts together);
+    /// try again after the duration.
+    #[error("too many attempts for this subject; retry later")]
+    RateLimited(Duration),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -124,6 +129,8 @@ pub struct Service {
     slots: Arc<tokio::sync::Semaphore>,
     /// One slot at a time per subject.
     lanes: Arc<lanes::SubjectLanes>,
+    /// Attempts per minute per subject, whichever door.
+    rates: rates::SubjectRates,
     queue_timeout: Duration,
     outbox: Arc<OutboxSignals>,
 }
@@ -135,17 +142,6 @@ impl std::fmt::Debug for Service {
             .field("backend", &self.store.backend())
             .finish_non_exhaustive()
     }
-}
-
-/// Check a subject id.
-pub fn check_subject(subject: &str) -> Result<(), ServiceError> {
-    if subject.is_empty()
-        || subject.len() > MAX_SUBJECT_BYTES
-        || subject.chars().any(char::is_control)
-    {
-        return Err(ServiceError::InvalidSubject);
-    }
-    Ok(())
 }
 
 fn record_events(tenant: &str, events: &[Event]) {
@@ -170,6 +166,7 @@ impl Service {
             queue_timeout: plugin.config().queue_timeout,
             slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             lanes: Arc::default(),
+            rates: rates::SubjectRates::new(u32::MAX),
             plugin,
             store,
             tenants,
@@ -177,9 +174,47 @@ impl Service {
         }
     }
 
-    /// The store (for readiness checks and tests).
+    /// The same service with `per_minute` attempts per subject (the
+    /// configuration's `limits.per_subject_per_minute`; unlimited otherwise).
+    #[must_use]
+    pub fn with_subject_rate(mut self, per_minute: u32) -> Self {
+        self.rates = rates::SubjectRates::new(per_minute);
+        self
+    }
+
+    /// The store, for operator commands and white-box tests; doors go
+    /// through the service's operations, marks and readiness instead.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Is the store reachable (`/readyz`)?
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Spend a single-use mark until `expires_at`: `true` the first time,
+    /// `false` for a replay, on every instance sharing the store.
+    pub async fn spend(&self, mark: Mark<'_>, expires_at: i64) -> Result<bool, ServiceError> {
+        Ok(self.store.spend(mark, expires_at).await?)
+    }
+
+    /// Has a single-use mark been spent?
+    pub async fn spent(&self, mark: Mark<'_>) -> Result<bool, ServiceError> {
+        Ok(self.store.spent(mark).await?)
+    }
+
+    /// Forget per-subject allowances that are full again (bounds memory).
+    pub fn shrink(&self) {
+        self.rates.shrink();
+    }
+
+    /// Count an attempt (a typed code) for `subject`, whichever door.
+    fn admit(&self, subject: &Subject) -> Result<(), ServiceError> {
+        self.rates.check(subject).map_err(|wait| {
+            metrics::counter!("backup_codes_rate_limited_total").increment(1);
+            ServiceError::RateLimited(wait)
+        })
     }
 
     /// The loaded plugin.
@@ -233,7 +268,23 @@ impl Service {
         self.tenants.contains_key(id)
     }
 
-    fn now(&self) -> i64 {
+    /// The tenant named `raw` ([`ServiceError::UnknownTenant`] unless configured).
+    pub fn tenant_id(&self, raw: &str) -> Result<TenantId, ServiceError> {
+        if self.tenants.contains_key(raw) {
+            Ok(TenantId::known(raw))
+        } else {
+            Err(ServiceError::UnknownTenant)
+        }
+    }
+
+    /// A subject of a configured tenant, both names checked once.
+    pub fn subject(&self, tenant: &str, subject: &str) -> Result<Subject, ServiceError> {
+        self.tenant_id(tenant)?.subject(subject)
+    }
+
+    /// The service's clock (Unix seconds): every `now` of every door, lockout
+    /// answers and `Retry-After` included.
+    pub fn now(&self) -> i64 {
         i64::try_from(self.clock.now()).unwrap_or(i64::MAX)
     }
 
@@ -286,18 +337,15 @@ impl Service {
     }
 
     /// Issue a new set (or a pending replacement for the current one).
-    pub async fn issue(&self, tenant_id: &str, subject: &str) -> Result<Issued, ServiceError> {
-        self.issue_as(tenant_id, subject, IssueMode::Replace).await
+    pub async fn issue(&self, who: &Subject) -> Result<Issued, ServiceError> {
+        self.issue_as(who, IssueMode::Replace).await
     }
 
     /// Issue a new set; with [`IssueMode::First`] only when no set is active.
-    pub async fn issue_as(
-        &self,
-        tenant_id: &str,
-        subject: &str,
-        mode: IssueMode,
-    ) -> Result<Issued, ServiceError> {
-        check_subject(subject)?;
+    /// Not an attempt: it does not count toward the subject's allowance (the
+    /// IdP authorises each issue; the step allows a few per flow).
+    pub async fn issue_as(&self, who: &Subject, mode: IssueMode) -> Result<Issued, ServiceError> {
+        let (tenant_id, subject) = who.names();
         let tenant = self.tenant(tenant_id)?;
         for _ in 0..MAX_SWAP_ATTEMPTS {
             let current = self.store.get(tenant_id, subject).await?;
@@ -345,10 +393,9 @@ impl Service {
     /// Describe a subject's credential.
     pub async fn status(
         &self,
-        tenant_id: &str,
-        subject: &str,
+        who: &Subject,
     ) -> Result<crate::plugin::CredentialStatus, ServiceError> {
-        check_subject(subject)?;
+        let (tenant_id, subject) = who.names();
         let tenant = self.tenant(tenant_id)?;
         let record = self
             .store
@@ -363,9 +410,8 @@ impl Service {
     }
 
     /// Remove a subject's backup codes.
-    pub async fn delete(&self, tenant_id: &str, subject: &str) -> Result<(), ServiceError> {
-        check_subject(subject)?;
-        self.tenant(tenant_id)?;
+    pub async fn delete(&self, who: &Subject) -> Result<(), ServiceError> {
+        let (tenant_id, subject) = who.names();
         let audit = AuditRecord {
             at: self.now(),
             kind: "deleted".into(),

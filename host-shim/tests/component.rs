@@ -82,7 +82,7 @@ fn issue_activate_verify_once_and_wrong_code() {
 
     let code = |i: usize| secret(issued.codes[i].code.expose_secret());
     let activated = plugin
-        .activate(&issued.credential, &code(0), &p, None)
+        .activate(&issued.credential, None, &code(0), &p, None)
         .unwrap();
     assert_eq!(activated.outcome, Outcome::Accepted(1));
 

@@ -194,7 +194,10 @@ async fn imported_sets_are_bounded_by_what_one_attempt_may_cost() {
     for (i, (name, codes, why)) in refused.into_iter().enumerate() {
         let subject = format!("hostile-{i}");
         let e = service
-            .import(TENANT, &subject, supabase(&codes))
+            .import(
+                &service.subject(TENANT, &subject).unwrap(),
+                supabase(&codes),
+            )
             .await
             .expect_err(name);
         let text = e.to_string();
@@ -216,7 +219,10 @@ async fn imported_sets_are_bounded_by_what_one_attempt_may_cost() {
         ("largest", vec![phc(57_344, 16, 4)]),
         ("supabase-default", phcs(10, 19_456, 2, 1)),
     ] {
-        match service.import(TENANT, subject, supabase(&codes)).await {
+        match service
+            .import(&service.subject(TENANT, subject).unwrap(), supabase(&codes))
+            .await
+        {
             Ok(ImportOutcome::Imported(_)) => {}
             other => panic!("{subject}: {other:?}"),
         }
@@ -235,7 +241,10 @@ async fn one_subject_holds_one_engine_slot_at_most() {
     let service = &env.shim.state.service;
     // About 0.4 to 1 s per attempt: the largest accepted verify.
     let costly = supabase(&[phc(57_344, 16, 1)]);
-    service.import(TENANT, "slowpoke", costly).await.unwrap();
+    service
+        .import(&service.subject(TENANT, "slowpoke").unwrap(), costly)
+        .await
+        .unwrap();
     let codes = env.enrol("bystander").await;
 
     let hostile: Vec<_> = (0..8)
@@ -283,7 +292,10 @@ async fn an_attempt_that_times_out_counts_toward_lockout() {
     let env = env(|c| c.plugin.call_timeout_ms = 50).await;
     let service = &env.shim.state.service;
     service
-        .import(TENANT, "sloth", supabase(&[phc(57_344, 16, 1)]))
+        .import(
+            &service.subject(TENANT, "sloth").unwrap(),
+            supabase(&[phc(57_344, 16, 1)]),
+        )
         .await
         .unwrap();
     let token = || env.idp.token(Alg::Hs256, "sloth");

@@ -143,7 +143,9 @@ fn credentials_written_by_0_1_are_read_and_checked_as_before() {
         let pending: Vec<String> = serde_json::from_value(case["pending_codes"].clone()).unwrap();
         if let Some(first) = pending.first() {
             assert!(status.pending.is_some(), "{name}");
-            let a = p.activate(&cred, &code(first), &pol, pep.as_ref()).unwrap();
+            let a = p
+                .activate(&cred, None, &code(first), &pol, pep.as_ref())
+                .unwrap();
             assert!(accepted(&a.outcome), "{name}");
             let old = p
                 .verify(&a.credential, None, &code(&codes[5]), &pol, pep.as_ref())
@@ -253,7 +255,7 @@ fn credentials_written_by_0_2_are_read_and_checked_as_before() {
         // The pending set activates with one of its codes, in format 1.
         if let Some(pending) = case["pending_codes"].as_array() {
             let first = pending[0].as_str().unwrap();
-            let a = p.activate(&cred, &code(first), &pol, None).unwrap();
+            let a = p.activate(&cred, None, &code(first), &pol, None).unwrap();
             assert!(accepted(&a.outcome), "{subject}");
             assert_eq!(format_version(&a.credential), 1, "{subject}");
         }

@@ -98,7 +98,10 @@ fn fixture_codes(key: &str) -> BTreeMap<String, (Vec<String>, Vec<usize>, bool)>
 async fn verify(shim: &InProcess, subject: &str, code: &str) -> Attempt {
     shim.state
         .service
-        .verify(TENANT, subject, SecretString::from(code.to_owned()))
+        .verify(
+            &shim.state.service.subject(TENANT, subject).unwrap(),
+            SecretString::from(code.to_owned()),
+        )
         .await
         .unwrap()
 }
@@ -174,7 +177,12 @@ async fn import_and_check(from: &str, file: &str, key: &str, args: &[&str]) {
 
     let shim = env.shim().await;
     for (subject, (codes, used, in_order)) in &expected {
-        let status = shim.state.service.status(TENANT, subject).await.unwrap();
+        let status = shim
+            .state
+            .service
+            .status(&shim.state.service.subject(TENANT, subject).unwrap())
+            .await
+            .unwrap();
         let active = status.active.as_ref().unwrap();
         assert_eq!(usize::from(active.total), codes.len(), "{subject}");
         assert_eq!(
@@ -219,7 +227,12 @@ async fn import_and_check(from: &str, file: &str, key: &str, args: &[&str]) {
                 "{subject}: code {n} twice"
             );
         }
-        let status = shim.state.service.status(TENANT, subject).await.unwrap();
+        let status = shim
+            .state
+            .service
+            .status(&shim.state.service.subject(TENANT, subject).unwrap())
+            .await
+            .unwrap();
         assert!(status.active.unwrap().exhausted, "{subject}");
     }
     shim.stop().await;

@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use self::jwks::Jwks;
 use crate::config::{JwtAlgorithm, TenantConfig};
-use crate::store::Store;
+use crate::service::{Service, Subject};
 
 /// Longest `exp - now` accepted, seconds.
 pub const MAX_TOKEN_LIFETIME: u64 = 900;
@@ -223,16 +223,16 @@ impl Authenticator {
         })
     }
 
-    /// Check the `Authorization` header value for `operation` on `subject` of
-    /// `tenant`, and spend its `jti` (only once everything else holds).
+    /// Check the `Authorization` header value for `operation` on `who`, and
+    /// spend its `jti` through the service (only once everything else holds).
     pub async fn authenticate(
         &self,
-        store: &Store,
-        tenant_id: &str,
-        subject: &str,
+        service: &Service,
+        who: &Subject,
         operation: Operation,
         authorization: Option<&str>,
     ) -> Result<(), AuthError> {
+        let (tenant_id, subject) = (who.tenant().as_str(), who.id().as_str());
         let tenant = self.tenants.get(tenant_id).ok_or(AuthError::Invalid)?;
         let token = authorization
             .and_then(|h| h.strip_prefix("Bearer "))
@@ -278,7 +278,7 @@ impl Authenticator {
             jti_sha256: &jti_sha256,
         };
         let expires = i64::try_from(claims.exp.saturating_add(self.leeway)).unwrap_or(i64::MAX);
-        match store.spend(mark, expires).await {
+        match service.spend(mark, expires).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AuthError::Replayed),
             Err(e) => {

@@ -88,7 +88,7 @@ pub struct Hint {
     /// Its `sub`: the ID token's `sub` must be this.
     pub sub: String,
     /// The subject whose codes are checked (the configured subject claim).
-    pub subject: String,
+    pub subject: crate::service::SubjectId,
     /// Its `iat`.
     pub iat: i64,
     /// Its single-use id: SHA-256 (hex) of its `jti`, or of the whole token.
@@ -234,7 +234,7 @@ impl StepUp {
             .filter(|s| !s.is_empty() && s.len() <= 255)
             .ok_or(HintError::Subject)?;
         let subject = text(client.subject_claim())
-            .filter(|s| crate::service::check_subject(s).is_ok())
+            .and_then(|s| crate::service::SubjectId::parse(s).ok())
             .ok_or(HintError::Subject)?;
         let id = match text("jti").filter(|j| !j.is_empty() && j.len() <= 256) {
             Some(jti) => hex::encode(Sha256::digest(jti.as_bytes())),
@@ -242,7 +242,7 @@ impl StepUp {
         };
         Ok(Hint {
             sub: sub.to_owned(),
-            subject: subject.to_owned(),
+            subject,
             iat,
             id,
         })

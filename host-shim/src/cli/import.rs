@@ -132,13 +132,21 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
             })
             .collect(),
     };
-    for record in export.records {
+    for mut record in export.records {
         let subject = record.subject.clone();
-        match state
-            .service
-            .import(&args.tenant, &record.subject, record.set)
-            .await
-        {
+        let who = match state.service.subject(&args.tenant, &record.subject) {
+            Ok(who) => who,
+            Err(e) => {
+                backup_codes_shim::plugin::wipe_foreign(&mut record.set);
+                report.failed.push(Failure {
+                    subject: Some(subject),
+                    at: None,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        match state.service.import(&who, record.set).await {
             Ok(ImportOutcome::Imported(done)) => {
                 report.imported += 1;
                 report.legacy += usize::from(done.legacy);

@@ -3,7 +3,8 @@
 //! scoped to its operation.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -14,7 +15,7 @@ use super::body::{AttemptBody, CodeRequest, IssuedBody, JsonObject, StatusBody};
 use super::error::ApiError;
 use crate::auth::{AuthError, Operation};
 use crate::plugin::Outcome;
-use crate::service::{Attempt, check_subject};
+use crate::service::{Attempt, Subject};
 
 /// The API's routes (state, limits and headers come from [`super::app`]).
 pub fn routes() -> Router<AppState> {
@@ -41,30 +42,36 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     }
 }
 
-/// Authenticate `operation` on a subject, and rate-limit code attempts.
+/// The subject a request's path names, its tenant and id checked once.
+pub struct PathSubject(pub Subject);
+
+impl FromRequestParts<AppState> for PathSubject {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Ok(Path((tenant, subject))) =
+            Path::<(String, String)>::from_request_parts(parts, state).await
+        else {
+            return Err(ApiError::InvalidSubject);
+        };
+        Ok(Self(state.service.subject(&tenant, &subject)?))
+    }
+}
+
+/// Authenticate `operation` on a subject (the service counts attempts).
 async fn admit(
     state: &AppState,
     headers: &HeaderMap,
-    tenant: &str,
-    subject: &str,
+    who: &Subject,
     operation: Operation,
 ) -> Result<(), ApiError> {
-    if !state.service.has_tenant(tenant) {
-        return Err(ApiError::UnknownTenant);
-    }
-    check_subject(subject).map_err(|_| ApiError::InvalidSubject)?;
+    let tenant = who.tenant().as_str();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if let Err(reason) = state
         .auth
-        .authenticate(
-            state.service.store(),
-            tenant,
-            subject,
-            operation,
-            authorization,
-        )
+        .authenticate(&state.service, who, operation, authorization)
         .await
     {
         // The operator learns why (never the token); the caller only that it failed.
@@ -79,22 +86,16 @@ async fn admit(
             other => ApiError::Unauthorized(other),
         });
     }
-    if matches!(operation, Operation::Verify | Operation::Activate) {
-        state
-            .rates
-            .check_subject(tenant, subject)
-            .map_err(ApiError::RateLimited)?;
-    }
     Ok(())
 }
 
 async fn issue(
     State(state): State<AppState>,
-    Path((tenant, subject)): Path<(String, String)>,
+    PathSubject(who): PathSubject,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, &tenant, &subject, Operation::Issue).await?;
-    let issued = state.service.issue(&tenant, &subject).await?;
+    admit(&state, &headers, &who, Operation::Issue).await?;
+    let issued = state.service.issue(&who).await?;
     let mut response = (StatusCode::CREATED, Json(IssuedBody::from(&issued))).into_response();
     response
         .headers_mut()
@@ -104,55 +105,57 @@ async fn issue(
 
 async fn status(
     State(state): State<AppState>,
-    Path((tenant, subject)): Path<(String, String)>,
+    PathSubject(who): PathSubject,
     headers: HeaderMap,
 ) -> Result<Json<StatusBody>, ApiError> {
-    admit(&state, &headers, &tenant, &subject, Operation::Status).await?;
-    let s = state.service.status(&tenant, &subject).await?;
+    admit(&state, &headers, &who, Operation::Status).await?;
+    let s = state.service.status(&who).await?;
     Ok(Json(StatusBody::from(&s)))
 }
 
 async fn delete(
     State(state): State<AppState>,
-    Path((tenant, subject)): Path<(String, String)>,
+    PathSubject(who): PathSubject,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    admit(&state, &headers, &tenant, &subject, Operation::Delete).await?;
-    state.service.delete(&tenant, &subject).await?;
+    admit(&state, &headers, &who, Operation::Delete).await?;
+    state.service.delete(&who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn verify(
     State(state): State<AppState>,
-    Path((tenant, subject)): Path<(String, String)>,
+    PathSubject(who): PathSubject,
     headers: HeaderMap,
     Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, &tenant, &subject, Operation::Verify).await?;
-    let a = state.service.verify(&tenant, &subject, body.code).await?;
+    admit(&state, &headers, &who, Operation::Verify).await?;
+    let a = state.service.verify(&who, body.code).await?;
     Ok(attempt_response(&a))
 }
 
 async fn activate(
     State(state): State<AppState>,
-    Path((tenant, subject)): Path<(String, String)>,
+    PathSubject(who): PathSubject,
     headers: HeaderMap,
     Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
-    admit(&state, &headers, &tenant, &subject, Operation::Activate).await?;
-    let a = state.service.activate(&tenant, &subject, body.code).await?;
+    admit(&state, &headers, &who, Operation::Activate).await?;
+    let a = state.service.activate(&who, None, body.code).await?;
     Ok(attempt_response(&a))
 }
 
-/// An attempt's body; a lockout also says in `Retry-After` when to try again.
+/// An attempt's body; a lockout also says in `Retry-After` when to try
+/// again (from the service's clock).
 fn attempt_response(a: &Attempt) -> Response {
     let mut response = Json(AttemptBody::from(a)).into_response();
-    if let Outcome::Locked(Some(until)) = a.outcome {
-        let now = jsonwebtoken::get_current_timestamp();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(until.saturating_sub(now).max(1)),
-        );
+    if let Some(wait) = a
+        .retry_after
+        .filter(|_| matches!(a.outcome, Outcome::Locked(_)))
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     }
     response
 }

@@ -109,6 +109,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Refused(PluginError::NoPendingSet) => {
                 Self::Conflict("no pending set to activate")
             }
+            ServiceError::RateLimited(wait) => Self::RateLimited(wait),
             ServiceError::Engine(CallError::Busy) | ServiceError::Contended => Self::Unavailable,
             ServiceError::Engine(_) => Self::Unavailable,
             other => {

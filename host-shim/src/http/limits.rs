@@ -1,7 +1,7 @@
 //! Limits on what one client can make the shim do: requests per minute from one
-//! address, code attempts per minute for one subject (whichever door they come
-//! through), and reading the request body within a size and a deadline before
-//! any handler runs.
+//! address, and reading the request body within a size and a deadline before
+//! any handler runs. (Code attempts per subject are counted by the service,
+//! whichever door they come through.)
 //!
 //! Each view answers a refusal in its own form (JSON for the API, a page for
 //! the step), through [`Refuse`].
@@ -37,10 +37,9 @@ pub trait Refuse {
     fn unreadable() -> Response;
 }
 
-/// Per-key request rate limits.
+/// Per-address request rate limits.
 pub struct RateLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    per_subject: DefaultKeyedRateLimiter<(String, String)>,
 }
 
 impl RateLimits {
@@ -49,7 +48,6 @@ impl RateLimits {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             per_ip: RateLimiter::keyed(quota(limits.per_ip_per_minute)),
-            per_subject: RateLimiter::keyed(quota(limits.per_subject_per_minute)),
         }
     }
 
@@ -58,17 +56,9 @@ impl RateLimits {
         self.per_ip.check_key(&ip).map_err(wait)
     }
 
-    /// Count a code attempt for a subject, whichever door it came through (API
-    /// or login step); `Err` holds how long to wait when over the limit.
-    pub fn check_subject(&self, tenant: &str, subject: &str) -> Result<(), Duration> {
-        let key = (tenant.to_owned(), subject.to_owned());
-        self.per_subject.check_key(&key).map_err(wait)
-    }
-
     /// Forget keys that are back to a full allowance (bounds memory).
     pub fn shrink(&self) {
         self.per_ip.retain_recent();
-        self.per_subject.retain_recent();
     }
 }
 

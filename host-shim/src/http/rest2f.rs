@@ -36,7 +36,7 @@ use super::AppState;
 use super::error::{ApiError, format_reason};
 use crate::config::{Rest2fConfig, parse_sha256};
 use crate::plugin::{Outcome, PluginError};
-use crate::service::{ServiceError, check_subject, reason_name};
+use crate::service::{ServiceError, Subject, TenantId, reason_name};
 
 /// Longest code the endpoint passes to the engine, bytes.
 pub const MAX_CODE_BYTES: usize = 64;
@@ -126,14 +126,15 @@ fn admit<'a>(
     state: &'a AppState,
     tenant: &str,
     headers: &HeaderMap,
-) -> Result<&'a Rest2fConfig, Rest2fError> {
-    let Some(config) = state
-        .config
-        .tenants
-        .get(tenant)
-        .and_then(|t| t.rest2f.as_ref())
-        .filter(|_| state.service.has_tenant(tenant))
-    else {
+) -> Result<(TenantId, &'a Rest2fConfig), Rest2fError> {
+    let (Ok(tenant_id), Some(config)) = (
+        state.service.tenant_id(tenant),
+        state
+            .config
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.rest2f.as_ref()),
+    ) else {
         return Err(ApiError::UnknownTenant.into());
     };
     let credentials = headers
@@ -163,7 +164,7 @@ fn admit<'a>(
         accepted |= same_id & stored.ct_eq(&presented);
     }
     if bool::from(accepted) {
-        Ok(config)
+        Ok((tenant_id, config))
     } else {
         tracing::info!(
             tenant,
@@ -185,10 +186,10 @@ fn take_string(fields: &mut Map<String, Value>, name: &str) -> Result<String, Ap
 /// The request body: an object with the subject field, the code (verify) and
 /// only the extra fields the tenant lists.
 fn read_body(
-    config: &Rest2fConfig,
+    (tenant, config): (&TenantId, &Rest2fConfig),
     body: &Bytes,
     with_code: bool,
-) -> Result<(String, Option<SecretString>), ApiError> {
+) -> Result<(Subject, Option<SecretString>), ApiError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return Err(ApiError::BadBody("the body must be a JSON object".into()));
     };
@@ -207,10 +208,7 @@ fn read_body(
             "unknown field {unknown:?} (list it in rest2f.extra_fields)"
         )));
     }
-    if check_subject(&subject).is_err() {
-        return Err(ApiError::InvalidSubject);
-    }
-    Ok((subject, code))
+    Ok((tenant.subject(&subject)?, code))
 }
 
 /// A typed code the engine may see: short, and only what a person types for a
@@ -228,23 +226,17 @@ async fn verify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Rest2fAnswer, Rest2fError> {
-    let config = admit(&state, &tenant, &headers)?;
-    let (subject, code) = read_body(config, &body, true)?;
+    let (id, config) = admit(&state, &tenant, &headers)?;
+    let (who, code) = read_body((&id, config), &body, true)?;
     let code = code.ok_or(ApiError::Internal)?;
     if !typed_code_looks_right(secrecy::ExposeSecret::expose_secret(&code)) {
         return Ok(Rest2fAnswer::refused("invalid_code"));
     }
-    if state.rates.check_subject(&tenant, &subject).is_err() {
-        return Ok(Rest2fAnswer::refused("rate_limited"));
-    }
     // A user without codes is answered exactly as one with codes (the service
     // checks its own decoy state: the same cost, the same lockout).
-    let attempt = match state
-        .service
-        .verify_like_enrolled(&tenant, &subject, code)
-        .await
-    {
+    let attempt = match state.service.verify_like_enrolled(&who, code).await {
         Ok(a) => a,
+        Err(ServiceError::RateLimited(_)) => return Ok(Rest2fAnswer::refused("rate_limited")),
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             tracing::debug!(
                 reason = format_reason(f),
@@ -274,9 +266,9 @@ async fn init(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Rest2fAnswer, Rest2fError> {
-    let config = admit(&state, &tenant, &headers)?;
-    let (subject, _) = read_body(config, &body, false)?;
-    match state.service.status(&tenant, &subject).await {
+    let (id, config) = admit(&state, &tenant, &headers)?;
+    let (who, _) = read_body((&id, config), &body, false)?;
+    match state.service.status(&who).await {
         Ok(s) if s.active.as_ref().is_some_and(|a| !a.exhausted) => Ok(Rest2fAnswer {
             result: true,
             number: None,

@@ -134,6 +134,7 @@ mod tests {
         let other_secret = SecretString::from("j".repeat(32));
         let t = StepTenant {
             id: "acme",
+            tenant: crate::service::TenantId::known("acme"),
             config: &config,
             secret: &secret,
         };
@@ -165,11 +166,16 @@ mod tests {
         assert!(open(&key, "fid", "set-2", &sealed).is_none());
         let other = StepTenant {
             id: "acme",
+            tenant: crate::service::TenantId::known("acme"),
             config: &config,
             secret: &other_secret,
         };
         assert!(open(&step_key(&other).unwrap(), "fid", "set-1", &sealed).is_none());
-        let other_tenant = StepTenant { id: "beta", ..t };
+        let other_tenant = StepTenant {
+            id: "beta",
+            tenant: crate::service::TenantId::known("beta"),
+            ..t
+        };
         assert!(open(&step_key(&other_tenant).unwrap(), "fid", "set-1", &sealed).is_none());
         // The self-service's key is another one, even over the same secret.
         let own = selfservice_key("acme", &secret).unwrap();

@@ -145,6 +145,8 @@ pub struct Verification {
     pub low: bool,
     /// No code of the active set remains.
     pub exhausted: bool,
+    /// The code number to ask for next, when codes are used in order.
+    pub next_number: Option<u8>,
     /// Consecutive failures on the set checked, after the call.
     pub consecutive_failures: u32,
     /// Whether the set checked takes attempts after the call.
@@ -340,15 +342,17 @@ impl Plugin {
         })
     }
 
-    /// Prove the pending set was saved; see the WIT `activate`.
+    /// Prove the pending set was saved; see the WIT `activate`. With
+    /// `set_id`, only the pending set of that id (the one the user was shown).
     pub fn activate(
         &self,
         current: &[u8],
+        set_id: Option<&str>,
         code: &SecretString,
         policy: &Policy,
         pepper: Option<&SecretSlice<u8>>,
     ) -> Result<Verification, CallError> {
-        self.check_code(Check::Activate, current, code, policy, pepper)
+        self.check_code(Check::Activate(set_id), current, code, policy, pepper)
     }
 
     /// Check a code against the active set; see the WIT `verify`. `replaced`
@@ -390,7 +394,9 @@ impl Plugin {
         let v = self.call(|p, s| {
             let engine = p.authn_backup_codes_engine();
             match which {
-                Check::Activate => engine.call_activate(s, &current, code, *policy, pepper),
+                Check::Activate(set_id) => {
+                    engine.call_activate(s, &current, set_id, code, *policy, pepper)
+                }
                 Check::Verify(replaced) => {
                     let replaced = replaced.map(<[u8]>::to_vec);
                     engine.call_verify(s, &current, replaced.as_ref(), code, *policy, pepper)
@@ -440,10 +446,11 @@ impl Plugin {
     }
 }
 
-/// The two calls that check a typed code (`verify` with the replaced credential).
+/// The two calls that check a typed code (`activate` with the set shown,
+/// `verify` with the replaced credential).
 #[derive(Clone, Copy)]
 enum Check<'a> {
-    Activate,
+    Activate(Option<&'a str>),
     Verify(Option<&'a [u8]>),
 }
 
@@ -481,6 +488,7 @@ fn check_verification(v: wit::Verification) -> Result<Verification, CallError> {
         fingerprint: v.fingerprint,
         low: v.low,
         exhausted: v.exhausted,
+        next_number: v.next_number,
         consecutive_failures: v.consecutive_failures,
         lock: v.lock,
         replaced_set: v.replaced_set,

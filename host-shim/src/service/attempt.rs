@@ -12,7 +12,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use super::replaced::{REPLACED_SET_MEMORY, replaces};
-use super::{MAX_SWAP_ATTEMPTS, Service, ServiceError, Tenant, check_subject, record_events};
+use super::{MAX_SWAP_ATTEMPTS, Service, ServiceError, Subject, Tenant, record_events};
 use crate::plugin::{CallError, Event, IssuedCode, Lock, Outcome, Verification};
 use crate::store::{Record, UnenrolledWrite, unenrolled_key};
 
@@ -27,10 +27,14 @@ pub struct Attempt {
     /// The id of the set the attempt was checked against (`None` for a
     /// subject without codes).
     pub set_id: Option<String>,
+    /// Its short form, shown beside codes (`None` for a subject without codes).
+    pub fingerprint: Option<String>,
     /// Remaining is at or below the tenant's low-water mark.
     pub low: bool,
     /// No code of the active set remains.
     pub exhausted: bool,
+    /// The code number to ask for next, when codes are used in order.
+    pub next_number: Option<u8>,
     /// Consecutive failures counted on the set after this attempt.
     pub consecutive_failures: u32,
     /// Whether the set takes attempts after this one.
@@ -64,11 +68,11 @@ pub enum WithoutCodes {
     LikeEnrolled,
 }
 
-/// Which call checks the code.
+/// Which call checks the code (an activation names the set the user was shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
+enum Call<'a> {
     Verify,
-    Activate,
+    Activate(Option<&'a str>),
 }
 
 /// Where an attempt's credential lives: the subject's own (with the set it
@@ -115,7 +119,7 @@ impl Service {
         &self,
         tenant_id: &str,
         subject: &str,
-        call: Call,
+        call: Call<'_>,
     ) -> Result<Option<Holder>, ServiceError> {
         let since = self.now().saturating_sub(REPLACED_SET_MEMORY);
         Ok(
@@ -125,7 +129,7 @@ impl Service {
                 .await?
             {
                 Some((record, replaced)) => Some(Holder::Enrolled { record, replaced }),
-                None if call == Call::Activate => None,
+                None if matches!(call, Call::Activate(_)) => None,
                 None => {
                     let key = unenrolled_key(tenant_id, subject);
                     let record = self.store.unenrolled(tenant_id, &key).await?;
@@ -178,13 +182,13 @@ impl Service {
     /// An attempt answered as `without_codes` says for a subject without codes.
     async fn attempt(
         &self,
-        tenant_id: &str,
-        subject: &str,
+        who: &Subject,
         code: SecretString,
-        call: Call,
+        call: Call<'_>,
         without_codes: WithoutCodes,
     ) -> Result<Attempt, ServiceError> {
-        check_subject(subject)?;
+        self.admit(who)?;
+        let (tenant_id, subject) = who.names();
         let tenant = self.tenant(tenant_id)?;
         let code = Arc::new(code);
         for _ in 0..MAX_SWAP_ATTEMPTS {
@@ -245,16 +249,21 @@ impl Service {
         tenant_id: &str,
         subject: &str,
         code: &Arc<SecretString>,
-        call: Call,
+        call: Call<'_>,
         holder: &Holder,
     ) -> Result<Verification, ServiceError> {
         let tenant = self.tenant(tenant_id)?;
         let (policy, pepper) = (tenant.policy, tenant.pepper.clone());
         let (input, typed) = (holder.credential(tenant).to_vec(), Arc::clone(code));
         let replaced = holder.replaced().map(<[u8]>::to_vec);
-        self.run(tenant_id, subject, move |p| match call {
-            Call::Activate => p.activate(&input, &typed, &policy, pepper.as_ref()),
-            Call::Verify => p.verify(
+        // Owned for the blocking call: `Some(set)` activates, `None` verifies.
+        let activation = match call {
+            Call::Activate(set) => Some(set.map(str::to_owned)),
+            Call::Verify => None,
+        };
+        self.run(tenant_id, subject, move |p| match activation {
+            Some(set_id) => p.activate(&input, set_id.as_deref(), &typed, &policy, pepper.as_ref()),
+            None => p.verify(
                 &input,
                 replaced.as_deref(),
                 &typed,
@@ -321,8 +330,10 @@ impl Service {
             outcome: v.outcome,
             remaining: v.remaining,
             set_id: enrolled.then_some(v.set_id),
+            fingerprint: enrolled.then_some(v.fingerprint),
             low: v.low && enrolled,
             exhausted: v.exhausted,
+            next_number: v.next_number,
             consecutive_failures: v.consecutive_failures,
             lock: v.lock,
             retry_after: match v.lock {
@@ -337,66 +348,44 @@ impl Service {
 
     /// Check a code typed at login; a subject without codes is answered
     /// [`ServiceError::NotEnrolled`] (after the same check and lockout count).
-    pub async fn verify(
-        &self,
-        tenant: &str,
-        subject: &str,
-        code: SecretString,
-    ) -> Result<Attempt, ServiceError> {
-        self.attempt(
-            tenant,
-            subject,
-            code,
-            Call::Verify,
-            WithoutCodes::NotEnrolled,
-        )
-        .await
+    pub async fn verify(&self, who: &Subject, code: SecretString) -> Result<Attempt, ServiceError> {
+        self.attempt(who, code, Call::Verify, WithoutCodes::NotEnrolled)
+            .await
     }
 
     /// Check a code typed at login, answering a subject without codes
     /// exactly as a subject with codes ([`WithoutCodes::LikeEnrolled`]).
     pub async fn verify_like_enrolled(
         &self,
-        tenant: &str,
-        subject: &str,
+        who: &Subject,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(
-            tenant,
-            subject,
-            code,
-            Call::Verify,
-            WithoutCodes::LikeEnrolled,
-        )
-        .await
+        self.attempt(who, code, Call::Verify, WithoutCodes::LikeEnrolled)
+            .await
     }
 
-    /// Check a code of the pending set, which then becomes active.
+    /// Check a code of the pending set, which then becomes active; with
+    /// `set_id`, only the pending set of that id (the one a page showed: a
+    /// stale page is `no-pending-set`, before any evaluation).
     pub async fn activate(
         &self,
-        tenant: &str,
-        subject: &str,
+        who: &Subject,
+        set_id: Option<&str>,
         code: SecretString,
     ) -> Result<Attempt, ServiceError> {
-        self.attempt(
-            tenant,
-            subject,
-            code,
-            Call::Activate,
-            WithoutCodes::NotEnrolled,
-        )
-        .await
+        self.attempt(who, code, Call::Activate(set_id), WithoutCodes::NotEnrolled)
+            .await
     }
 }
 
-fn count_attempt(outcome: &Outcome, call: Call) {
+fn count_attempt(outcome: &Outcome, call: Call<'_>) {
     let kind = match outcome {
         Outcome::Accepted(_) => "accepted",
         Outcome::Rejected(_) => "rejected",
         Outcome::Locked(_) => "locked",
         Outcome::Exhausted => "exhausted",
     };
-    let activation = if call == Call::Activate {
+    let activation = if matches!(call, Call::Activate(_)) {
         "true"
     } else {
         "false"

@@ -3,7 +3,7 @@
 //! subject without one (so running an import again changes nothing), with its
 //! `imported` event audited and sent like any other.
 
-use super::{Service, ServiceError, check_subject};
+use super::{Service, ServiceError, Subject};
 use crate::plugin::{CALL_HEADROOM_BYTES, ForeignSet, Imported, PhcCode, wipe_foreign};
 
 /// A legacy set's whole verify (every unused code's argon2id evaluated) may
@@ -75,11 +75,11 @@ impl Service {
     /// already ([`ImportOutcome::Skipped`]).
     pub async fn import(
         &self,
-        tenant_id: &str,
-        subject: &str,
+        who: &Subject,
         mut set: ForeignSet,
     ) -> Result<ImportOutcome, ServiceError> {
-        let tenant = match check_subject(subject).and_then(|()| self.tenant(tenant_id)) {
+        let (tenant_id, subject) = who.names();
+        let tenant = match self.tenant(tenant_id) {
             Ok(t) => t,
             Err(e) => {
                 wipe_foreign(&mut set);

@@ -122,8 +122,7 @@ impl Inbox {
 
 /// `POST /demo/webhooks`: a delivery from the shim's worker.
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
-    state.demo_inbox.take(&headers, &body, now)
+    state.demo_inbox.take(&headers, &body, state.service.now())
 }
 
 #[derive(Template)]

@@ -110,7 +110,7 @@ fn english(state: &AppState, base: &Base) -> Chrome {
 }
 
 fn user_name(u: &str) -> bool {
-    crate::service::check_subject(u).is_ok() && u.len() <= 64
+    crate::service::SubjectId::parse(u).is_ok() && u.len() <= 64
 }
 
 async fn index(
@@ -144,10 +144,16 @@ async fn start(
     };
     let kind = match q.action.as_deref() {
         // The demo plays the IdP: it may let its user replace codes at will.
-        Some("enroll") => match state.service.status(demo::TENANT, &user).await {
-            Ok(s) if s.active.is_some() => Kind::Regenerate,
-            _ => Kind::Enroll,
-        },
+        Some("enroll") => {
+            let status = match state.service.subject(demo::TENANT, &user) {
+                Ok(who) => state.service.status(&who).await,
+                Err(e) => Err(e),
+            };
+            match status {
+                Ok(s) if s.active.is_some() => Kind::Regenerate,
+                _ => Kind::Enroll,
+            }
+        }
         Some("login") => Kind::Login,
         _ => return Err(bad_form()),
     };
@@ -156,7 +162,7 @@ async fn start(
     };
     let step = kind.url(&base, demo::TENANT);
     let cont = base.url("/demo/continue");
-    let iat = jsonwebtoken::get_current_timestamp();
+    let iat = u64::try_from(state.service.now()).unwrap_or(0);
     let claims = SessionClaims {
         iss: demo::ISSUER,
         sub: &user,

@@ -253,7 +253,7 @@ async fn authorize(
             );
         }
     };
-    let now = now();
+    let now = now(state);
     let hint = match t.provider.verify_hint(client, token, now).await {
         Ok(h) => h,
         Err(e @ (HintError::TooOld | HintError::NotYetValid)) => {
@@ -354,9 +354,8 @@ async fn authorize(
             },
         ));
     }
-    let store = state.service.store();
     for (what, id) in &ids {
-        match store.spent(*id).await {
+        match state.service.spent(*id).await {
             Ok(false) => {}
             Ok(true) => return Err(replayed(&answering, &t, what)),
             Err(e) => {
@@ -367,7 +366,7 @@ async fn authorize(
     }
     let keep_until = horizon.max(now).saturating_add(60);
     for (what, id) in &ids {
-        match store.spend(*id, keep_until).await {
+        match state.service.spend(*id, keep_until).await {
             Ok(true) => {}
             Ok(false) => return Err(replayed(&answering, &t, what)),
             Err(e) => {

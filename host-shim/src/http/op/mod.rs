@@ -48,8 +48,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Seconds since the Unix epoch.
-pub(crate) fn now() -> i64 {
-    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+pub(crate) fn now(state: &AppState) -> i64 {
+    state.service.now()
 }
 
 /// The issuer of `tenant`'s provider, as the request reached it.

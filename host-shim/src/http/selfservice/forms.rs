@@ -2,7 +2,6 @@
 //! code back, delete it, leave, sign out. Each goes through [`Post`] first.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
@@ -34,12 +33,12 @@ pub(super) async fn issue(
         ..
     } = post;
     let t = tenant(&state, &id)?;
-    let mode = if session.strong_enough(t.config) {
+    let mode = if session.strong_enough(&t) {
         IssueMode::Replace
     } else {
         IssueMode::First
     };
-    let issued = match state.service.issue_as(t.id, &session.sub, mode).await {
+    let issued = match state.service.issue_as(&t.subject(&session.sub), mode).await {
         Ok(i) => i,
         // Codes exist and this login may not replace them: a strong login first.
         Err(ServiceError::AlreadyEnrolled) => return start_login(&t, &base, jar, true).await,
@@ -47,7 +46,7 @@ pub(super) async fn issue(
     };
     // While the set waits for a code typed back, its codes travel sealed in
     // the form token, so a typo while confirming shows them again.
-    let issued_at = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(0);
+    let issued_at = t.now;
     let sealed = if issued.pending() {
         t.keys.sealing_key().and_then(|key| {
             sealed::seal(
@@ -84,26 +83,12 @@ pub(super) async fn activate(
     let t = tenant(&state, &id)?;
     let set = claims.set.clone().ok_or_else(bad_form)?;
     let code = form.code.ok_or_else(bad_form)?;
-    if state.rates.check_subject(t.id, &session.sub).is_err() {
-        return Err(Refusal::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "refusal-self-too-many-attempts",
-        )
-        .retry_after(60));
-    }
+    let who = t.subject(&session.sub);
     let home = |notice| home_page(&state, &t, &base, &chrome, &session, Some(notice));
     // Only the set this page issued may be confirmed from it, and only its
     // codes are shown again: a stale page (a set replaced or confirmed since)
-    // changes nothing and reaches no engine.
-    let pending = match state.service.status(t.id, &session.sub).await {
-        Ok(s) => s.pending.filter(|p| p.set_id == set),
-        Err(ServiceError::NotEnrolled) => None,
-        Err(e) => return Err(service_refusal(e)),
-    };
-    let Some(pending) = pending else {
-        return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
-    };
-    let again = |message: String| -> Result<(CookieJar, Response), Refusal> {
+    // is refused by the engine before any evaluation, and changes nothing.
+    let again = |message: String, fingerprint: String| -> Result<(CookieJar, Response), Refusal> {
         let shown = claims
             .sealed
             .as_deref()
@@ -113,7 +98,7 @@ pub(super) async fn activate(
         let view = match shown {
             Some((issued_at, codes)) => SetView {
                 codes,
-                fingerprint: pending.fingerprint.clone(),
+                fingerprint,
                 issued_at,
                 pending: true,
             },
@@ -129,22 +114,33 @@ pub(super) async fn activate(
             pages::confirm_again(&chrome, &base, t.id, token, message, view),
         ))
     };
-    let attempt = match state.service.activate(t.id, &session.sub, code).await {
+    let attempt = match state.service.activate(&who, Some(&set), code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            return again(crate::http::step::text::format_message(&chrome.t, f));
+            // A typo reached no engine: the set's short form is read for the page.
+            let pending = match state.service.status(&who).await {
+                Ok(s) => s.pending.filter(|p| p.set_id == set),
+                Err(ServiceError::NotEnrolled) => None,
+                Err(e) => return Err(service_refusal(e)),
+            };
+            let Some(pending) = pending else {
+                return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
+            };
+            let message = crate::http::step::text::format_message(&chrome.t, f);
+            return again(message, pending.fingerprint);
         }
         Err(ServiceError::Refused(PluginError::NoPendingSet)) => {
             return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
         }
         Err(e) => return Err(service_refusal(e)),
     };
+    let fingerprint = attempt.fingerprint.clone().unwrap_or_default();
     match attempt.outcome {
         Outcome::Accepted(_) if attempt.set_id.as_deref() == Some(set.as_str()) => {
             Ok((jar.clone(), home(Notice::Active).await?))
         }
         Outcome::Accepted(_) | Outcome::Exhausted => Err(bad_form()),
-        Outcome::Rejected(_) => again(chrome.msg("activate-mismatch")),
+        Outcome::Rejected(_) => again(chrome.msg("activate-mismatch"), fingerprint),
         Outcome::Locked(_) => Ok((jar.clone(), home(Notice::Locked).await?)),
     }
 }
@@ -171,10 +167,10 @@ pub(super) async fn delete(
         ..
     } = post;
     let t = tenant(&state, &id)?;
-    if !session.strong_enough(t.config) {
+    if !session.strong_enough(&t) {
         return start_login(&t, &base, jar, true).await;
     }
-    match state.service.delete(t.id, &session.sub).await {
+    match state.service.delete(&t.subject(&session.sub)).await {
         Ok(()) | Err(ServiceError::NotEnrolled) => {}
         Err(e) => return Err(service_refusal(e)),
     }
@@ -226,7 +222,6 @@ pub(super) async fn logout(
     };
     if let Err(e) = state
         .service
-        .store()
         .spend(ended, session.exp.saturating_add(1))
         .await
     {

@@ -31,7 +31,7 @@ pub(super) async fn home(
         return start_login(&t, &base, jar, false).await;
     };
     let chrome = Chrome {
-        account: Some(session.sub.clone()),
+        account: Some(session.sub.as_str().to_owned()),
         ..chrome
     };
     let page = home_page(&state, &t, &base, &chrome, &session, None).await?;
@@ -46,7 +46,7 @@ pub(super) async fn home_page(
     session: &SessionClaims,
     notice: Option<Notice>,
 ) -> Result<Response, Refusal> {
-    let status = match state.service.status(t.id, &session.sub).await {
+    let status = match state.service.status(&t.subject(&session.sub)).await {
         Ok(s) => Some(s),
         Err(ServiceError::NotEnrolled) => None,
         Err(e) => return Err(service_refusal(e)),
@@ -55,9 +55,9 @@ pub(super) async fn home_page(
         chrome,
         base,
         t.id,
-        &session.sub,
+        session.sub.as_str(),
         status.as_ref(),
-        session.strong_enough(t.config),
+        session.strong_enough(t),
         form_token(t, session, None)?,
         notice,
     );
@@ -69,6 +69,11 @@ pub(super) async fn home_page(
 
 pub(super) fn service_refusal(e: ServiceError) -> Refusal {
     match e {
+        ServiceError::RateLimited(_) => Refusal::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "refusal-self-too-many-attempts",
+        )
+        .retry_after(60),
         ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => {
             Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-self-unavailable").retry_after(5)
         }

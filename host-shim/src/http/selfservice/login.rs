@@ -69,7 +69,7 @@ pub(super) async fn start_login(
     let claims = LoginClaims {
         iss: Keys::issuer(Purpose::Login).into(),
         aud: t.id.into(),
-        exp: now().saturating_add(LOGIN_TTL),
+        exp: t.now.saturating_add(LOGIN_TTL),
         state: random()?,
         nonce: random()?,
         verifier: random()?,
@@ -230,7 +230,7 @@ async fn complete_login(
         tenant: t.id,
         state_sha256: &state_sha256,
     };
-    match state.service.store().spend(mark, transaction.exp).await {
+    match state.service.spend(mark, transaction.exp).await {
         Ok(true) => {}
         Ok(false) => return Err(refused("login transaction already used")),
         Err(e) => {
@@ -277,12 +277,12 @@ async fn complete_login(
             .and_then(|v| v.as_str())
             .map(str::to_owned),
     }
-    .filter(|s| crate::service::check_subject(s).is_ok())
+    .and_then(|s| crate::service::SubjectId::parse(&s).ok())
     .ok_or_else(|| refused("subject"))?;
     let session = SessionClaims {
         iss: Keys::issuer(Purpose::Session).into(),
         aud: t.id.into(),
-        exp: now().saturating_add(SESSION_TTL),
+        exp: now(state).saturating_add(SESSION_TTL),
         sid: random()?,
         sub,
         auth_time: claims.auth_time(),

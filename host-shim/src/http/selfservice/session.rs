@@ -7,13 +7,14 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::tenant::{Tenant, now, self_path, tenant};
+use super::tenant::{Tenant, self_path, tenant};
 use super::tokens::{Keys, Purpose};
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::chrome::Chrome;
 use crate::http::refusal::{Refusal, bad_form};
+use crate::service::SubjectId;
 use crate::store::Mark;
 
 /// The session, in its cookie.
@@ -24,7 +25,7 @@ pub(super) struct SessionClaims {
     pub(super) exp: i64,
     /// Session id (forms are bound to it).
     pub(super) sid: String,
-    pub(super) sub: String,
+    pub(super) sub: SubjectId,
     pub(super) auth_time: Option<i64>,
     pub(super) acr: Option<String>,
     /// Signed in through the strong client (or asked for a fresh, strong login).
@@ -70,7 +71,7 @@ pub(super) async fn session(
         tenant: t.id,
         sid_sha256: &sid_sha256,
     };
-    match state.service.store().spent(ended).await {
+    match state.service.spent(ended).await {
         Ok(false) => Ok(Some(claims)),
         Ok(true) => Ok(None),
         Err(e) => {
@@ -91,8 +92,8 @@ impl SessionClaims {
 impl SessionClaims {
     /// May this session replace or delete codes? A login at most `max_age`
     /// old, with one of the tenant's `replace_acr` values when it lists some.
-    pub(super) fn strong_enough(&self, config: &SelfServiceConfig) -> bool {
-        self.strong_enough_at(config, now())
+    pub(super) fn strong_enough(&self, t: &Tenant<'_>) -> bool {
+        self.strong_enough_at(t.config, t.now)
     }
 
     /// [`Self::strong_enough`] at `now`. An `auth_time` after `now` is never
@@ -207,7 +208,7 @@ impl axum::extract::FromRequest<AppState> for Post {
             .map_err(|_| bad_form())?;
         let t = tenant(state, &tenant_id)?;
         let (session, claims) = posted(state, &t, &jar, &form).await?;
-        chrome.account = Some(session.sub.clone());
+        chrome.account = Some(session.sub.as_str().to_owned());
         Ok(Self {
             tenant: tenant_id,
             base,
@@ -230,7 +231,7 @@ mod tests {
             aud: "acme".into(),
             exp: 2_000_000_900,
             sid: "sid".into(),
-            sub: "alice".into(),
+            sub: SubjectId::parse("alice").unwrap(),
             auth_time,
             acr: acr.map(str::to_owned),
             strong,

@@ -8,6 +8,7 @@ use crate::auth::oidc::Provider;
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
 use crate::http::refusal::Refusal;
+use crate::service::{Subject, SubjectId, TenantId};
 
 /// How long a self-service session lasts, seconds.
 pub(super) const SESSION_TTL: i64 = 900;
@@ -17,6 +18,10 @@ pub(super) const LOGIN_TTL: i64 = 600;
 /// A tenant with self-service.
 pub(super) struct Tenant<'a> {
     pub(super) id: &'a str,
+    /// The same tenant, as the service knows it.
+    pub(super) tenant: TenantId,
+    /// Now, by the service's clock (when the request came in).
+    pub(super) now: i64,
     pub(super) config: &'a SelfServiceConfig,
     pub(super) provider: &'a Provider,
     pub(super) keys: Keys<'a>,
@@ -29,14 +34,16 @@ pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>,
         .get(id)
         .and_then(|t| t.selfservice.as_ref())
         .filter(|_| state.service.has_tenant(id));
-    match (config, state.providers.get(id)) {
-        (Some(config), Some(provider)) => {
+    match (config, state.providers.get(id), state.service.tenant_id(id)) {
+        (Some(config), Some(provider), Ok(tenant)) => {
             let secret = config
                 .session_secret
                 .as_ref()
                 .ok_or_else(Refusal::internal)?;
             Ok(Tenant {
                 id,
+                tenant,
+                now: state.service.now(),
                 config,
                 provider,
                 keys: Keys::new(id, secret),
@@ -46,8 +53,15 @@ pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>,
     }
 }
 
-pub(super) fn now() -> i64 {
-    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+impl Tenant<'_> {
+    /// A subject of this tenant (its id was checked when its session was read).
+    pub(super) fn subject(&self, id: &SubjectId) -> Subject {
+        Subject::new(self.tenant.clone(), id.clone())
+    }
+}
+
+pub(super) fn now(state: &AppState) -> i64 {
+    state.service.now()
 }
 
 pub(super) fn random() -> Result<String, Refusal> {

@@ -6,20 +6,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish, subject_limited};
+use super::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish};
 use super::pages::{Actions, CodesPage, HandoffPage, SetView, hand_back, own, rows};
 use super::refusals::{exhausted, expired_flow, too_many_sets};
 use super::result::{Enrolment, Proof, Reason, StepResult};
 use super::session::Kind;
 use super::text::{activation_message, format_message};
-use super::{MAX_ISSUES_PER_FLOW, StepTenant, active_fingerprint, chrome, now, spend};
+use super::{MAX_ISSUES_PER_FLOW, StepTenant, chrome, now, spend};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::i18n::Arg;
 use crate::http::refusal::{Refusal, bad_form};
 use crate::http::sealed;
 use crate::plugin::{Outcome, PluginError};
-use crate::service::{IssueMode, ServiceError};
+use crate::service::{IssueMode, ServiceError, Subject};
 
 /// `POST .../enroll/issue`: a new set, shown once.
 pub async fn issue(
@@ -29,7 +29,6 @@ pub async fn issue(
 ) -> Result<Response, Refusal> {
     let t = posted.tenant(&state)?;
     let mut flow = posted.flow.clone();
-    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
         let id = crate::store::Mark::StepIssue {
@@ -56,13 +55,13 @@ pub async fn issue(
     };
     let issued = state
         .service
-        .issue_as(t.id, &flow.sub, mode)
+        .issue_as(&t.subject(&flow.sub), mode)
         .await
         .map_err(|e| flow.refusal(&state, &t, e))?;
     flow.set = Some(issued.set_id.clone());
     flow.pending = issued.pending();
     let codes = rows(&issued);
-    let issued_at = now();
+    let issued_at = now(&state);
     // While the set waits to be confirmed, its codes travel sealed in the flow
     // so a typo while confirming shows them again; when the grown flow would
     // not fit through the form (very large sets), they are shown this once.
@@ -126,16 +125,12 @@ async fn confirm_again(
 }
 
 /// The short form of the subject's pending set, when it is `set` (`None`:
-/// another set waits, none does, or the status cannot be read).
-async fn pending_fingerprint(
-    state: &AppState,
-    tenant: &str,
-    sub: &str,
-    set: &str,
-) -> Option<String> {
+/// another set waits, none does, or the status cannot be read). Only a typo
+/// needs it: every attempt's answer carries its set's fingerprint.
+async fn pending_fingerprint(state: &AppState, who: &Subject, set: &str) -> Option<String> {
     state
         .service
-        .status(tenant, sub)
+        .status(who)
         .await
         .ok()
         .and_then(|s| s.pending.filter(|p| p.set_id == set).map(|p| p.fingerprint))
@@ -153,33 +148,39 @@ pub async fn activate(
         return Err(expired_flow());
     };
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
-    // Only this flow's set may be confirmed from its page: a stale page (a
-    // set replaced or confirmed since) changes nothing and reaches no engine.
-    let Some(fingerprint) = pending_fingerprint(&state, t.id, &flow.sub, &set).await else {
-        return Err(flow.refusal(&state, &t, ServiceError::Refused(PluginError::NoPendingSet)));
-    };
+    let who = t.subject(&flow.sub);
     let actions = Actions::new(&base, t.id);
     let tr = flow.tr();
-    let attempt = match state.service.activate(t.id, &flow.sub, code).await {
+    // Only this flow's set may be confirmed from its page: a stale page (a
+    // set replaced or confirmed since) is refused by the engine before any
+    // evaluation, and changes nothing.
+    let attempt = match state.service.activate(&who, Some(&set), code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
+            let Some(fingerprint) = pending_fingerprint(&state, &who, &set).await else {
+                let stale = ServiceError::Refused(PluginError::NoPendingSet);
+                return Err(flow.refusal(&state, &t, stale));
+            };
             let error = format_message(&tr, f);
             return confirm_again(&state, &t, &base, &actions, flow, &fingerprint, error).await;
         }
         Err(e) => return Err(flow.refusal(&state, &t, e)),
     };
+    let shown = Shown {
+        set: &set,
+        fingerprint: attempt.fingerprint.clone().unwrap_or_default(),
+        remaining: attempt.remaining,
+    };
     match attempt.outcome {
         Outcome::Accepted(number) if attempt.set_id.as_deref() == Some(set.as_str()) => {
             finish(&state, &t, flow).await?;
-            let confirmed = Some(number);
-            enrolled(&state, &t, &base, flow, &set, confirmed, attempt.remaining).await
+            enrolled(&state, &t, &base, flow, shown, Some(number)).await
         }
         Outcome::Accepted(_) => Err(expired_flow()),
         Outcome::Rejected(r) => {
             let note = flow::rejected(&state, &t, flow, r).await?;
             let error = activation_message(&tr, r.reason, &note);
-            confirm_again(&state, &t, &base, &actions, flow, &fingerprint, error).await
+            confirm_again(&state, &t, &base, &actions, flow, &shown.fingerprint, error).await
         }
         Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
         Outcome::Exhausted => {
@@ -203,7 +204,7 @@ pub async fn done(
     };
     let status = state
         .service
-        .status(t.id, &flow.sub)
+        .status(&t.subject(&flow.sub))
         .await
         .map_err(|e| flow.refusal(&state, &t, e))?;
     let active = status
@@ -211,7 +212,19 @@ pub async fn done(
         .filter(|a| a.set_id == set)
         .ok_or_else(expired_flow)?;
     finish(&state, &t, flow).await?;
-    enrolled(&state, &t, &base, flow, &set, None, active.remaining).await
+    let shown = Shown {
+        set: &set,
+        fingerprint: active.fingerprint,
+        remaining: active.remaining,
+    };
+    enrolled(&state, &t, &base, flow, shown, None).await
+}
+
+/// The set an enrolment made active, as the result names it.
+struct Shown<'a> {
+    set: &'a str,
+    fingerprint: String,
+    remaining: u8,
 }
 
 /// The signed success of an enrolment (after a login: the login's result with
@@ -221,15 +234,14 @@ async fn enrolled(
     t: &StepTenant<'_>,
     base: &Base,
     flow: &Flow,
-    set: &str,
+    shown: Shown<'_>,
     number: Option<u8>,
-    remaining: u8,
 ) -> Result<Response, Refusal> {
-    let fingerprint = active_fingerprint(state, t.id, &flow.sub).await;
+    let fingerprint = shown.fingerprint;
     let enrolment = Enrolment {
-        set_id: set.to_owned(),
+        set_id: shown.set.to_owned(),
         fingerprint: fingerprint.clone(),
-        count: remaining,
+        count: shown.remaining,
         confirmed_with: number,
     };
     let result = match (&flow.after, flow.kind()) {

@@ -77,7 +77,7 @@ pub async fn open(
             kind.action(),
             &session.cont,
             &flow_state,
-            Some(&session.sub),
+            Some(session.sub.as_str()),
             reason,
         )
     };
@@ -87,7 +87,7 @@ pub async fn open(
         &session.sub,
         &flow_state,
         &session.cont,
-        now(),
+        now(&state),
     )?;
     let mut flow = flow.for_reader(&reader);
     flow.fid = flow::entry_fid(&t, &session.id)?;
@@ -99,7 +99,7 @@ pub async fn open(
     // Whether a set would be replaced, known before anything is spent: a first
     // enrolment never replaces codes (that needs a `regenerate` token).
     let replacing = if kind.enrols() {
-        match state.service.status(&tenant, &flow.sub).await {
+        match state.service.status(&t.subject(&flow.sub)).await {
             Ok(s) => s.active.is_some(),
             Err(ServiceError::NotEnrolled) => false,
             Err(e) => return Err(flow.refusal(&state, &t, e)),
@@ -112,7 +112,7 @@ pub async fn open(
             already_enrolled().back(fail(Reason::AlreadyEnrolled)),
         ));
     }
-    let horizon = now().saturating_add(FLOW_TTL).max(session.expires);
+    let horizon = now(&state).saturating_add(FLOW_TTL).max(session.expires);
     let state_sha256 = sha256_hex(flow_state.as_bytes());
     let state_id = Mark::StepState {
         tenant: &tenant,
@@ -138,7 +138,6 @@ pub async fn open(
         let opened_here = !cookie.is_empty()
             && state
                 .service
-                .store()
                 .spent(resume(
                     &tenant,
                     &fid,
@@ -222,7 +221,7 @@ fn reader(session: &session::Session, tenant: &TenantConfig, headers: &HeaderMap
         .filter(|a| a.len() <= MAX_ACCOUNT_BYTES && !a.chars().any(char::is_control))
         .map(shown)
         .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| shown(&session.sub));
+        .unwrap_or_else(|| shown(session.sub.as_str()));
     Reader {
         tr: Tr::new(negotiate(&prefs, Some(tenant)), session.zoneinfo.as_deref()),
         account: Some(account),

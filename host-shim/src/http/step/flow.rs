@@ -26,7 +26,7 @@ use crate::http::op::answer::OpAnswer;
 use crate::http::pages::Handoff;
 use crate::http::refusal::{self, Reader, Refusal, bad_form};
 use crate::plugin::{PluginError, Rejection};
-use crate::service::ServiceError;
+use crate::service::{ServiceError, SubjectId};
 
 /// Longest flow token accepted from a form, bytes.
 pub const MAX_FLOW_BYTES: usize = 8192;
@@ -49,8 +49,8 @@ pub struct Flow {
     /// The step the IdP's session token opened: `login`, `enroll` or
     /// `regenerate` (also the new-set flow offered after a login with few codes left).
     pub kind: String,
-    /// The subject.
-    pub sub: String,
+    /// The subject (checked as the token is read).
+    pub sub: SubjectId,
     /// The IdP's `state`.
     pub state: String,
     /// The continue URL (checked against the tenant's list when the flow began).
@@ -92,7 +92,7 @@ impl Flow {
     pub fn start(
         tenant: &str,
         kind: Kind,
-        sub: &str,
+        sub: &SubjectId,
         state: &str,
         cont: &str,
         now: i64,
@@ -103,7 +103,7 @@ impl Flow {
             aud: tenant.into(),
             exp: now.saturating_add(super::FLOW_TTL),
             kind: kind.name().into(),
-            sub: sub.into(),
+            sub: sub.clone(),
             state: state.into(),
             cont: cont.into(),
             fid: super::random_token(16).ok_or_else(Refusal::internal)?,
@@ -125,7 +125,7 @@ impl Flow {
     pub fn for_reader(mut self, reader: &Reader) -> Self {
         self.lang = Some(reader.tr.tag().to_owned());
         self.tz = reader.tr.zone().map(str::to_owned);
-        self.acct = reader.account.clone().filter(|a| *a != self.sub);
+        self.acct = reader.account.clone().filter(|a| a != self.sub.as_str());
         self
     }
 
@@ -138,7 +138,11 @@ impl Flow {
             .unwrap_or_default();
         Reader {
             tr: Tr::new(lang, self.tz.as_deref()),
-            account: Some(self.acct.clone().unwrap_or_else(|| self.sub.clone())),
+            account: Some(
+                self.acct
+                    .clone()
+                    .unwrap_or_else(|| self.sub.as_str().to_owned()),
+            ),
         }
     }
 
@@ -189,8 +193,15 @@ impl Flow {
             )
             .map_err(|_| Refusal::internal());
         }
-        Signed::handoff(state, t, &self.cont, &self.state, Some(&self.sub), result)
-            .map_err(|_| Refusal::internal())
+        Signed::handoff(
+            state,
+            t,
+            &self.cont,
+            &self.state,
+            Some(self.sub.as_str()),
+            result,
+        )
+        .map_err(|_| Refusal::internal())
     }
 
     /// The signed failure of this flow.
@@ -215,7 +226,7 @@ impl Flow {
     pub fn locked(&self, state: &AppState, t: &StepTenant<'_>, until: Option<i64>) -> Refusal {
         let failure = Failure::locked(self.action(), until);
         let handoff = self.hand_back(state, t, StepResult::Failed(failure)).ok();
-        refusals::locked(until, super::now(), handoff).for_reader(self.reader())
+        refusals::locked(until, super::now(state), handoff).for_reader(self.reader())
     }
 
     /// The page for a service error, with the signed failure where one applies.
@@ -237,6 +248,7 @@ impl Flow {
             ServiceError::InvalidSubject | ServiceError::UnknownTenant => {
                 refusals::invalid_subject()
             }
+            ServiceError::RateLimited(_) => refusals::too_many_attempts(),
             ServiceError::Engine(_)
             | ServiceError::Contended
             | ServiceError::Store(_)
@@ -385,7 +397,7 @@ async fn check(
     if !flow.kind().is_some_and(accepts) {
         return Err(expired_flow());
     }
-    let now = super::now();
+    let now = super::now(state);
     // Past its grace period an expired flow gets no signed answer at all.
     if now >= flow.exp.saturating_add(super::COOKIE_TTL - super::FLOW_TTL) {
         return Err(expired_flow());
@@ -405,7 +417,6 @@ async fn check(
 pub async fn finished(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<bool, Refusal> {
     state
         .service
-        .store()
         .spent(finished_id(t, flow))
         .await
         .map_err(|e| {
@@ -485,7 +496,7 @@ pub async fn rejected(
         free,
         r.consecutive_failures,
         until,
-        super::now(),
+        super::now(state),
     ))
 }
 
@@ -502,14 +513,6 @@ pub async fn lock(
     flow.locked(state, t, until.and_then(|u| i64::try_from(u).ok()))
 }
 
-/// The shared per-subject allowance: attempts through the API and the step count together.
-pub fn subject_limited(state: &AppState, tenant: &str, sub: &str) -> Result<(), Refusal> {
-    state
-        .rates
-        .check_subject(tenant, sub)
-        .map_err(|_| refusals::too_many_attempts())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,6 +526,7 @@ mod tests {
         let secret = SecretString::from("s".repeat(32));
         let t = StepTenant {
             id: "t",
+            tenant: crate::service::TenantId::known("t"),
             config: &config,
             secret: &secret,
         };
@@ -530,7 +534,7 @@ mod tests {
         let (base, _) = Flow::start(
             "t",
             Kind::Regenerate,
-            &"u".repeat(255),
+            &SubjectId::parse(&"u".repeat(255)).unwrap(),
             &state,
             "https://idp.example/continue",
             0,

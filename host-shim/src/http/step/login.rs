@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use super::flow::{self, Flow, LoginForms, Posted, finish, subject_limited};
+use super::flow::{self, Flow, LoginForms, Posted, finish};
 use super::pages::{
     Actions, CodePage, CodeRow, HandoffPage, LowPage, ReplacedPage, hand_back, own,
 };
@@ -37,7 +37,7 @@ pub async fn code_page(
 ) -> Result<Response, Refusal> {
     let status = state
         .service
-        .status(t.id, &flow.sub)
+        .status(&t.subject(&flow.sub))
         .await
         .map_err(|e| flow.refusal(state, t, e))?;
     let Some(active) = status.active.as_ref() else {
@@ -47,7 +47,7 @@ pub async fn code_page(
         return Err(flow.locked(state, t, None));
     }
     if let Some(until) = status.locked_until.and_then(|u| i64::try_from(u).ok())
-        && until > now()
+        && until > now(state)
         && error.is_none()
     {
         return Err(flow.locked(state, t, Some(until)));
@@ -55,6 +55,20 @@ pub async fn code_page(
     if active.exhausted {
         return Err(exhausted(flow.failure(state, t, Reason::Exhausted)).for_reader(flow.reader()));
     }
+    render_code_page(state, t, base, actions, flow, active.next_number, error)
+}
+
+/// The code page, asking for `next_number` when the tenant's policy uses
+/// codes in order; from what the page or the last attempt already knows.
+fn render_code_page(
+    state: &AppState,
+    t: &StepTenant<'_>,
+    base: &Base,
+    actions: &Actions,
+    flow: &Flow,
+    next_number: Option<u8>,
+    error: Option<String>,
+) -> Result<Response, Refusal> {
     let numbered = state
         .service
         .tenant(t.id)
@@ -65,7 +79,7 @@ pub async fn code_page(
         StatusCode::OK
     };
     let c = chrome(state, base, t, flow);
-    let next_number = numbered.then_some(active.next_number).flatten();
+    let next_number = numbered.then_some(next_number).flatten();
     let page = CodePage::new(&c, actions, flow.sign(t)?, next_number, error);
     Ok(own(status_code, &page, &flow.cont, &c))
 }
@@ -80,9 +94,8 @@ pub async fn submit(
     let (flow, jar) = (&posted.flow, posted.jar.clone());
     let actions = Actions::new(&base, t.id);
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    subject_limited(&state, t.id, &flow.sub).map_err(|r| r.for_reader(flow.reader()))?;
     let tr = flow.tr();
-    let attempt = match state.service.verify(t.id, &flow.sub, code).await {
+    let attempt = match state.service.verify(&t.subject(&flow.sub), code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             let error = Some(format_message(&tr, f));
@@ -106,9 +119,11 @@ pub async fn submit(
                 attempt.replaced_set,
                 &note,
             ));
+            // The attempt's answer has what the page shows: no second call.
+            let next = attempt.next_number;
             Ok((
                 jar,
-                code_page(&state, &t, &base, &actions, flow, error).await?,
+                render_code_page(&state, &t, &base, &actions, flow, next, error)?,
             ))
         }
         Outcome::Locked(until) => Err(flow::lock(&state, &t, flow, until).await),
@@ -165,7 +180,7 @@ async fn success(
             .chars()
             .take(4)
             .collect();
-        let page = ReplacedPage::new(&c, actions, row, fingerprint, now(), handoff);
+        let page = ReplacedPage::new(&c, actions, row, fingerprint, now(state), handoff);
         return Ok((jar, hand_back(&page, &page.handoff, &c)));
     }
     if !attempt.low || flow.answer.is_some() {
@@ -183,7 +198,7 @@ async fn success(
         &flow.sub,
         &flow.state,
         &flow.cont,
-        now(),
+        now(state),
     )?;
     regen.after = Some(result);
     let regen = regen.for_reader(&flow.reader());

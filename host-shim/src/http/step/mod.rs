@@ -65,6 +65,7 @@ use super::base::Base;
 use super::chrome::Chrome;
 use super::refusal::{self, Refusal};
 use crate::config::TenantConfig;
+use crate::service::{Subject, SubjectId, TenantId};
 
 /// How long a flow (the pages between the IdP's redirect and the result) lasts, seconds.
 pub const FLOW_TTL: i64 = 900;
@@ -87,8 +88,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Seconds since the Unix epoch.
-fn now() -> i64 {
-    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+fn now(state: &AppState) -> i64 {
+    state.service.now()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -105,30 +106,32 @@ fn random_token(bytes: usize) -> Option<String> {
 /// A tenant whose step is configured.
 pub struct StepTenant<'a> {
     pub(crate) id: &'a str,
+    /// The same tenant, as the service knows it.
+    pub(crate) tenant: TenantId,
     pub(crate) config: &'a TenantConfig,
     pub(crate) secret: &'a SecretString,
 }
 
+impl StepTenant<'_> {
+    /// A subject of this tenant (its id was checked when its token was read).
+    pub(crate) fn subject(&self, id: &SubjectId) -> Subject {
+        Subject::new(self.tenant.clone(), id.clone())
+    }
+}
+
 fn step_tenant<'a>(state: &'a AppState, id: &'a str) -> Result<StepTenant<'a>, Refusal> {
-    match state.config.tenants.get(id) {
-        Some(config) if state.service.has_tenant(id) => match &config.step_secret {
-            Some(secret) => Ok(StepTenant { id, config, secret }),
+    match (state.config.tenants.get(id), state.service.tenant_id(id)) {
+        (Some(config), Ok(tenant)) => match &config.step_secret {
+            Some(secret) => Ok(StepTenant {
+                id,
+                tenant,
+                config,
+                secret,
+            }),
             None => Err(refusals::step_not_set_up()),
         },
         _ => Err(refusals::unknown_step()),
     }
-}
-
-/// The short form of the subject's active set (empty when it cannot be read:
-/// the pages show it for information only).
-async fn active_fingerprint(state: &AppState, tenant: &str, sub: &str) -> String {
-    state
-        .service
-        .status(tenant, sub)
-        .await
-        .ok()
-        .and_then(|s| s.active.map(|a| a.fingerprint))
-        .unwrap_or_default()
 }
 
 /// Does `flow` fit through every page of the step (see [`flow::fits`])?
@@ -166,13 +169,8 @@ async fn spend(
     mark: crate::store::Mark<'_>,
     expires: i64,
 ) -> Result<bool, Refusal> {
-    state
-        .service
-        .store()
-        .spend(mark, expires)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the single-use store is unavailable");
-            refusal::unavailable()
-        })
+    state.service.spend(mark, expires).await.map_err(|e| {
+        tracing::error!(error = %e, "the single-use store is unavailable");
+        refusal::unavailable()
+    })
 }

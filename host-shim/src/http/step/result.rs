@@ -249,7 +249,7 @@ impl Signed {
         sub: Option<&str>,
         result: StepResult,
     ) -> Result<Handoff, SigningError> {
-        let iat = now();
+        let iat = now(state);
         let claims = ResultClaims {
             iss: state.config.public_base().to_owned(),
             aud: t.config.issuer.clone(),

@@ -31,6 +31,7 @@ use crate::config::{TenantConfig, usable_url};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::refusal::Refusal;
+use crate::service::SubjectId;
 
 /// Longest `exp - now` accepted for a session token, seconds.
 pub const MAX_SESSION_LIFETIME: i64 = 900;
@@ -118,7 +119,7 @@ struct SessionClaims {
 /// Who the verified session token is about and where to send the result.
 pub struct Session {
     /// The subject.
-    pub sub: String,
+    pub sub: SubjectId,
     /// The checked continue URL.
     pub cont: String,
     /// Until when its single-use ids must be remembered.
@@ -213,9 +214,7 @@ pub fn check(
         );
         Refusal::new(StatusCode::BAD_REQUEST, "refusal-session-continue-uri")
     })?;
-    let sub = claims
-        .sub
-        .filter(|s| crate::service::check_subject(s).is_ok());
+    let sub = claims.sub.and_then(|s| SubjectId::parse(&s).ok());
     let fail = |status: StatusCode, id: &'static str, reason: Reason| {
         tracing::info!(tenant = t.id, step = kind.name(), reason = %reason.name(), "session token refused");
         Refusal::new(status, id).back(Signed::failure(
@@ -224,12 +223,12 @@ pub fn check(
             kind.action(),
             &cont,
             flow_state,
-            sub.as_deref(),
+            sub.as_ref().map(SubjectId::as_str),
             reason,
         ))
     };
     let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(0);
-    let now = now();
+    let now = now(state);
     if claims.iss.as_deref() != Some(t.config.issuer.as_str()) {
         return Err(fail(
             StatusCode::FORBIDDEN,
