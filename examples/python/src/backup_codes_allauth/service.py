@@ -88,12 +88,14 @@ def issue(user_id: int, request: HttpRequest | None = None) -> Issuance:
 
 def _attempt(user_id: int, code: SecretCode, activation: bool, request: HttpRequest | None) -> Attempt:
     host, policy, pepper = engine.get_host(), engine.get_policy(), engine.get_pepper()
-    call = host.activate if activation else host.verify
     for _ in range(MAX_SWAP_ATTEMPTS):
         current = store.load(user_id)
         if current is None or current.credential is None:
             raise NotEnrolled()
-        v = call(current.credential, code, policy, pepper)
+        if activation:
+            v = host.activate(current.credential, code, policy, pepper)
+        else:
+            v = host.verify(current.credential, None, code, policy, pepper)
         if v.credential == current.credential:
             stored: store.Stored | None = current
         else:
