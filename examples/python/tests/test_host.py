@@ -550,9 +550,14 @@ def test_failing_clock_fails_closed(component_bytes: bytes, cache_dir, policy) -
     with pytest.raises(HostError) as e:
         h.verify(issued.credential, None, issued.codes[0].code, policy)
     assert e.value.kind == "trap"
+    with pytest.raises(HostError) as e:
+        h.now()  # the host's own reading of the clock fails closed alike
+    assert e.value.kind == "trap"
     h._clock = lambda: -1
     with pytest.raises(HostError):
         h.verify(issued.credential, None, issued.codes[0].code, policy)
+    with pytest.raises(HostError):
+        h.now()
     h.close()
 
 

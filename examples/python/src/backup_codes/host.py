@@ -212,8 +212,19 @@ class Host:
 
     def now(self) -> int:
         """The time the component sees (the host's clock), seconds since the epoch:
-        for "try again in ..." messages that agree with the engine's lockout."""
-        return int(self._clock())
+        for "try again in ..." messages that agree with the engine's lockout, and
+        for host-side ages (a kept replaced credential) on the engine's clock.
+
+        A clock that fails or returns anything but whole seconds raises
+        `HostError("trap")`, as it makes a component call fail: callers fail
+        closed either way."""
+        try:
+            seconds = self._clock()
+        except Exception as e:
+            raise HostError("trap", f"the clock failed: {type(e).__name__}") from None
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds < 1 << 64:
+            raise HostError("trap", "the clock must return whole seconds since the epoch")
+        return seconds
 
     def close(self) -> None:
         """Stop the deadline ticker. Calls after `close` are not interrupted."""
