@@ -32,8 +32,9 @@ from django.utils import timezone
 
 from allauth.mfa.models import Authenticator
 
-# The credential format of the component family: 0.2.0 reads what 0.1.0 wrote,
-# so rows keep this marker.
+# The credential format of the component family, not the contract's version:
+# 0.2.0 and 0.3.0 read what 0.1.0 wrote (and 0.3.0 still writes it for sets of
+# its own), so rows keep this marker.
 FORMAT = "authn:backup-codes@0.1.0"
 TYPE = Authenticator.Type.RECOVERY_CODES
 
