@@ -274,6 +274,7 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
       if (!wait || wait.exp < Date.now()) {
         return sendPage(res, 400, 'Sign-in expired', '<p class="error">This sign-in attempt expired. Start again from the application.</p>');
       }
+      // One component call answers the attempt: everything below comes from `v`.
       let v;
       try {
         v = codes.verify(wait.user, form.get('code') ?? '');
@@ -284,11 +285,19 @@ ${error ? `<p class="error" id="code-error">${esc(error)}</p>` : ''}
       }
       if (v.outcome.tag === 'accepted') {
         pending.delete(uid);
-        lastUse.set(wait.user, { number: v.outcome.val, remaining: v.remaining, low: v.events.some((e) => e.tag === 'low') });
+        lastUse.set(wait.user, { number: v.outcome.val, remaining: v.remaining, set_id: v.setId, low: v.low });
         return finishInteraction(res, uid, { login: { accountId: wait.user, acr: ACR.backupCode, amr: ['pwd', 'otp'], remember: true } });
       }
       if (v.outcome.tag === 'rejected') {
-        const why = v.outcome.val.reason === 'already-used' ? 'That code was already used.' : 'That code is not right.';
+        let why = 'That code is not right.';
+        if (v.outcome.val.reason === 'already-used') why = 'That code was already used.';
+        else if (v.replacedSet) why = 'That code is from a set of backup codes that was replaced: use a code from your newest set.';
+        if (v.lock.tag === 'until') {
+          const seconds = Math.max(1, Number(v.lock.val) - Math.floor(Date.now() / 1000));
+          why += ` Too many wrong codes: try again in ${seconds} seconds.`;
+        } else if (v.lock.tag === 'permanent') {
+          why += ' Too many wrong codes: these backup codes are locked until a new set is made.';
+        }
         return localCodePage(res, uid, why, 403);
       }
       pending.delete(uid);

@@ -1,6 +1,7 @@
 // Component mode in the browser: the provider checks backup codes itself with
-// the component transpiled by jco (no shim, no wasmtime) and the app's ID
-// token shows the second factor.
+// the component transpiled by jco (no shim, no wasmtime), one component call
+// per attempt, and the app's ID token shows the second factor. A code of the
+// set a new one replaced is refused with its own message.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { startRp } from '../src/rp.js';
 
 test('component mode: password, then a code checked in-process', { timeout: 120_000 }, async (t) => {
   const codes = localCodes(await loadEngine(), { hash: { memoryKib: 4096, iterations: 1 } });
+  const replaced = codes.issue('alice');
+  assert.equal(codes.activate('alice', replaced.codes[0].code).outcome.tag, 'accepted');
   const issued = codes.issue('alice');
   assert.equal(codes.activate('alice', issued.codes[0].code).outcome.tag, 'accepted');
 
@@ -43,11 +46,16 @@ test('component mode: password, then a code checked in-process', { timeout: 120_
   await page.fill('#code', 'not a code!');
   await page.click('button[type=submit]');
   await page.waitForSelector('#code-error');
+  await page.fill('#code', replaced.codes[4].code);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#code-error:has-text("replaced")');
   await page.fill('#code', issued.codes[4].code);
   await page.click('button[type=submit]');
   await page.waitForSelector('#claims');
   const claims = JSON.parse(await page.locator('#claims').textContent());
   assert.deepEqual(claims.amr, ['pwd', 'otp']);
   assert.equal(claims.backup_code.number, 5);
+  assert.equal(claims.backup_code.set_id, issued.setId);
+  assert.equal(claims.backup_code.low, false);
   assert.equal(codes.status('alice').active.remaining, 9);
 });

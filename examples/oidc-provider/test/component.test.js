@@ -49,3 +49,105 @@ test('issue, activate, verify once, refuse reuse and typos', () => {
   assert.equal(status.active.remaining, 9);
   assert.deepEqual(status.active.used.map((u) => u.number), [5]);
 });
+
+/** The engine with a log of the functions called on it. */
+function counted(e) {
+  const calls = [];
+  const wrap = (name) => (...args) => { calls.push(name); return e[name](...args); };
+  return {
+    calls,
+    engine: {
+      defaultPolicy: e.defaultPolicy,
+      issue: wrap('issue'),
+      activate: wrap('activate'),
+      verify: wrap('verify'),
+      interrupted: wrap('interrupted'),
+      status: wrap('status'),
+    },
+  };
+}
+
+test('one call answers an attempt: the set, low, exhausted, failures and the lock', () => {
+  const { engine: e, calls } = counted(engine);
+  const codes = localCodes(e, { ...cheap, count: 3, lowWater: 1, freeFailures: 2, maxFailures: 3 });
+  const issued = codes.issue('carol');
+  const activated = codes.activate('carol', issued.codes[0].code);
+  assert.equal(activated.setId, issued.setId);
+  assert.equal(activated.fingerprint, issued.fingerprint);
+  calls.length = 0;
+
+  const seen = issued.codes.map((c) => {
+    const v = codes.verify('carol', c.code);
+    assert.equal(v.setId, issued.setId);
+    assert.deepEqual(v.lock, { tag: 'open' });
+    assert.equal(v.consecutiveFailures, 0);
+    assert.equal(v.replacedSet, false);
+    return [v.outcome.val, v.remaining, v.low, v.exhausted];
+  });
+  assert.deepEqual(seen, [[1, 2, false, false], [2, 1, true, false], [3, 0, true, true]]);
+  assert.deepEqual(calls, ['verify', 'verify', 'verify'], 'one component call per attempt');
+
+  const other = localCodes(engine, { ...cheap, requireActivation: false }).issue('x').codes[0].code;
+  const dave = localCodes(e, { ...cheap, requireActivation: false, freeFailures: 2, maxFailures: 3, lockoutBaseSeconds: 30 });
+  dave.issue('dave');
+  calls.length = 0;
+  const first = dave.verify('dave', other);
+  assert.equal(first.outcome.tag, 'rejected');
+  assert.equal(first.consecutiveFailures, 1);
+  assert.deepEqual(first.lock, { tag: 'open' });
+  const second = dave.verify('dave', other);
+  assert.equal(second.consecutiveFailures, 2);
+  assert.equal(second.lock.tag, 'until');
+  assert.equal(second.lock.val, second.outcome.val.lockedUntil);
+  const locked = dave.verify('dave', other);
+  assert.equal(locked.outcome.tag, 'locked');
+  assert.deepEqual(locked.lock, second.lock);
+  assert.deepEqual(calls, ['verify', 'verify', 'verify'], 'no status call after a lockout');
+});
+
+test('a code of the replaced set is told from a wrong one, for 30 days', () => {
+  let clock = Date.UTC(2027, 0, 1);
+  const { engine: e, calls } = counted(engine);
+  const codes = localCodes(e, cheap, { now: () => clock });
+  const old = codes.issue('erin');
+  codes.activate('erin', old.codes[0].code);
+  const fresh = codes.issue('erin');
+  // Pending only: the old set is still the active one and its codes work.
+  assert.equal(codes.verify('erin', old.codes[1].code).outcome.tag, 'accepted');
+  codes.activate('erin', fresh.codes[0].code);
+  const stranger = localCodes(engine, { ...cheap, requireActivation: false }).issue('y').codes[0].code;
+  calls.length = 0;
+
+  const replaced = codes.verify('erin', old.codes[2].code);
+  assert.equal(replaced.outcome.tag, 'rejected');
+  assert.equal(replaced.outcome.val.reason, 'mismatch');
+  assert.equal(replaced.replacedSet, true);
+  assert.equal(replaced.consecutiveFailures, 1, 'refused and counted like any wrong code');
+  assert.equal(replaced.setId, fresh.setId);
+  const wrong = codes.verify('erin', stranger);
+  assert.equal(wrong.replacedSet, false);
+  assert.deepEqual(calls, ['verify', 'verify']);
+  assert.equal(codes.verify('erin', fresh.codes[3].code).outcome.tag, 'accepted');
+
+  clock += 30 * 24 * 3600 * 1000 + 1;
+  const later = codes.verify('erin', old.codes[4].code);
+  assert.equal(later.outcome.tag, 'rejected');
+  assert.equal(later.replacedSet, false, 'forgotten after 30 days');
+});
+
+test('interrupted counts toward lockout without an evaluation', () => {
+  const p = { ...engine.defaultPolicy(), ...cheap, hash: { ...engine.defaultPolicy().hash, ...cheap.hash }, requireActivation: false };
+  const issued = engine.issue(undefined, p, undefined);
+  let credential = issued.credential;
+  let v;
+  for (let n = 1; n <= p.freeFailures; n += 1) {
+    v = engine.interrupted(credential, p);
+    credential = v.credential;
+    assert.equal(v.outcome.tag, 'rejected');
+    assert.equal(v.outcome.val.reason, 'interrupted');
+    assert.equal(v.consecutiveFailures, n);
+    assert.ok(v.events.some((ev) => ev.tag === 'failed' && ev.val.reason === 'interrupted'));
+  }
+  assert.equal(v.lock.tag, 'until');
+  assert.equal(engine.verify(credential, undefined, issued.codes[0].code, p, undefined).outcome.tag, 'locked');
+});

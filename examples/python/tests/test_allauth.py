@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backup_codes import Accepted, FailureReason, Host, HostConfig, Rejected, SecretCode
+from backup_codes import Accepted, Failed, FailureReason, Host, HostConfig, Rejected, SecretCode
 
 from conftest import ManualClock, component_path
 
@@ -177,6 +177,127 @@ def test_login_through_allauths_second_factor_stage(client_factory, user) -> Non
     login_password(c, user)
     r = c.post("/accounts/2fa/authenticate/", {"code": codes[2]})
     assert "already used" in error_text(r) and "_auth_user_id" not in c.session
+
+
+def component_calls(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The component functions the process's host calls from now on."""
+    from backup_codes_allauth import engine
+
+    host = engine.get_host()
+    names: list[str] = []
+    original = host._call
+
+    def spy(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        names.append(name)
+        return original(name, *args, **kwargs)
+
+    monkeypatch.setattr(host, "_call", spy)
+    return names
+
+
+def test_an_attempt_is_one_component_call(client_factory, user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    c = client_factory()
+    login_password(c, user)
+    codes = [code for _, code in CODE_RE.findall(create_set(c).content.decode())]
+    other = user.__class__.objects.create_user(username=user.username + "-1", password=PASSWORD)
+    wrong = codes_for(client_factory, other)[0]
+    calls = component_calls(monkeypatch)
+    r = c.post("/accounts/2fa/backup-codes/confirm/", {"code": wrong})
+    assert r.status_code == 400 and calls == ["activate"], "a refused proof of saving: one call"
+    calls.clear()
+    assert c.post("/accounts/2fa/backup-codes/confirm/", {"code": codes[0]}).status_code == 302
+    assert calls == ["activate"]
+
+    c = client_factory()
+    login_password(c, user)
+    calls.clear()
+    r = c.post("/accounts/2fa/authenticate/", {"code": wrong})
+    assert error_text(r) == "Incorrect code." and calls == ["verify"], "a wrong code: one call"
+    calls.clear()
+    r = c.post("/accounts/2fa/authenticate/", {"code": codes[1]})
+    assert r.status_code == 302 and calls == ["verify"], "a right code: one call"
+
+
+def test_a_code_of_the_replaced_set_is_recognised(client_factory, user, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    from allauth.mfa.models import Authenticator
+
+    from backup_codes_allauth import service
+
+    c = client_factory()
+    old = enrol(c, user)
+    assert "replaced" not in Authenticator.objects.get(user=user).data
+    new = [code for _, code in CODE_RE.findall(create_set(c).content.decode())]
+    # Kept only once the new set replaces the active one (at its confirmation).
+    assert "replaced" not in Authenticator.objects.get(user=user).data
+    assert c.post("/accounts/2fa/backup-codes/confirm/", {"code": new[0]}).status_code == 302
+    data = Authenticator.objects.get(user=user).data
+    assert data["replaced_at"] == clock.now and data["replaced"] != data["credential"]
+    assert not any(code.replace("-", "") in json.dumps(data) for code in old + new)
+
+    c = client_factory()
+    login_password(c, user)
+    r = c.post("/accounts/2fa/authenticate/", {"code": old[3]})
+    assert r.status_code == 200 and "from a set of backup codes you have replaced" in error_text(r)
+    assert "_auth_user_id" not in c.session
+    status = service.status(user.pk)
+    assert status.consecutive_failures == 1, "refused and counted like any wrong code"
+
+    # Remembered for 30 days, then an old code is just wrong and the copy goes at the next write.
+    clock.now += service.REPLACED_SET_MEMORY + 1
+    r = c.post("/accounts/2fa/authenticate/", {"code": old[4]})
+    assert error_text(r) == "Incorrect code."
+    assert "replaced" not in Authenticator.objects.get(user=user).data
+    assert service.status(user.pk).consecutive_failures == 2
+    r = c.post("/accounts/2fa/authenticate/", {"code": new[1]})
+    assert r.status_code == 302 and c.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_verify_stopped_by_the_deadline_is_counted(client_factory, user, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    from backup_codes_allauth import engine, service, signals
+
+    host = engine.get_host()
+    # Two codes at a cost (about 0.25 s each) a 50 ms deadline cannot finish.
+    heavy = host.default_policy().replace(count=2, low_water=1, hash={"memory_kib": 32768, "iterations": 8})
+    engine.use_host(host, heavy)
+    codes = enrol(client_factory(), user)
+    events: list[object] = []
+
+    def on_event(event: object, **kwargs: object) -> None:
+        events.append(event)
+
+    signals.event.connect(on_event)
+    slow = Host.from_file(component_path(), HostConfig(call_timeout=0.05), clock=clock)
+    engine.use_host(slow, heavy)
+    try:
+        c = client_factory()
+        login_password(c, user)
+        r = c.post("/accounts/2fa/authenticate/", {"code": codes[1]})
+        assert "cannot be checked right now" in error_text(r) and "_auth_user_id" not in c.session
+    finally:
+        signals.event.disconnect(on_event)
+        engine.use_host(host, heavy)
+        slow.close()
+    assert [e for e in events if isinstance(e, Failed)] == [Failed(events[0].set_id, FailureReason.INTERRUPTED, 1)]
+    assert service.status(user.pk).consecutive_failures == 1, "the interrupted attempt was stored"
+    # The code itself was never used.
+    r = c.post("/accounts/2fa/authenticate/", {"code": codes[1]})
+    assert r.status_code == 302 and c.session["_auth_user_id"] == str(user.pk)
+
+
+def test_an_interrupted_count_survives_a_lost_compare_and_swap(client_factory, user) -> None:  # type: ignore[no-untyped-def]
+    from backup_codes_allauth import engine, service, store
+
+    codes = enrol(client_factory(), user)
+    host, policy = engine.get_host(), engine.get_policy()
+    stale = store.load(user.pk)
+    counted = host.interrupted(stale.credential, policy)  # what a stopped verify carries
+    other = user.__class__.objects.create_user(username=user.username + "-i", password=PASSWORD)
+    with SecretCode.from_str(codes_for(client_factory, other)[0]) as wrong:
+        service.verify(user.pk, wrong)  # another worker's failure, written first
+    service._store_interrupted(user.pk, stale, counted, host.now(), None)
+    # Counted again on the fresh value: neither failure is lost, nothing stale overwrote it.
+    assert service.status(user.pk).consecutive_failures == 2
+    assert store.load(user.pk).version == stale.version + 2
 
 
 def codes_for(client_factory, user) -> list[str]:  # type: ignore[no-untyped-def]
@@ -349,5 +470,14 @@ def test_few_codes_left_notice_and_failure_signal(client_factory, user, clock: M
         assert len(failed) == 1 and failed[0]["user"] == user and failed[0]["reauthentication"] is False
         r = c.post("/accounts/2fa/authenticate/", {"code": codes[3]}, follow=True)
         assert "Backup code #4 accepted. Only 3 left: create a new set." in r.content.decode()
+        for n, code in enumerate(codes[:3], start=1):
+            c = client_factory()
+            login_password(c, user)
+            r = c.post("/accounts/2fa/authenticate/", {"code": code}, follow=True)
+            html = r.content.decode()
+            if n < 3:
+                assert f"Backup code #{n} accepted. Only {3 - n} left: create a new set." in html
+            else:
+                assert "Backup code #3 accepted. That was your last one: create a new set now." in html
     finally:
         mfa_signals.authentication_failed.disconnect(on_failed)

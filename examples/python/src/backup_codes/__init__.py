@@ -1,5 +1,5 @@
 """A typed Python host for the backup-code WebAssembly component
-(`authn:backup-codes@0.2.0`), on wasmtime-py.
+(`authn:backup-codes@0.3.0`), on wasmtime-py.
 
     from backup_codes import Host, SecretCode
 
@@ -8,9 +8,9 @@
     with host.issue(None, policy) as issued:           # codes wiped at the end
         show(issued.codes)                             # shown once
         store(issued.credential)                       # opaque bytes
-    with SecretCode.from_str(typed) as code:
-        v = host.verify(credential, code, policy)      # fresh store per call
-    if isinstance(v.outcome, Accepted): ...
+    with SecretCode.from_str(typed) as code:           # one call per attempt:
+        v = host.verify(credential, replaced, code, policy)  # replaced: bytes or None
+    if isinstance(v.outcome, Accepted): ...            # and v.low, v.lock, v.replaced_set...
 
 See examples/python/README.md.
 """
@@ -32,6 +32,10 @@ from .values import (
     Issuance,
     Issued,
     IssuedCode,
+    Lock,
+    LockOpen,
+    LockPermanent,
+    LockUntil,
     Locked,
     LockedEvent,
     Low,
@@ -68,6 +72,10 @@ __all__ = [
     "Issued",
     "IssuedCode",
     "LoadError",
+    "Lock",
+    "LockOpen",
+    "LockPermanent",
+    "LockUntil",
     "Locked",
     "LockedEvent",
     "Low",

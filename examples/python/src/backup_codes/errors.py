@@ -5,6 +5,7 @@ closed. Neither message ever contains a code, a pepper or credential bytes."""
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 
 class ErrorCase(enum.Enum):
@@ -80,14 +81,23 @@ class HostError(BackupCodesError):
     - `"oversized"`: the result exceeds the host's bounds;
     - `"busy"`: every call slot stayed taken for the whole queue timeout;
     - `"protocol"`: the result does not have the contract's shape.
+
+    For a `verify` stopped by the deadline (`"timeout"`), `counted` is the
+    engine's `interrupted` answer for the same credential: the attempt counted
+    as a failure (a `Verification`), to store with compare-and-swap like any
+    attempt's, or `None` when counting failed too. Every other error has
+    `counted = None`.
     """
 
     KINDS = ("timeout", "memory", "trap", "oversized", "busy", "protocol")
 
     kind: str
+    #: A `backup_codes.Verification` or `None` (typed loosely: `values` imports this module).
+    counted: Any
 
     def __init__(self, kind: str, message: str) -> None:
         if kind not in self.KINDS:
             raise ValueError(f"unknown HostError kind {kind!r}")
         self.kind = kind
+        self.counted = None
         super().__init__(f"the backup-code engine call failed ({kind}): {message}")

@@ -11,6 +11,9 @@ The same guarantees as the Rust host (`host-shim/src/plugin.rs`):
   you pass); WASI itself is never linked, so a component that imports anything
   else does not load;
 - any trap, timeout, limit or malformed result raises `HostError`: fail closed;
+- a `verify` stopped by the deadline is counted at once with the engine's
+  `interrupted` (no evaluation), its result attached to the `HostError` for the
+  caller to store, so an attempt too costly to finish is not free;
 - a WIT `error` raises `EngineError` carrying the case.
 
 The engine decides everything about codes; this host only passes values.
@@ -54,10 +57,10 @@ from .values import (
 
 __all__ = ["Host", "HostConfig", "system_clock"]
 
-ENGINE_INTERFACE = "authn:backup-codes/engine@0.2.0"
+ENGINE_INTERFACE = "authn:backup-codes/engine@0.3.0"
 RANDOM_INTERFACE = "wasi:random/random@0.2.0"
 CLOCK_INTERFACE = "wasi:clocks/wall-clock@0.2.0"
-FUNCTIONS = ("default-policy", "issue", "activate", "verify", "status")
+FUNCTIONS = ("default-policy", "issue", "activate", "verify", "interrupted", "status")
 
 # Bounds on what the component may return (as in the Rust host).
 MAX_CREDENTIAL_BYTES = 64 * 1024
@@ -209,8 +212,19 @@ class Host:
 
     def now(self) -> int:
         """The time the component sees (the host's clock), seconds since the epoch:
-        for "try again in ..." messages that agree with the engine's lockout."""
-        return int(self._clock())
+        for "try again in ..." messages that agree with the engine's lockout, and
+        for host-side ages (a kept replaced credential) on the engine's clock.
+
+        A clock that fails or returns anything but whole seconds raises
+        `HostError("trap")`, as it makes a component call fail: callers fail
+        closed either way."""
+        try:
+            seconds = self._clock()
+        except Exception as e:
+            raise HostError("trap", f"the clock failed: {type(e).__name__}") from None
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds < 1 << 64:
+            raise HostError("trap", "the clock must return whole seconds since the epoch")
+        return seconds
 
     def close(self) -> None:
         """Stop the deadline ticker. Calls after `close` are not interrupted."""
@@ -341,49 +355,106 @@ class Host:
     def activate(
         self, current: bytes, code: SecretCode | str, policy: Policy, pepper: bytes | None = None
     ) -> Verification:
-        """Prove the pending set was saved (see the WIT `activate`)."""
-        return self._attempt("activate", current, code, policy, pepper)
+        """Prove the pending set was saved (see the WIT `activate`): one call
+        answers the attempt (`Verification`)."""
+        return self._attempt("activate", current, None, code, policy, pepper)
 
     def verify(
-        self, current: bytes, code: SecretCode | str, policy: Policy, pepper: bytes | None = None
+        self,
+        current: bytes,
+        replaced: bytes | None,
+        code: SecretCode | str,
+        policy: Policy,
+        pepper: bytes | None = None,
     ) -> Verification:
-        """Check a typed code against the active set (see the WIT `verify`).
+        """Check a typed code against the active set (see the WIT `verify`): one
+        call, one argon2 evaluation, and everything the host answers with in the
+        returned `Verification`.
+
+        `replaced` is the credential as it was before its active set was last
+        replaced, if the caller keeps it (else `None`): a wrong code that was one
+        of that set's is reported as `Verification.replaced_set`, from the same
+        evaluation; it is never accepted.
 
         A `SecretCode` is left intact (the caller may need it again after a
         compare-and-swap conflict; wipe it when done); a `str` is copied into one
-        that is wiped before this returns."""
-        return self._attempt("verify", current, code, policy, pepper)
+        that is wiped before this returns.
+
+        When the deadline stops the call, the attempt is counted as a failure
+        (`interrupted`, against `current`) before `HostError("timeout")` is
+        raised; the error's `counted` is that `Verification` (or `None` if
+        counting failed too): store its credential as for any attempt."""
+        return self._attempt("verify", current, _opt_bytes(replaced, "replaced"), code, policy, pepper)
+
+    def interrupted(self, current: bytes, policy: Policy) -> Verification:
+        """Count an attempt at `verify` the deadline stopped as a failure of the
+        active set (see the WIT `interrupted`): no evaluation, reason
+        `FailureReason.INTERRUPTED`, lockout as for any failure. `verify` calls
+        it itself; call it again on the fresh credential when storing its
+        result lost a compare-and-swap."""
+        value, replacement = self._call(
+            "interrupted", [_bytes(current, "current"), policy_to_wasm(policy)], take_codes=True
+        )
+        return self._verification("interrupted", value, replacement)
 
     def status(self, current: bytes, policy: Policy) -> CredentialStatus:
         """Describe a credential without changing it."""
         value, _ = self._call("status", [_bytes(current, "current"), policy_to_wasm(policy)])
         return status_from_wasm(self._result("status", value), max_codes=MAX_CODES, max_string=MAX_STRING_BYTES)
 
+    def _verification(self, name: str, value: Any, replacement: list[SecretCode]) -> Verification:
+        try:
+            return verification_from_wasm(
+                self._result(name, value),
+                replacement,
+                max_credential=MAX_CREDENTIAL_BYTES,
+                max_events=MAX_EVENTS,
+                max_string=MAX_STRING_BYTES,
+            )
+        except BaseException:
+            for c in replacement:
+                c.wipe()
+            raise
+
     def _attempt(
-        self, name: str, current: bytes, code: SecretCode | str, policy: Policy, pepper: bytes | None
+        self,
+        name: str,
+        current: bytes,
+        replaced: bytes | None,
+        code: SecretCode | str,
+        policy: Policy,
+        pepper: bytes | None,
     ) -> Verification:
         owned = isinstance(code, str)
         secret = SecretCode.from_str(code) if isinstance(code, str) else code
         if not isinstance(secret, SecretCode):
             raise TypeError("code must be a SecretCode or a str")
         try:
-            args = [_bytes(current, "current"), None, policy_to_wasm(policy), _opt_bytes(pepper, "pepper")]
-            value, replacement = self._call(name, args, secret_args={1: secret.buffer()}, take_codes=True)
+            current = _bytes(current, "current")
+            head = [current, replaced] if name == "verify" else [current]
+            # The code's position holds a placeholder: `_abi.call` lowers it from
+            # the SecretCode's buffer.
+            args = [*head, None, policy_to_wasm(policy), _opt_bytes(pepper, "pepper")]
             try:
-                return verification_from_wasm(
-                    self._result(name, value),
-                    replacement,
-                    max_credential=MAX_CREDENTIAL_BYTES,
-                    max_events=MAX_EVENTS,
-                    max_string=MAX_STRING_BYTES,
+                value, replacement = self._call(
+                    name, args, secret_args={len(head): secret.buffer()}, take_codes=True
                 )
-            except BaseException:
-                for c in replacement:
-                    c.wipe()
+            except HostError as e:
+                if name == "verify" and e.kind == "timeout":
+                    e.counted = self._count_interrupted(current, policy)
                 raise
+            return self._verification(name, value, replacement)
         finally:
             if owned:
                 secret.wipe()
+
+    def _count_interrupted(self, current: bytes, policy: Policy) -> Verification | None:
+        """`interrupted` for a verify the deadline stopped; `None` when that
+        call fails too (the attempt has failed closed either way)."""
+        try:
+            return self.interrupted(current, policy)
+        except (HostError, EngineError):
+            return None
 
 
 def _random_u64(_store: Any) -> int:

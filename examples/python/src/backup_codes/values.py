@@ -1,4 +1,4 @@
-"""Typed values of the WIT contract `authn:backup-codes@0.2.0`, and their
+"""Typed values of the WIT contract `authn:backup-codes@0.3.0`, and their
 conversion to and from the values wasmtime-py passes (records as objects with
 kebab-case attributes, enums as `str`, variants as `Variant(tag, payload)`,
 options as `None` or the value, `list<u8>` as `bytes`).
@@ -34,6 +34,10 @@ __all__ = [
     "Issuance",
     "Issued",
     "IssuedCode",
+    "Lock",
+    "LockOpen",
+    "LockPermanent",
+    "LockUntil",
     "Locked",
     "LockedEvent",
     "Low",
@@ -62,6 +66,9 @@ class FailureReason(enum.Enum):
     MISMATCH = "mismatch"
     ALREADY_USED = "already-used"
     WRONG_NUMBER = "wrong-number"
+    #: 0.3.0: the host's deadline stopped a `verify`, and the host counted it
+    #: with `Host.interrupted` (nothing was compared).
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,18 +235,63 @@ Outcome = Union[Accepted, Rejected, Locked, Exhausted]
 
 
 @dataclass(frozen=True, slots=True)
-class Verification:
-    """What `activate` and `verify` return. Store `credential` with
-    compare-and-swap against the value passed in (it is equal to it when nothing
-    changed), and record `events`."""
+class LockOpen:
+    """Attempts may be made now."""
 
+
+@dataclass(frozen=True, slots=True)
+class LockUntil:
+    """Attempts are refused without checking until `until` (seconds since the epoch)."""
+
+    until: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockPermanent:
+    """Attempts are refused until a new set is issued."""
+
+
+#: Whether a set takes attempts after a call (WIT `lock`, 0.3.0).
+Lock = Union[LockOpen, LockUntil, LockPermanent]
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What `activate`, `verify` and `interrupted` return: everything a host
+    answers an attempt with, from that one call (no `status` call after it).
+    Store `credential` with compare-and-swap against the value passed in (it is
+    equal to it when nothing changed), and record `events`."""
+
+    #: The new credential value to store.
     credential: bytes
+    #: What happened.
     outcome: Outcome
+    #: Unused codes left in the active set after this call.
     remaining: int
+    #: Events to record or notify on.
     events: tuple[Event, ...]
-    # The new code that replaced the one just used (`policy.replace_on_use`),
-    # shown once: wipe it (`replacement.code.wipe()`) once shown.
-    replacement: IssuedCode | None = None
+    #: The new code that replaced the one just used (`policy.replace_on_use`),
+    #: shown once: wipe it (`replacement.code.wipe()`) once shown.
+    replacement: IssuedCode | None
+    #: The id of the set the code was checked against (the pending set at
+    #: `activate`, the active one after it is accepted).
+    set_id: str
+    #: Short form of `set_id`, to show the user.
+    fingerprint: str
+    #: The active set's remaining count is at or below the policy's
+    #: low-water mark after this call: prompt for a new set.
+    low: bool
+    #: No code of the active set remains after this call.
+    exhausted: bool
+    #: Consecutive failures counted on the set checked, after this call.
+    consecutive_failures: int
+    #: Whether the set checked takes attempts after this call.
+    lock: Lock
+    #: A wrong code (`MISMATCH`) was one of the set the active set replaced
+    #: (the `replaced` credential passed to `verify`), told from the same single
+    #: evaluation: refused and counted like any wrong code, but the user may be
+    #: told why it no longer works.
+    replaced_set: bool
 
 
 @dataclass(slots=True)
@@ -469,6 +521,18 @@ def outcome_from_wasm(v: Any) -> Outcome:
     raise _bad(f"outcome case {tag!r}")
 
 
+def lock_from_wasm(v: Any) -> Lock:
+    """Lift a WIT `lock`."""
+    tag, p = _variant(v, "lock")
+    if tag == "open" and p is None:
+        return LockOpen()
+    if tag == "until":
+        return LockUntil(_int(p, U64, "lock until"))
+    if tag == "permanent" and p is None:
+        return LockPermanent()
+    raise _bad(f"lock case {tag!r}")
+
+
 def _bytes(v: Any, limit: int, what: str) -> bytes:
     if not isinstance(v, bytes):
         raise _bad(what)
@@ -504,6 +568,13 @@ def verification_from_wasm(
         remaining=_int(_field(r, "remaining"), U8, "remaining"),
         events=_events(_field(r, "events"), max_events, max_string),
         replacement=new,
+        set_id=_str(_field(r, "set-id"), max_string, "set id"),
+        fingerprint=_str(_field(r, "fingerprint"), max_string, "fingerprint"),
+        low=_bool(_field(r, "low"), "low"),
+        exhausted=_bool(_field(r, "exhausted"), "exhausted"),
+        consecutive_failures=_int(_field(r, "consecutive-failures"), U32, "consecutive-failures"),
+        lock=lock_from_wasm(_field(r, "lock")),
+        replaced_set=_bool(_field(r, "replaced-set"), "replaced-set"),
     )
 
 

@@ -41,7 +41,6 @@ from backup_codes import (
     FailureReason,
     HostError,
     Locked,
-    Low,
     Rejected,
     SecretCode,
 )
@@ -104,8 +103,10 @@ def refusal(e: BackupCodesError) -> ValidationError:
     return ValidationError(_("Backup codes cannot be checked right now. Try again later."), code="unavailable")
 
 
-def outcome_error(outcome: object, *, activation: bool) -> ValidationError:
-    """The error for a code the engine did not accept."""
+def outcome_error(outcome: object, *, activation: bool, replaced_set: bool = False) -> ValidationError:
+    """The error for a code the engine did not accept. `replaced_set`: the
+    engine recognised a wrong code as one of the set a newer one replaced
+    (`Verification.replaced_set`); it is refused and counted all the same."""
     if isinstance(outcome, Locked):
         if outcome.until is None:
             return ValidationError(
@@ -124,6 +125,8 @@ def outcome_error(outcome: object, *, activation: bool) -> ValidationError:
             text = _("That is not the code that was asked for.")
         elif activation:
             text = _("That is not one of the new codes. Type one of the codes you saved.")
+        elif replaced_set:
+            text = _("That code is from a set of backup codes you have replaced: it no longer works. Use a code from your newest set.")
         else:
             text = _("Incorrect code.")
         if outcome.permanent:
@@ -169,12 +172,19 @@ class BackupCodeCheck:
                     authenticator=row,
                     reauthentication=self.reauthentication,
                 )
-            raise outcome_error(v.outcome, activation=False)
+            raise outcome_error(v.outcome, activation=False, replaced_set=v.replaced_set)
         row.user = self.user
         self.authenticator = row
         clear_rate_limit()
-        # "Few left" is the engine's call (its `low` event), not a count here.
-        if request is not None and any(isinstance(e, Low) for e in v.events):
+        # "Few left" and "none left" are the engine's call (the verification's
+        # `low` and `exhausted`), not a count here.
+        if request is not None and v.exhausted:
+            messages.warning(
+                request,
+                _("Backup code #%(n)d accepted. That was your last one: create a new set now.")
+                % {"n": v.outcome.number},
+            )
+        elif request is not None and v.low:
             messages.warning(
                 request,
                 _("Backup code #%(n)d accepted. Only %(left)d left: create a new set.")

@@ -103,11 +103,5 @@ def confirm(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         messages.success(request, _("Backup codes are on. Keep them somewhere safe."))
         return HttpResponseRedirect(reverse("backup_codes_index"))
-    return _secure(
-        render(
-            request,
-            "backup_codes_allauth/confirm.html",
-            {"form": form, **_status_context(request)},
-            status=400,
-        )
-    )
+    # The page needs nothing but the form: no `status` call after the attempt.
+    return _secure(render(request, "backup_codes_allauth/confirm.html", {"form": form}, status=400))
