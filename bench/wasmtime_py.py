@@ -32,7 +32,7 @@ del code_text
 
 
 def once():
-    v = host.verify(credential, code, policy)
+    v = host.verify(credential, None, code, policy)
     if v.outcome != Accepted(number):
         raise SystemExit(f"expected accepted({number}), got {v.outcome}")
 

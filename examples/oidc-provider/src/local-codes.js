@@ -76,11 +76,15 @@ export function localCodes(engine, overrides = {}, { now = Date.now } = {}) {
       store(subject, current, r);
       return r;
     },
-    /** Proof of saving: one code of the pending set typed back (one call). */
-    activate(subject, code) {
+    /**
+     * Proof of saving: one code of the pending set typed back (one call);
+     * with `setId`, only the set the user was shown (another is refused
+     * before any hashing: a stale page changes nothing).
+     */
+    activate(subject, code, setId = undefined) {
       const current = credentials.get(subject);
       if (!current) return notEnrolled();
-      const v = engine.activate(current, code, policy, undefined);
+      const v = engine.activate(current, setId, code, policy, undefined);
       store(subject, current, v);
       return v;
     },

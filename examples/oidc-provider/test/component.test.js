@@ -151,3 +151,19 @@ test('interrupted counts toward lockout without an evaluation', () => {
   assert.equal(v.lock.tag, 'until');
   assert.equal(engine.verify(credential, undefined, issued.codes[0].code, p, undefined).outcome.tag, 'locked');
 });
+
+test('activation takes only the set the user was shown; answers name the next number', () => {
+  const codes = localCodes(engine, cheap);
+  const first = codes.issue('fay');
+  assert.equal(codes.activate('fay', first.codes[0].code, first.setId).outcome.tag, 'accepted');
+  const second = codes.issue('fay');
+  // A stale page names the first set: refused before any hashing.
+  assert.throws(() => codes.activate('fay', second.codes[0].code, first.setId), (e) => e?.payload?.tag === 'no-pending-set');
+  assert.equal(codes.activate('fay', second.codes[0].code, second.setId).outcome.tag, 'accepted');
+
+  const numbered = localCodes(engine, { ...cheap, order: 'numbered', requireActivation: false });
+  const issued = numbered.issue('gil');
+  const v = numbered.verify('gil', issued.codes[0].code);
+  assert.equal(v.outcome.tag, 'accepted');
+  assert.equal(v.nextNumber, 2);
+});

@@ -139,7 +139,7 @@ def test_issue_activate_verify_once(host: Host, policy, clock: ManualClock) -> N
         host.verify(issued.credential, None, codes[0], policy)
     assert e.value.case is ErrorCase.NO_ACTIVE_SET
 
-    activated = host.activate(issued.credential, codes[0], policy)
+    activated = host.activate(issued.credential, None, codes[0], policy)
     assert activated.outcome == Accepted(1)
     status = host.status(activated.credential, policy)
     assert status.active is not None and status.pending is None and status.active.remaining == 10
@@ -179,7 +179,7 @@ def test_regenerate_replaces_the_set_only_when_confirmed(host: Host, policy) -> 
     assert s.active is not None and s.pending is not None and s.active.set_id == first.set_id
     # Old codes still work until the new set is confirmed.
     assert isinstance(host.verify(second.credential, None, old[0], policy).outcome, Accepted)
-    confirmed = host.activate(second.credential, new[3], policy).credential
+    confirmed = host.activate(second.credential, None, new[3], policy).credential
     s = host.status(confirmed, policy)
     assert s.active is not None and s.active.set_id == second.set_id and s.pending is None
     stale = host.verify(confirmed, None, old[1], policy).outcome
@@ -311,14 +311,36 @@ def test_one_call_answers_low_exhausted_and_the_set(host: Host, policy, monkeypa
 def test_activate_answers_for_the_pending_set(host: Host, policy) -> None:
     first = issue_active(host, policy)
     second = host.issue(first.credential, policy)
-    wrong = host.activate(second.credential, first.codes[0].code, policy)
+    wrong = host.activate(second.credential, None, first.codes[0].code, policy)
     assert isinstance(wrong.outcome, Rejected)
     # The set checked at `activate` is the pending one.
     assert (wrong.set_id, wrong.fingerprint, wrong.consecutive_failures) == (second.set_id, second.fingerprint, 1)
-    right = host.activate(wrong.credential, second.codes[0].code, policy)
+    right = host.activate(wrong.credential, None, second.codes[0].code, policy)
     assert right.outcome == Accepted(1)
     assert (right.set_id, right.remaining, right.low, right.exhausted) == (second.set_id, 10, False, False)
     assert (right.consecutive_failures, right.lock) == (0, LockOpen())
+
+
+def test_activate_takes_only_the_set_the_user_was_shown(host: Host, policy) -> None:
+    first = issue_active(host, policy)
+    second = host.issue(first.credential, policy)
+    # A stale page names another set: refused before anything is evaluated.
+    with pytest.raises(EngineError) as stale:
+        host.activate(second.credential, first.set_id, second.codes[0].code, policy)
+    assert stale.value.case is ErrorCase.NO_PENDING_SET
+    right = host.activate(second.credential, second.set_id, second.codes[0].code, policy)
+    assert right.outcome == Accepted(1)
+
+
+def test_the_next_number_comes_with_the_verification(host: Host, policy) -> None:
+    p = policy.replace(require_activation=False, order=CodeOrder.NUMBERED)
+    issued = host.issue(None, p)
+    v = host.verify(issued.credential, None, issued.codes[0].code, p)
+    assert (v.outcome, v.next_number) == (Accepted(1), 2)
+    any_order = policy.replace(require_activation=False)
+    issued = host.issue(None, any_order)
+    v = host.verify(issued.credential, None, issued.codes[0].code, any_order)
+    assert v.next_number is None
 
 
 def test_failures_and_the_lock_come_with_the_verification(host: Host, policy, clock: ManualClock, monkeypatch) -> None:
@@ -345,7 +367,7 @@ def test_a_code_of_the_replaced_set_is_told_from_one_call(host: Host, policy, mo
     first = issue_active(host, policy)
     second = host.issue(first.credential, policy)
     before = second.credential  # what the host stored before the new set replaced the active one
-    confirmed = host.activate(before, second.codes[0].code, policy).credential
+    confirmed = host.activate(before, None, second.codes[0].code, policy).credential
     stranger = issue_active(host, policy).codes[0].code
     calls = calls_of(host, monkeypatch)
     old = host.verify(confirmed, before, first.codes[4].code, policy)
@@ -497,7 +519,7 @@ def test_a_verify_stopped_by_the_deadline_is_counted(
         # Activation is not counted this way (the WIT counts verify only).
         pending = host.issue(None, heavy.replace(require_activation=True))
         with pytest.raises(HostError) as e:
-            h.activate(pending.credential, pending.codes[0].code, heavy)
+            h.activate(pending.credential, None, pending.codes[0].code, heavy)
         assert e.value.kind == "timeout" and e.value.counted is None
     assert host.status(counted.credential, heavy).consecutive_failures == 1
     # The stored count leaves the code usable (within the free failures).

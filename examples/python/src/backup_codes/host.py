@@ -353,11 +353,20 @@ class Host:
             raise
 
     def activate(
-        self, current: bytes, code: SecretCode | str, policy: Policy, pepper: bytes | None = None
+        self,
+        current: bytes,
+        set_id: str | None,
+        code: SecretCode | str,
+        policy: Policy,
+        pepper: bytes | None = None,
     ) -> Verification:
         """Prove the pending set was saved (see the WIT `activate`): one call
-        answers the attempt (`Verification`)."""
-        return self._attempt("activate", current, None, code, policy, pepper)
+        answers the attempt (`Verification`). With `set_id`, only the pending
+        set of that id (the one the user was shown) may be activated; another
+        is `EngineError("no-pending-set")`, before any evaluation."""
+        if set_id is not None and not isinstance(set_id, str):
+            raise TypeError("set_id must be a str or None")
+        return self._attempt("activate", current, set_id, code, policy, pepper)
 
     def verify(
         self,
@@ -420,18 +429,20 @@ class Host:
         self,
         name: str,
         current: bytes,
-        replaced: bytes | None,
+        second: bytes | str | None,
         code: SecretCode | str,
         policy: Policy,
         pepper: bytes | None,
     ) -> Verification:
+        """One `verify` (`second`: the replaced credential) or `activate`
+        (`second`: the set id shown)."""
         owned = isinstance(code, str)
         secret = SecretCode.from_str(code) if isinstance(code, str) else code
         if not isinstance(secret, SecretCode):
             raise TypeError("code must be a SecretCode or a str")
         try:
             current = _bytes(current, "current")
-            head = [current, replaced] if name == "verify" else [current]
+            head = [current, second]
             # The code's position holds a placeholder: `_abi.call` lowers it from
             # the SecretCode's buffer.
             args = [*head, None, policy_to_wasm(policy), _opt_bytes(pepper, "pepper")]

@@ -283,6 +283,9 @@ class Verification:
     low: bool
     #: No code of the active set remains after this call.
     exhausted: bool
+    #: The code number to ask for next when codes are used in order (the
+    #: policy's `NUMBERED`, or a set used in order whatever the policy).
+    next_number: int | None
     #: Consecutive failures counted on the set checked, after this call.
     consecutive_failures: int
     #: Whether the set checked takes attempts after this call.
@@ -572,6 +575,7 @@ def verification_from_wasm(
         fingerprint=_str(_field(r, "fingerprint"), max_string, "fingerprint"),
         low=_bool(_field(r, "low"), "low"),
         exhausted=_bool(_field(r, "exhausted"), "exhausted"),
+        next_number=_opt_int(_field(r, "next-number"), U8, "next-number"),
         consecutive_failures=_int(_field(r, "consecutive-failures"), U32, "consecutive-failures"),
         lock=lock_from_wasm(_field(r, "lock")),
         replaced_set=_bool(_field(r, "replaced-set"), "replaced-set"),

@@ -133,7 +133,7 @@ def _attempt(user_id: int, code: SecretCode, activation: bool, request: HttpRequ
         now = host.now()
         kept = _kept(current, now)
         if activation:
-            v = host.activate(current.credential, code, policy, pepper)
+            v = host.activate(current.credential, None, code, policy, pepper)
         else:
             try:
                 v = host.verify(current.credential, kept.credential if kept else None, code, policy, pepper)
