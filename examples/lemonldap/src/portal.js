@@ -17,8 +17,16 @@ import { DEFAULTS, bootstrapConfig, settings as buildSettings } from './config.j
 
 const run = promisify(execFile);
 
-// Debian's portal app plus its static files (see portal.psgi).
+// Debian's portal app plus its static files (see portal.psgi). The portal runs
+// as the instance's owner (www-data when started as root), who may not be able
+// to enter the checkout (a clone under /root or a mode-0700 home): each start
+// copies it into the instance, and the portal reads nothing of the checkout.
 export const PSGI_APP = fileURLToPath(new URL('./portal.psgi', import.meta.url));
+
+/** The portal app as the instance keeps it (see PSGI_APP). */
+export function instanceApp(dir) {
+  return join(dir, 'run', 'portal.psgi');
+}
 export const CLI = '/usr/share/lemonldap-ng/bin/lemonldap-ng-cli';
 const LOGGER = 'Lemonldap::NG::Common::Logger::Std';
 
@@ -175,9 +183,11 @@ async function startOnce(o) {
   const logFile = join(dir, 'run', 'portal.log');
   const fd = openSync(logFile, 'w', 0o640);
   if (who.uid !== undefined) chownSync(logFile, who.uid, who.gid);
+  const app = instanceApp(dir);
+  writeOwned(app, readFileSync(PSGI_APP, 'utf8'), who);
   const [cmd, ...args] = [
     ...who.prefix, 'plackup', ...server, '--host', bind, '--port', String(port),
-    '-E', 'deployment', '--app', PSGI_APP,
+    '-E', 'deployment', '--app', app,
   ];
   const child = spawn(cmd, args, {
     env: envFor(dir), cwd: dir, stdio: ['ignore', fd, fd], detached: Boolean(o.detached),

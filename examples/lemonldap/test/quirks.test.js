@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { startPortal } from '../src/portal.js';
+import { instanceApp, startPortal } from '../src/portal.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { startRelyingParty } from './relying-party.js';
 import { startStandInVerifier } from './stand-in-verifier.js';
@@ -165,6 +165,14 @@ async function portalError(page) {
 }
 
 const verifyRequests = () => verifier.requests.filter((r) => r.path === '/verify');
+
+test('the portal reads nothing of the checkout (it may be private to its owner)', () => {
+  // Started as root, the portal runs as www-data, which cannot enter a clone
+  // under a mode-0700 home: its app is the instance's copy.
+  const cmdline = readFileSync(`/proc/${portal.pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(cmdline.includes(instanceApp(instance)), cmdline.join(' '));
+  assert.ok(!cmdline.some((arg) => arg.startsWith(root)), cmdline.join(' '));
+});
 
 test('app: password, then the REST second factor; the ID token says loa-3', async (t) => {
   const { page, shot } = await newPage(t);
