@@ -184,7 +184,7 @@ async function startOnce(o) {
   const fd = openSync(logFile, 'w', 0o640);
   if (who.uid !== undefined) chownSync(logFile, who.uid, who.gid);
   const app = instanceApp(dir);
-  writeOwned(app, readFileSync(PSGI_APP, 'utf8'), who);
+  writeOwned(app, readFileSync(o.app ?? PSGI_APP, 'utf8'), who);
   const [cmd, ...args] = [
     ...who.prefix, 'plackup', ...server, '--host', bind, '--port', String(port),
     '-E', 'deployment', '--app', app,
