@@ -12,6 +12,9 @@
 //! - `backup-codes-bench doors`: argon2 evaluations per HTTP attempt by kind
 //!   and door, counted with fuel, and whether a wrong code, an unknown subject
 //!   and a replaced set's code take the same time at each door (issues 24, 25).
+//! - `backup-codes-bench imported`: imported Supabase sets at the largest
+//!   parameters the shim accepts: verify time, resident memory, and another
+//!   user's verify beside eight hostile attempts (issue 24).
 //!
 //! Output is Markdown, ready to paste into `BENCHMARKS.md`.
 
@@ -21,6 +24,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod doors;
+mod imported;
 mod load;
 mod raw;
 mod report;
@@ -57,6 +61,8 @@ enum Cmd {
     Webhooks(webhooks::WebhooksArgs),
     /// Argon2 evaluations per HTTP attempt by kind and door (fuel), and timing at each door.
     Doors(doors::DoorsArgs),
+    /// Imported sets at the largest accepted parameters: verify time, memory, hostile attempts.
+    Imported(imported::ImportedArgs),
     /// Print the Cranelift machine code of the component (for `objdump`), then exit.
     Disasm(DisasmArgs),
     /// One verify (or one native argon2), for `valgrind --tool=callgrind`.
@@ -161,6 +167,7 @@ fn main() -> BoxResult<()> {
         Some(Cmd::Rest2f(a)) => rest2f::run(&a, &mut stdout.lock()),
         Some(Cmd::Webhooks(a)) => webhooks::run(&a, &mut stdout.lock()),
         Some(Cmd::Doors(a)) => doors::run(&a, &mut stdout.lock()),
+        Some(Cmd::Imported(a)) => imported::run(&a, &mut stdout.lock()),
         Some(Cmd::Disasm(a)) => disasm(&a),
         Some(Cmd::Once(a)) => report::once(&a.what, a.count, a.memory_kib, a.component),
         Some(Cmd::StartupChild { cache_dir }) => report::startup_child(cache_dir),

@@ -162,3 +162,29 @@ fn doors_quick_counts_one_evaluation_per_hashing_attempt() {
         .unwrap();
     assert!(counted.ends_with("| pass |"), "{counted}");
 }
+
+#[test]
+fn imported_quick_prints_every_row() {
+    let shim = backup_codes_harness::shim::binary().unwrap();
+    let out = Command::new(BENCH)
+        .args(["imported", "--quick", "--hostile", "3", "--shim"])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "(4 subjects, 4 legacy, 0 failed,",
+        "| wrong code, imported set (every unused code evaluated) | ",
+        "| answered (accepted) / made | ",
+        "| peak over the whole life (`VmHWM`) | ",
+        "| peak RSS <= base + slots x the most memory a call may use | ",
+        "| another user's right code beside the hostile attempts | ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}

@@ -38,7 +38,7 @@ mod shim;
 use self::clients::{RunResult, prepare_clients, run_clients};
 use self::reference::{ComponentVerify, Reference, native_parallel_rate, reference};
 use self::shim::{Shim, enrol, hash_params, start_shim};
-pub(crate) use self::shim::{TokenKey, memory_of, mib, random_hex, shim_binary, token};
+pub(crate) use self::shim::{TokenKey, cpu_of, memory_of, mib, random_hex, shim_binary, token};
 
 /// P4: throughput at least this fraction of cores / native argon2 time.
 const P4_THROUGHPUT: f64 = 0.8;
