@@ -9,7 +9,11 @@
 //! user already on the page), so a timed login attempt is the `POST` alone;
 //! the unknown subjects of the login step had codes when their flows were
 //! opened and were deleted before the rounds (a subject that never had codes
-//! is refused at the entry, before a code is typed).
+//! is refused at the entry, before a code is typed). At the JSON API and the
+//! REST door an unknown subject is timed twice: one of a few subjects tried
+//! again and again (its decoy state is kept, updated in place), and a new
+//! subject every try (its state is created), as someone probing many names
+//! would.
 
 use std::io::Write;
 
@@ -31,16 +35,21 @@ enum Kind {
     Wrong,
     Unknown,
     Replaced,
+    /// An unknown subject tried for the first time (JSON API and REST door).
+    Fresh,
 }
 
 impl Kind {
-    const ALL: [Self; 3] = [Self::Wrong, Self::Unknown, Self::Replaced];
+    const ALL: [Self; 4] = [Self::Wrong, Self::Unknown, Self::Replaced, Self::Fresh];
+    /// The kinds issue 25 compares at every door.
+    const COMPARED: [Self; 3] = [Self::Wrong, Self::Unknown, Self::Replaced];
 
     fn name(self) -> &'static str {
         match self {
             Self::Wrong => "wrong code",
             Self::Unknown => "unknown subject",
             Self::Replaced => "replaced-set code",
+            Self::Fresh => "unknown subject, a new one every try",
         }
     }
 
@@ -49,13 +58,26 @@ impl Kind {
             Self::Wrong => "w",
             Self::Unknown => "u",
             Self::Replaced => "r",
+            Self::Fresh => "n",
         }
+    }
+
+    /// Whether this kind is timed at `door`.
+    fn at(self, door: Door) -> bool {
+        self != Self::Fresh || door != Door::Login
+    }
+
+    /// Attempts each subject takes.
+    fn per_subject(self) -> usize {
+        if self == Self::Fresh { 1 } else { PER_SUBJECT }
     }
 
     fn expected(self, door: Door) -> Answer {
         match (self, door) {
-            (Self::Wrong, _) | (Self::Unknown | Self::Replaced, Door::Rest) => Answer::Rejected,
-            (Self::Unknown, _) => Answer::NotEnrolled,
+            (Self::Wrong, _) | (Self::Unknown | Self::Replaced | Self::Fresh, Door::Rest) => {
+                Answer::Rejected
+            }
+            (Self::Unknown | Self::Fresh, _) => Answer::NotEnrolled,
             (Self::Replaced, Door::Login) => Answer::ReplacedSet,
             (Self::Replaced, Door::Api) => Answer::Rejected,
         }
@@ -68,7 +90,7 @@ struct Subject {
     codes: Vec<String>,
 }
 
-/// One kind at one door: its subjects (each takes [`PER_SUBJECT`]
+/// One kind at one door: its subjects (each takes [`Kind::per_subject`]
 /// attempts), the login flows, and the times measured.
 struct Cell {
     door: Door,
@@ -81,7 +103,7 @@ struct Cell {
 impl Cell {
     /// The subject and the code of attempt `attempt`.
     fn attempt(&self, attempt: usize) -> BoxResult<(&str, &str)> {
-        let i = (attempt / PER_SUBJECT).min(self.subjects.len().saturating_sub(1));
+        let i = (attempt / self.kind.per_subject()).min(self.subjects.len().saturating_sub(1));
         let subject = self.subjects.get(i).ok_or("no subject")?;
         let code = subject
             .codes
@@ -143,10 +165,10 @@ pub(super) async fn run(args: &DoorsArgs, out: &mut impl Write) -> BoxResult<()>
 /// opened, then deleted); `attempts` login flows per kind.
 async fn set_up(client: &Client, attempts: usize) -> BoxResult<Vec<Cell>> {
     let donor = client.issue("donor").await?;
-    let pool = attempts.div_ceil(PER_SUBJECT).max(1);
     let mut cells = Vec::new();
     for door in Door::ALL {
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.into_iter().filter(|k| k.at(door)) {
+            let pool = attempts.div_ceil(kind.per_subject()).max(1);
             let mut subjects = Vec::new();
             for i in 0..pool {
                 let id = format!("{}-{}{i}", door.tag(), kind.tag());
@@ -160,7 +182,7 @@ async fn set_up(client: &Client, attempts: usize) -> BoxResult<Vec<Cell>> {
                         client.issue(&id).await?;
                         first
                     }
-                    Kind::Unknown => {
+                    Kind::Unknown | Kind::Fresh => {
                         if door == Door::Login {
                             client.issue(&id).await?;
                         }
@@ -245,7 +267,9 @@ fn write(
                 .collect();
             let r = median(&per_round);
             let diff = s.median / base - 1.0;
-            spread = spread.max(diff.abs());
+            if Kind::COMPARED.contains(&kind) {
+                spread = spread.max(diff.abs());
+            }
             writeln!(
                 out,
                 "| {} | {} | {} | {}-{} | {:+.1}% | {:+.1}% |",
@@ -283,11 +307,17 @@ fn write_targets(out: &mut impl Write, cells: &[Cell], worst: &[(Door, f64)]) ->
             .find(|c| c.door == Door::Rest && c.kind == kind)
             .map(|c| median(&c.times))
     };
-    if let (Some(wrong), Some(unknown)) = (rest(Kind::Wrong), rest(Kind::Unknown)) {
+    for (unknown, which) in [
+        (Kind::Unknown, "unknown user (tried again)"),
+        (Kind::Fresh, "unknown user (a new one every try)"),
+    ] {
+        let (Some(wrong), Some(unknown)) = (rest(Kind::Wrong), rest(unknown)) else {
+            continue;
+        };
         let diff = unknown / wrong - 1.0;
         writeln!(
             out,
-            "| issue 24, REST door: unknown user vs an enrolled user's wrong code, medians | {} vs {} ms ({:+.1}%) | within {:.0}% | {} |",
+            "| issue 24, REST door: {which} vs an enrolled user's wrong code, medians | {} vs {} ms ({:+.1}%) | within {:.0}% | {} |",
             ms(unknown),
             ms(wrong),
             100.0 * diff,
