@@ -171,6 +171,7 @@ async fn run_async(args: &ImportedArgs, out: &mut impl Write) -> BoxResult<()> {
         alone_native.push(took);
     }
     let rss_after_alone = memory_of(pid);
+    rights.reserve(&client, victims).await?;
     let attack = attack(&client, pid, &hostile, &wrong, &mut rights, victims).await?;
     let rss_end = memory_of(pid);
     drop(shim);
@@ -241,6 +242,19 @@ struct RightCodes {
 }
 
 impl RightCodes {
+    /// Have at least `n` codes at hand (issued now, not while every slot
+    /// is busy, when issuing would wait in the queue too).
+    async fn reserve(&mut self, client: &Client, n: usize) -> BoxResult<()> {
+        while self.codes.len() < n {
+            let subject = format!("user-{}", self.subjects);
+            self.subjects += 1;
+            let codes = client.issue(&subject).await?;
+            self.codes
+                .extend(codes.into_iter().map(|c| (subject.clone(), c)));
+        }
+        Ok(())
+    }
+
     async fn next(&mut self, client: &Client) -> BoxResult<(String, String)> {
         if self.codes.is_empty() {
             let subject = format!("user-{}", self.subjects);
