@@ -9,6 +9,12 @@
 //!   factor against the JSON API, interleaved (issue 12).
 //! - `backup-codes-bench webhooks`: delivery latency, and verify latency with
 //!   and without a slow or failing receiver (issue 16).
+//! - `backup-codes-bench doors`: argon2 evaluations per HTTP attempt by kind
+//!   and door, counted with fuel, and whether a wrong code, an unknown subject
+//!   and a replaced set's code take the same time at each door (issues 24, 25).
+//! - `backup-codes-bench imported`: imported Supabase sets at the largest
+//!   parameters the shim accepts: verify time, resident memory, and another
+//!   user's verify beside eight hostile attempts (issue 24).
 //!
 //! Output is Markdown, ready to paste into `BENCHMARKS.md`.
 
@@ -17,6 +23,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod doors;
+mod imported;
 mod load;
 mod raw;
 mod report;
@@ -51,6 +59,10 @@ enum Cmd {
     Rest2f(rest2f::Rest2fArgs),
     /// Webhook delivery latency; verify latency with and without a bad receiver.
     Webhooks(webhooks::WebhooksArgs),
+    /// Argon2 evaluations per HTTP attempt by kind and door (fuel), and timing at each door.
+    Doors(doors::DoorsArgs),
+    /// Imported sets at the largest accepted parameters: verify time, memory, hostile attempts.
+    Imported(imported::ImportedArgs),
     /// Print the Cranelift machine code of the component (for `objdump`), then exit.
     Disasm(DisasmArgs),
     /// One verify (or one native argon2), for `valgrind --tool=callgrind`.
@@ -154,6 +166,8 @@ fn main() -> BoxResult<()> {
         Some(Cmd::Load(a)) => load::run(&a, &mut stdout.lock()),
         Some(Cmd::Rest2f(a)) => rest2f::run(&a, &mut stdout.lock()),
         Some(Cmd::Webhooks(a)) => webhooks::run(&a, &mut stdout.lock()),
+        Some(Cmd::Doors(a)) => doors::run(&a, &mut stdout.lock()),
+        Some(Cmd::Imported(a)) => imported::run(&a, &mut stdout.lock()),
         Some(Cmd::Disasm(a)) => disasm(&a),
         Some(Cmd::Once(a)) => report::once(&a.what, a.count, a.memory_kib, a.component),
         Some(Cmd::StartupChild { cache_dir }) => report::startup_child(cache_dir),

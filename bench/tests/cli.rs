@@ -125,3 +125,67 @@ fn rest2f_quick_prints_both_paths() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+#[test]
+fn doors_quick_counts_one_evaluation_per_hashing_attempt() {
+    let shim = backup_codes_harness::shim::binary().unwrap();
+    let out = Command::new(BENCH)
+        .args(["doors", "--quick", "--repeats", "2", "--shim"])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "| right code | 1.00 | ",
+        "| wrong code (a code of another subject's set) | 1.00 | ",
+        "| unknown subject (checked against a decoy credential) | 1.00 | ",
+        "| code of the set the active one replaced | 1.00 | ",
+        "| typo (bad check symbol) | 0.00 | ",
+        "| locked set | 0.00 | ",
+        "| JSON API | wrong code | ",
+        "| login step | unknown subject | ",
+        "| REST second factor | replaced-set code | ",
+        "| issue 24, REST door: unknown user (tried again) vs an enrolled user's wrong code, medians | ",
+        "| issue 24, REST door: unknown user (a new one every try) vs an enrolled user's wrong code, medians | ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    // Counted with fuel, not timed: every kind at every door costs what the
+    // engine promises (one evaluation, or none for a typo or a locked set).
+    let counted = text
+        .lines()
+        .find(|l| l.starts_with("| evaluations per attempt at every door"))
+        .unwrap();
+    assert!(counted.ends_with("| pass |"), "{counted}");
+}
+
+#[test]
+fn imported_quick_prints_every_row() {
+    let shim = backup_codes_harness::shim::binary().unwrap();
+    let out = Command::new(BENCH)
+        .args(["imported", "--quick", "--hostile", "3", "--shim"])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "(4 subjects, 4 legacy, 0 failed,",
+        "| wrong code, imported set (every unused code evaluated) | ",
+        "| answered (accepted) / made | ",
+        "| peak over the whole life (`VmHWM`) | ",
+        "| peak RSS <= base + slots x the most memory a call may use | ",
+        "| another user's right code beside the hostile attempts | ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}

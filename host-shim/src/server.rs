@@ -217,7 +217,15 @@ pub fn data_dir(config: &Config) -> std::path::PathBuf {
 
 /// Load the component the configuration names.
 pub fn load_plugin(config: &Config, clock: Arc<dyn Clock>) -> Result<Plugin, StartError> {
-    let runtime = PluginConfig::from(&config.plugin);
+    load_plugin_with(config, PluginConfig::from(&config.plugin), clock)
+}
+
+/// [`load_plugin`], run as `runtime` says instead of as `config.plugin` does.
+fn load_plugin_with(
+    config: &Config,
+    runtime: PluginConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Plugin, StartError> {
     let plugin = match &config.plugin.component_path {
         Some(path) => Plugin::with_clock(&std::fs::read(path)?, runtime, clock)?,
         None => Plugin::with_clock(plugin::EMBEDDED_COMPONENT, runtime, clock)?,
@@ -316,11 +324,22 @@ pub async fn build_with_clock(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartError> {
+    build_with_runtime(config, PluginConfig::from(&config.plugin), clock).await
+}
+
+/// [`build_with_clock`] with the component run as `runtime` says instead of
+/// as `config.plugin` does: for benchmarks that count work per request with
+/// [`PluginConfig::meter_fuel`], which the configuration file cannot turn on.
+pub async fn build_with_runtime(
+    config: &Config,
+    runtime: PluginConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartError> {
     // Files first: a refused logo or stylesheet stops the start before the
     // component is compiled or the store opened.
     crate::http::i18n::init()?;
     let brands = crate::http::brand::load_all(config)?;
-    let plugin = Arc::new(load_plugin(config, Arc::clone(&clock))?);
+    let plugin = Arc::new(load_plugin_with(config, runtime, Arc::clone(&clock))?);
     let tenants = tenants(config, &plugin)?;
     let store = Store::connect(&config.database_url, config.database_max_connections).await?;
     store.migrate().await?;
