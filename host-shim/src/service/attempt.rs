@@ -121,22 +121,22 @@ impl Service {
         subject: &str,
         call: Call<'_>,
     ) -> Result<Option<Holder>, ServiceError> {
+        // One round trip whether or not the subject has codes: the same
+        // work, and the same time, for both.
         let since = self.now().saturating_sub(REPLACED_SET_MEMORY);
-        Ok(
-            match self
-                .store
-                .get_with_replaced(tenant_id, subject, since)
-                .await?
-            {
-                Some((record, replaced)) => Some(Holder::Enrolled { record, replaced }),
-                None if matches!(call, Call::Activate(_)) => None,
-                None => {
-                    let key = unenrolled_key(tenant_id, subject);
-                    let record = self.store.unenrolled(tenant_id, &key).await?;
-                    Some(Holder::Unenrolled { key, record })
-                }
-            },
-        )
+        let key = unenrolled_key(tenant_id, subject);
+        let rows = self
+            .store
+            .attempt_rows(tenant_id, subject, since, &key)
+            .await?;
+        Ok(match rows.credential {
+            Some((record, replaced)) => Some(Holder::Enrolled { record, replaced }),
+            None if matches!(call, Call::Activate(_)) => None,
+            None => Some(Holder::Unenrolled {
+                key,
+                record: rows.unenrolled,
+            }),
+        })
     }
 
     /// Store an attempt's new credential where it was read from; `false` when

@@ -15,7 +15,7 @@ mod unenrolled;
 
 pub use self::marks::Mark;
 pub use self::outbox::{Completion, OutboxCount, OutboxFilter, OutboxRecord, OutboxRow};
-pub use self::unenrolled::{UnenrolledWrite, unenrolled_key};
+pub use self::unenrolled::{AttemptRows, UnenrolledWrite, unenrolled_key};
 
 /// Why storage failed. Messages name no credential content.
 #[derive(Debug, thiserror::Error)]
@@ -278,38 +278,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Some(version))
-    }
-
-    /// Read a subject's credential and, in the same query, the credential its
-    /// active set last replaced if that was at `since` or later (what one
-    /// attempt needs, in one round trip).
-    pub async fn get_with_replaced(
-        &self,
-        tenant: &str,
-        subject: &str,
-        since: i64,
-    ) -> Result<Option<(Record, Option<Vec<u8>>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT c.version, c.credential, r.credential FROM credentials c \
-             LEFT JOIN replaced_credentials r ON r.tenant = c.tenant \
-             AND r.subject = c.subject AND r.replaced_at >= $3 \
-             WHERE c.tenant = $1 AND c.subject = $2",
-        )
-        .bind(tenant)
-        .bind(subject)
-        .bind(since)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok((
-                Record {
-                    version: r.try_get(0)?,
-                    credential: r.try_get(1)?,
-                },
-                r.try_get::<Option<Vec<u8>>, _>(2)?,
-            ))
-        })
-        .transpose()
     }
 
     /// The credential whose active set was last replaced, if that was at

@@ -33,7 +33,57 @@ pub struct UnenrolledWrite<'a> {
     pub capacity: u64,
 }
 
+/// What one attempt reads, in one query: the subject's credential with the
+/// credential its active set last replaced (if recent enough), and the
+/// attempt state kept for the subject while it has no codes.
+#[derive(Debug, Default)]
+pub struct AttemptRows {
+    /// The credential and the replaced one, when the subject has codes.
+    pub credential: Option<(Record, Option<Vec<u8>>)>,
+    /// The unenrolled attempt state (read either way, so that both cases
+    /// cost the same round trip).
+    pub unenrolled: Option<Record>,
+}
+
 impl Store {
+    /// Everything one attempt of `subject` reads, in one round trip (see
+    /// [`AttemptRows`]); `replaced_since` bounds how old a replaced set may be,
+    /// `key` is the subject's [`unenrolled_key`].
+    pub async fn attempt_rows(
+        &self,
+        tenant: &str,
+        subject: &str,
+        replaced_since: i64,
+        key: &str,
+    ) -> Result<AttemptRows, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.version, c.credential, r.credential, u.version, u.credential \
+             FROM (SELECT 1 AS one) k \
+             LEFT JOIN credentials c ON c.tenant = $1 AND c.subject = $2 \
+             LEFT JOIN replaced_credentials r ON r.tenant = $1 AND r.subject = $2 \
+             AND r.replaced_at >= $3 \
+             LEFT JOIN unenrolled_attempts u ON u.tenant = $1 AND u.subject_key = $4",
+        )
+        .bind(tenant)
+        .bind(subject)
+        .bind(replaced_since)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        let record = |version: Option<i64>, credential: Option<Vec<u8>>| {
+            version.zip(credential).map(|(version, credential)| Record {
+                version,
+                credential,
+            })
+        };
+        let credential = record(row.try_get(0)?, row.try_get(1)?);
+        let replaced: Option<Vec<u8>> = row.try_get(2)?;
+        Ok(AttemptRows {
+            credential: credential.map(|c| (c, replaced)),
+            unenrolled: record(row.try_get(3)?, row.try_get(4)?),
+        })
+    }
+
     /// The attempt state of the subject keyed `key` (see [`unenrolled_key`]).
     pub async fn unenrolled(&self, tenant: &str, key: &str) -> Result<Option<Record>, StoreError> {
         let row = sqlx::query(
