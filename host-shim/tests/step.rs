@@ -29,6 +29,13 @@ struct Shim {
     _dir: tempfile::TempDir,
 }
 
+impl Shim {
+    /// A subject of the test tenant.
+    fn who(&self, subject: &str) -> backup_codes_shim::service::Subject {
+        self.state.service.subject(TENANT, subject).unwrap()
+    }
+}
+
 async fn start(count: u8) -> Shim {
     start_with(PolicyOverrides {
         count: Some(count),
@@ -553,12 +560,7 @@ async fn codes_in_the_pages_produce_signed_results() {
     assert!(page.html.contains("aria-invalid=\"true\""));
 
     // A wrong code (another user's): counted, with the attempts left.
-    let bob = shim
-        .state
-        .service
-        .issue(&shim.state.service.subject(TENANT, "bob").unwrap())
-        .await
-        .unwrap();
+    let bob = shim.state.service.issue(&shim.who("bob")).await.unwrap();
     let wrong = bob.codes[0].code.expose_secret().clone();
     let page = post(
         &shim,
@@ -651,12 +653,7 @@ async fn codes_in_the_pages_produce_signed_results() {
 
     // Old codes are gone (and said to be of the replaced set); a used new
     // code is refused as already used.
-    let status = shim
-        .state
-        .service
-        .status(&shim.state.service.subject(TENANT, "alice").unwrap())
-        .await
-        .unwrap();
+    let status = shim.state.service.status(&shim.who("alice")).await.unwrap();
     assert_eq!(status.active.unwrap().remaining, 4);
     let (_, cookie, flow) = open_login(&shim, "alice", "s-login-2").await;
     let page = post(
@@ -712,12 +709,7 @@ fn codes_of(html: &str) -> Vec<(u8, String)> {
 async fn lockout_shows_the_time_then_fails_back_to_the_idp() {
     let shim = start(10).await;
     enrol(&shim, "carol", "s-carol").await;
-    let bob = shim
-        .state
-        .service
-        .issue(&shim.state.service.subject(TENANT, "bob").unwrap())
-        .await
-        .unwrap();
+    let bob = shim.state.service.issue(&shim.who("bob")).await.unwrap();
     let wrong = bob.codes[0].code.expose_secret().clone();
     let (_, cookie, flow) = open_login(&shim, "carol", "s-lock").await;
     let path = format!("/step/{TENANT}/login");
@@ -1063,12 +1055,7 @@ async fn a_finished_flow_is_refused_before_the_engine() {
         2
     );
     let before = stored(&shim, "erin").await;
-    let bob = shim
-        .state
-        .service
-        .issue(&shim.state.service.subject(TENANT, "bob").unwrap())
-        .await
-        .unwrap();
+    let bob = shim.state.service.issue(&shim.who("bob")).await.unwrap();
     let wrong = bob.codes[0].code.expose_secret().clone();
     // Right codes and wrong codes alike, more than the lockout allows.
     for code in [
@@ -1095,12 +1082,7 @@ async fn a_finished_flow_is_refused_before_the_engine() {
         before,
         "nothing reached the engine"
     );
-    let status = shim
-        .state
-        .service
-        .status(&shim.state.service.subject(TENANT, "erin").unwrap())
-        .await
-        .unwrap();
+    let status = shim.state.service.status(&shim.who("erin")).await.unwrap();
     assert_eq!(status.consecutive_failures, 0);
     assert_eq!(status.active.unwrap().remaining, 9);
     // Code 3 is still unused.
@@ -1186,7 +1168,7 @@ async fn a_reload_goes_on_and_a_finished_flow_offers_the_way_back() {
     assert_eq!(
         shim.state
             .service
-            .status(&shim.state.service.subject(TENANT, "rita").unwrap())
+            .status(&shim.who("rita"))
             .await
             .unwrap()
             .active
@@ -1310,12 +1292,7 @@ async fn a_stale_page_never_shows_or_confirms_another_set() {
         page.assert_clear(StatusCode::CONFLICT, "Nothing to confirm");
         assert!(codes_of(&page.html).is_empty());
     }
-    let status = shim
-        .state
-        .service
-        .status(&shim.state.service.subject(TENANT, "vic").unwrap())
-        .await
-        .unwrap();
+    let status = shim.state.service.status(&shim.who("vic")).await.unwrap();
     assert!(status.active.is_none() && status.pending.is_some());
     assert_eq!(status.consecutive_failures, 0);
 }
@@ -1365,20 +1342,10 @@ async fn a_code_of_the_replaced_set_gets_its_own_message() {
     .await;
     page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "was replaced");
     // Refused like any wrong code: it counted, and signs nobody in.
-    let status = shim
-        .state
-        .service
-        .status(&shim.state.service.subject(TENANT, "una").unwrap())
-        .await
-        .unwrap();
+    let status = shim.state.service.status(&shim.who("una")).await.unwrap();
     assert_eq!(status.consecutive_failures, 1);
     let flow = field(&page.html, "flow").unwrap();
-    let bob = shim
-        .state
-        .service
-        .issue(&shim.state.service.subject(TENANT, "bob").unwrap())
-        .await
-        .unwrap();
+    let bob = shim.state.service.issue(&shim.who("bob")).await.unwrap();
     let wrong = bob.codes[0].code.expose_secret().clone();
     let page = post(
         &shim,
@@ -1390,11 +1357,7 @@ async fn a_code_of_the_replaced_set_gets_its_own_message() {
     page.assert_clear(StatusCode::UNPROCESSABLE_ENTITY, "That code is not right.");
     assert!(!page.html.contains("was replaced"));
     // After the user deletes the codes, nothing of the old set is kept.
-    shim.state
-        .service
-        .delete(&shim.state.service.subject(TENANT, "una").unwrap())
-        .await
-        .unwrap();
+    shim.state.service.delete(&shim.who("una")).await.unwrap();
     let since = now() - 3600;
     assert!(
         shim.state
