@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 
-use super::AppState;
-use super::body::{AttemptBody, CodeRequest, IssuedBody, JsonObject, StatusBody};
-use super::error::ApiError;
+use crate::http::AppState;
+use crate::http::body::{AttemptBody, CodeRequest, IssuedBody, JsonObject, StatusBody};
+use crate::http::error::ApiError;
 use crate::auth::{AuthError, Operation};
 use crate::plugin::Outcome;
 use crate::service::{Attempt, Subject};
 
-/// The API's routes (state, limits and headers come from [`super::app`]).
+/// The API's routes (state, limits and headers come from [`crate::http::app`]).
 pub fn routes() -> Router<AppState> {
     let codes = "/v1/tenants/{tenant}/subjects/{subject}/codes";
     Router::new()

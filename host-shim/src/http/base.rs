@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 
-use super::AppState;
+use crate::http::AppState;
 
 /// The base of the shim's addresses for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl FromRequestParts<AppState> for Base {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::*;
 
     #[test]
     fn proxy_and_nesting_prefixes_compose() {

@@ -27,7 +27,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use super::AppState;
+use crate::http::AppState;
 use crate::config::{BrandingConfig, Config};
 
 mod css;

@@ -7,9 +7,9 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::AppState;
-use super::base::Base;
-use super::i18n::{Preferences, Tr, negotiate};
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::i18n::{Preferences, Tr, negotiate};
 
 /// The frame of one page, for one reader.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ impl Chrome {
         let account = self.account.as_ref()?;
         Some(self.t.with(
             "chrome-account",
-            &[("account", super::i18n::Arg::Str(account.clone()))],
+            &[("account", crate::http::i18n::Arg::Str(account.clone()))],
         ))
     }
 

@@ -7,9 +7,9 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::body::ErrorBody;
-use super::limits::Refuse;
-use super::observe::Refused;
+use crate::http::body::ErrorBody;
+use crate::http::limits::Refuse;
+use crate::http::observe::Refused;
 use crate::auth::AuthError;
 use crate::plugin::{CallError, CodeFormatError, PluginError};
 use crate::service::ServiceError;

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::AppState;
+use crate::http::AppState;
 use crate::config::Limits;
 
 /// Declared bodies over the limit but at most this large are read and thrown

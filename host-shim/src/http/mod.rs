@@ -68,6 +68,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The configuration the shim runs with (tenants' step settings, public URL).
     pub config: Arc<Config>,
+    /// Each tenant's configuration, shared, so a request's context can hold it.
+    pub(crate) tenant_configs: Arc<BTreeMap<String, Arc<crate::config::TenantConfig>>>,
     /// The IdPs of tenants with self-service, by tenant id.
     pub providers: Arc<BTreeMap<String, Provider>>,
     /// The step-up OpenID providers of tenants with `stepup`, by tenant id.
@@ -94,6 +96,13 @@ impl AppState {
             limits: config.limits.clone(),
             metrics: metrics_handle(),
             config: Arc::new(config.clone()),
+            tenant_configs: Arc::new(
+                config
+                    .tenants
+                    .iter()
+                    .map(|(id, t)| (id.clone(), Arc::new(t.clone())))
+                    .collect(),
+            ),
             providers: Arc::new(providers),
             stepup: Arc::new(BTreeMap::new()),
             brands: Arc::new(brand::Brands::new()),

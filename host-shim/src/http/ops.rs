@@ -8,11 +8,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::AppState;
-use super::base::Base;
-use super::chrome::Chrome;
-use super::headers::{Forms, asset};
-use super::i18n::Tr;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::chrome::Chrome;
+use crate::http::headers::{Forms, asset};
+use crate::http::i18n::Tr;
 
 /// The OpenAPI 3.1 description of the API, served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -61,9 +61,9 @@ async fn root(State(state): State<AppState>, base: Base) -> Response {
         c: Chrome::new(&state, &base, None, Tr::default(), None),
         title: "Backup-code service",
         base: base.path(""),
-        demo: super::demo::is_on(&state),
+        demo: crate::http::demo::is_on(&state),
     };
-    super::render(StatusCode::OK, &page, Forms::Own(None))
+    crate::http::render(StatusCode::OK, &page, Forms::Own(None))
 }
 
 async fn healthz() -> &'static str {

@@ -1,8 +1,8 @@
 //! Rendering pages: templates become responses that say where their forms may
-//! post (the [`headers::pages`](super::headers::pages) layer turns that into
+//! post (the [`headers::pages`](crate::http::headers::pages) layer turns that into
 //! the security headers), and refusals become error pages.
 //!
-//! A [`Refusal`](super::refusal::Refusal) is made far from the request it
+//! A [`Refusal`](crate::http::refusal::Refusal) is made far from the request it
 //! answers, so it leaves its page to [`refusals`], a layer that knows the
 //! request's [`Base`] (for the stylesheet and script links).
 
@@ -12,12 +12,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use super::base::Base;
-use super::chrome::{Chrome, tenant_of};
-use super::headers::Forms;
-use super::i18n::Msg;
-use super::refusal::Reader;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::chrome::{Chrome, tenant_of};
+use crate::http::headers::Forms;
+use crate::http::i18n::Msg;
+use crate::http::refusal::Reader;
 
 /// A signed answer ready to be posted back: to the IdP's continue URL (the
 /// login step's `state` and `session_token`), or to a relying party's
@@ -154,7 +154,7 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
     let mut rendered = render_in(response.status(), &page, forms, &chrome);
     if let Some(refused) = response
         .extensions_mut()
-        .remove::<super::observe::Refused>()
+        .remove::<crate::http::observe::Refused>()
     {
         rendered.extensions_mut().insert(refused);
     }

@@ -2,16 +2,16 @@
 //! what happened and what to do, with the signed failure for the IdP when one
 //! applies, and nothing changed. A refusal names its message (the catalogues'
 //! `refusal-*` ids, the title in `.title`); the page is written in the
-//! reader's language by the [`refusals`](super::pages::refusals) layer.
+//! reader's language by the [`refusals`](crate::http::pages::refusals) layer.
 
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::{Msg, Tr};
-use super::limits::Refuse;
-use super::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
+use crate::http::i18n::{Msg, Tr};
+use crate::http::limits::Refuse;
+use crate::http::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
 
 /// A refusal: a status, a page, and the signed failure for the IdP when one applies.
 #[derive(Clone)]
@@ -102,7 +102,7 @@ impl IntoResponse for Refusal {
         }
         response
             .extensions_mut()
-            .insert(super::observe::Refused::new(self.message.id));
+            .insert(crate::http::observe::Refused::new(self.message.id));
         response.extensions_mut().insert(PendingRefusal {
             message: self.message,
             handoff: self.handoff.map(|h| *h),

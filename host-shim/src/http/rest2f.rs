@@ -32,8 +32,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use super::error::{ApiError, format_reason};
+use crate::http::AppState;
+use crate::http::error::{ApiError, format_reason};
 use crate::config::{Rest2fConfig, parse_sha256};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{ServiceError, Subject, TenantId, reason_name};
@@ -76,7 +76,7 @@ impl IntoResponse for Rest2fAnswer {
         if let Some(reason) = refused {
             response
                 .extensions_mut()
-                .insert(super::observe::Refused::new(reason));
+                .insert(crate::http::observe::Refused::new(reason));
         }
         response
     }

@@ -17,21 +17,21 @@ use hmac::Mac as _;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use super::step::StepTenant;
-use super::step::pages::CodeRow;
+use crate::http::step::StepTenant;
+use crate::http::step::pages::CodeRow;
 
 const NONCE_BYTES: usize = 12;
 /// Longest sealed list opened, bytes of base64 (64 codes of 64 characters).
 const MAX_SEALED_BYTES: usize = 6 * 1024;
 
 /// The sealing key of a tenant's step, from its `step_secret`.
-pub fn step_key(t: &StepTenant<'_>) -> Option<Zeroizing<[u8; 32]>> {
+pub fn step_key(t: &StepTenant) -> Option<Zeroizing<[u8; 32]>> {
     let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
         t.secret.expose_secret().as_bytes(),
     )
     .ok()?;
     mac.update(b"backup-codes-shim sealed codes v1\0");
-    mac.update(t.id.as_bytes());
+    mac.update(t.id().as_bytes());
     Some(Zeroizing::new(mac.finalize().into_bytes().into()))
 }
 
@@ -124,7 +124,7 @@ pub fn open(key: &[u8; 32], fid: &str, set: &str, sealed: &str) -> Option<(i64, 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::*;
     use crate::config::TenantConfig;
 
     #[test]

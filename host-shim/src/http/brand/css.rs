@@ -22,7 +22,7 @@ use cssparser::{
     QualifiedRuleParser, RuleBodyItemParser, RuleBodyParser, SourceLocation, ToCss as _, Token,
 };
 
-use super::StyleRefusal;
+use crate::http::brand::StyleRefusal;
 
 /// The properties a brand may set, matched ASCII case-insensitively: colours
 /// (backgrounds as colours: no image function passes the value check),

@@ -15,8 +15,8 @@
 
 use roxmltree::{Attribute, Document, Node, ParsingOptions};
 
-use super::LogoRefusal;
-use super::css::{self, Place};
+use crate::http::brand::LogoRefusal;
+use crate::http::brand::css::{self, Place};
 
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const XLINK_NS: &str = "http://www.w3.org/1999/xlink";

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use super::*;
+use crate::http::brand::*;
 
 mod css;
 mod svg;

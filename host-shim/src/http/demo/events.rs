@@ -15,11 +15,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use secrecy::ExposeSecret;
 
-use super::super::AppState;
-use super::super::base::Base;
-use super::super::headers::Forms;
-use super::super::pages::render;
-use super::english;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::headers::Forms;
+use crate::http::pages::render;
+use crate::http::demo::english;
 use crate::config::{Config, WebhookSecret, demo};
 use crate::webhooks::sign;
 
@@ -128,7 +128,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
 #[derive(Template)]
 #[template(path = "demo/events.html")]
 struct EventsPage<'a> {
-    c: super::super::chrome::Chrome,
+    c: crate::http::chrome::Chrome,
     title: &'a str,
     base: String,
     events: Vec<Received>,
@@ -147,7 +147,7 @@ pub async fn page(State(state): State<AppState>, base: Base) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::demo::*;
     use crate::config::{EndpointConfig, TenantConfig};
 
     fn inbox(secret: &str) -> Inbox {

@@ -18,15 +18,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use super::base::Base;
-use super::chrome::Chrome;
-use super::headers::Forms;
-use super::i18n::Tr;
-use super::pages::render;
-use super::refusal::{Refusal, bad_form};
-use super::step::result::{Proof, ResultClaims, StepResult};
-use super::step::{self, Kind};
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::chrome::Chrome;
+use crate::http::headers::Forms;
+use crate::http::i18n::Tr;
+use crate::http::pages::render;
+use crate::http::refusal::{Refusal, bad_form};
+use crate::http::step::result::{Proof, ResultClaims, StepResult};
+use crate::http::step::{self, Kind};
 use crate::config::demo;
 
 const STATE_COOKIE: &str = "bc_demo_state";

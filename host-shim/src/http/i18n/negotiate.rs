@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, header};
 
-use super::Language;
+use crate::http::i18n::Language;
 use crate::config::TenantConfig;
 
 /// Longest `Accept-Language` (or `ui_locales`) read, bytes; the rest is ignored.
@@ -120,7 +120,7 @@ fn quality(v: &str) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::i18n::*;
 
     fn tenant(default: Language, offered: Option<Vec<Language>>) -> TenantConfig {
         TenantConfig {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fluent_syntax::ast;
 
-use super::{Language, SOURCES, Tr};
+use crate::http::i18n::{Language, SOURCES, Tr};
 
 /// Per message (and `message.attribute`): its variables.
 type Shape = BTreeMap<String, BTreeSet<String>>;
@@ -174,13 +174,13 @@ fn every_message_is_used_and_every_message_used_exists() {
 
 #[test]
 fn catalogues_load_and_format_in_every_language() {
-    super::init().unwrap();
+    crate::http::i18n::init().unwrap();
     for lang in Language::ALL {
         let t = Tr::new(lang, None);
         for (id, vars) in shape(Language::En) {
-            let args: Vec<(&'static str, super::Arg)> = vars
+            let args: Vec<(&'static str, crate::http::i18n::Arg)> = vars
                 .iter()
-                .map(|v| (&*Box::leak(v.clone().into_boxed_str()), super::Arg::Num(2)))
+                .map(|v| (&*Box::leak(v.clone().into_boxed_str()), crate::http::i18n::Arg::Num(2)))
                 .collect();
             let text = t.with(&id, &args);
             assert_ne!(text, id, "{}: {id} did not format", lang.tag());
@@ -192,7 +192,7 @@ fn catalogues_load_and_format_in_every_language() {
         }
     }
     fn send_sync<T: Send + Sync>() {}
-    send_sync::<super::Bundle>();
+    send_sync::<crate::http::i18n::Bundle>();
 }
 
 #[test]
@@ -214,10 +214,10 @@ fn a_message_cuts_around_an_argument_in_every_word_order() {
         let (before, after) = t.around("self-set-heading", &[], "fingerprint");
         let whole = t.with(
             "self-set-heading",
-            &[("fingerprint", super::Arg::Str("K7QF".into()))],
+            &[("fingerprint", crate::http::i18n::Arg::Str("K7QF".into()))],
         );
         assert_eq!(format!("{before}K7QF{after}"), whole, "{}", lang.tag());
-        let service = [("service", super::Arg::Str("ACME".into()))];
+        let service = [("service", crate::http::i18n::Arg::Str("ACME".into()))];
         let (before, after) = t.around("codes-intro", &service, "fingerprint");
         assert!(
             before.contains("ACME") && !after.contains('\u{E000}'),

@@ -169,7 +169,7 @@ pub fn handoff(
         tracing::error!(tenant, error = %e, "no step-up signing key");
         SigningFailed
     })?;
-    let now = super::now(state);
+    let now = crate::http::op::now(state);
     let claims = IdTokenClaims {
         iss: answer.iss.clone(),
         sub: answer.sub.clone(),

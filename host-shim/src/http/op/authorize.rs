@@ -9,7 +9,7 @@
 //!    `response_mode=form_post`, `scope` with `openid` (`invalid_scope`),
 //!    `prompt=none` (`login_required`: a code must be typed), a `nonce`, the
 //!    `id_token_hint` ([`crate::auth::stepup`]; too old → `login_required`,
-//!    otherwise `invalid_request`), the `claims` parameter ([`super::claims`];
+//!    otherwise `invalid_request`), the `claims` parameter ([`crate::http::op::claims`];
 //!    what a backup code cannot prove → `access_denied`);
 //! 3. single use: the hint (by `jti`, else by its hash), the `nonce` and the
 //!    `state` are each accepted once per client (`access_denied`), remembered
@@ -25,9 +25,9 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::answer::{OpAnswer, OpError, error_handoff};
-use super::claims::{self, ClaimsError};
-use super::{OpTenant, issuer, now, op_tenant};
+use crate::http::op::answer::{OpAnswer, OpError, error_handoff};
+use crate::http::op::claims::{self, ClaimsError};
+use crate::http::op::{OpTenant, issuer, now, op_tenant};
 use crate::auth::stepup::HintError;
 use crate::config::StepUpClient;
 use crate::http::AppState;

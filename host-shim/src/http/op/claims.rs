@@ -162,7 +162,7 @@ pub fn choose(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::op::*;
 
     /// Entra's documented `claims` parameter.
     const ENTRA: &str = r#"{"id_token":{"acr":{"essential":true,"values":["possessionorinherence"]},"amr":{"essential":true,"values":["face","fido","fpt","hwk","iris","otp","pop","retina","sc","sms","swk","tel","vbm"]}}}"#;

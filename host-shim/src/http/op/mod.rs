@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::AppState;
-use super::base::Base;
+use crate::http::AppState;
+use crate::http::base::Base;
 use crate::auth::stepup::StepUp;
 use crate::config::StepUpConfig;
 

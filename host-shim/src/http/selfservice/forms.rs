@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use super::home::{home_page, service_refusal};
-use super::login::start_login;
-use super::pages::{self, Notice};
-use super::session::{Post, form_token_sealed, session_cookie_name};
-use super::tenant::{self_path, tenant};
+use crate::http::selfservice::home::{home_page, service_refusal};
+use crate::http::selfservice::login::start_login;
+use crate::http::selfservice::pages::{self, Notice};
+use crate::http::selfservice::session::{Post, form_token_sealed, session_cookie_name};
+use crate::http::selfservice::tenant::{self_path, tenant};
 use crate::http::AppState;
 use crate::http::refusal::{Refusal, bad_form};
 use crate::http::sealed;

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use super::login::start_login;
-use super::pages::{Home, Notice};
-use super::session::{SessionClaims, form_token, session};
-use super::tenant::{Tenant, tenant};
+use crate::http::selfservice::login::start_login;
+use crate::http::selfservice::pages::{Home, Notice};
+use crate::http::selfservice::session::{SessionClaims, form_token, session};
+use crate::http::selfservice::tenant::{Tenant, tenant};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::chrome::Chrome;

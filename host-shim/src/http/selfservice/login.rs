@@ -9,9 +9,9 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::session::{SessionClaims, session_cookie_name};
-use super::tenant::{LOGIN_TTL, SESSION_TTL, Tenant, now, random, self_path, tenant};
-use super::tokens::{Keys, Purpose};
+use crate::http::selfservice::session::{SessionClaims, session_cookie_name};
+use crate::http::selfservice::tenant::{LOGIN_TTL, SESSION_TTL, Tenant, now, random, self_path, tenant};
+use crate::http::selfservice::tokens::{Keys, Purpose};
 use crate::auth::oidc::{Ask, IdClaims, OidcError, Pkce};
 use crate::config::{OidcClient, SelfServiceConfig};
 use crate::http::AppState;
@@ -306,7 +306,7 @@ async fn complete_login(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::selfservice::*;
 
     #[test]
     fn the_strong_login_asks_a_new_login_of_one_client() {

@@ -30,9 +30,9 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 
 use self::tenant::{self_path, tenant};
-use super::AppState;
-use super::base::Base;
-use super::refusal::Refusal;
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::refusal::Refusal;
 
 /// The self-service routes.
 pub fn routes() -> Router<AppState> {

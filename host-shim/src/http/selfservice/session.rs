@@ -7,8 +7,8 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::tenant::{Tenant, self_path, tenant};
-use super::tokens::{Keys, Purpose};
+use crate::http::selfservice::tenant::{Tenant, self_path, tenant};
+use crate::http::selfservice::tokens::{Keys, Purpose};
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
@@ -223,7 +223,7 @@ impl axum::extract::FromRequest<AppState> for Post {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::selfservice::*;
 
     fn session(auth_time: Option<i64>, acr: Option<&str>, strong: bool) -> SessionClaims {
         SessionClaims {

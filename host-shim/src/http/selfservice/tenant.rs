@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use super::tokens::Keys;
+use crate::http::selfservice::tokens::Keys;
 use crate::auth::oidc::Provider;
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;

@@ -4,10 +4,10 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::chrome;
-use super::flow::{AnyForms, Posted, finish};
-use super::pages::{HandoffPage, hand_back};
-use super::result::Reason;
+use crate::http::step::chrome;
+use crate::http::step::flow::{AnyForms, Posted, finish};
+use crate::http::step::pages::{HandoffPage, hand_back};
+use crate::http::step::result::Reason;
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::refusal::Refusal;
@@ -18,7 +18,7 @@ pub async fn cancel(
     base: Base,
     posted: Posted<AnyForms>,
 ) -> Result<Response, Refusal> {
-    let (t, flow) = (posted.tenant(&state)?, &posted.flow);
+    let (t, flow) = (&posted.tenant, &posted.flow);
     finish(&state, &t, flow).await?;
     let handoff = flow
         .failure(&state, &t, Reason::Cancelled)

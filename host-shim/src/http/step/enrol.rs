@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish};
-use super::pages::{Actions, CodesPage, HandoffPage, SetView, hand_back, own, rows};
-use super::refusals::{exhausted, expired_flow, too_many_sets};
-use super::result::{Enrolment, Proof, Reason, StepResult};
-use super::session::Kind;
-use super::text::{activation_message, format_message};
-use super::{MAX_ISSUES_PER_FLOW, StepTenant, chrome, now, spend};
+use crate::http::step::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish};
+use crate::http::step::pages::{Actions, CodesPage, HandoffPage, SetView, hand_back, own, rows};
+use crate::http::step::refusals::{exhausted, expired_flow, too_many_sets};
+use crate::http::step::result::{Enrolment, Proof, Reason, StepResult};
+use crate::http::step::session::Kind;
+use crate::http::step::text::{activation_message, format_message};
+use crate::http::step::{MAX_ISSUES_PER_FLOW, StepTenant, chrome, now, spend};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::i18n::Arg;
@@ -27,12 +27,12 @@ pub async fn issue(
     base: Base,
     posted: Posted<EnrolForms>,
 ) -> Result<Response, Refusal> {
-    let t = posted.tenant(&state)?;
+    let t = &posted.tenant;
     let mut flow = posted.flow.clone();
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
         let id = crate::store::Mark::StepIssue {
-            tenant: t.id,
+            tenant: t.id(),
             fid: &flow.fid,
             n,
         };
@@ -77,7 +77,7 @@ pub async fn issue(
             flow = with;
         }
     }
-    let actions = Actions::new(&base, t.id);
+    let actions = Actions::new(&base, t.id());
     let c = chrome(&state, &base, &t, &flow);
     let view = SetView {
         codes,
@@ -95,7 +95,7 @@ pub async fn issue(
 /// a set replaced or confirmed since are never shown: a stale tab, Back).
 async fn confirm_again(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     actions: &Actions,
     flow: &Flow,
@@ -142,14 +142,14 @@ pub async fn activate(
     base: Base,
     posted: Posted<EnrolForms>,
 ) -> Result<Response, Refusal> {
-    let t = posted.tenant(&state)?;
+    let t = &posted.tenant;
     let flow = &posted.flow;
     let Some(set) = flow.set.clone() else {
         return Err(expired_flow());
     };
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
     let who = t.subject(&flow.sub);
-    let actions = Actions::new(&base, t.id);
+    let actions = Actions::new(&base, t.id());
     let tr = flow.tr();
     // Only this flow's set may be confirmed from its page: a stale page (a
     // set replaced or confirmed since) is refused by the engine before any
@@ -197,7 +197,7 @@ pub async fn done(
     base: Base,
     posted: Posted<EnrolForms>,
 ) -> Result<Response, Refusal> {
-    let t = posted.tenant(&state)?;
+    let t = &posted.tenant;
     let flow = &posted.flow;
     let Some(set) = flow.set.clone().filter(|_| !flow.pending) else {
         return Err(expired_flow());
@@ -231,7 +231,7 @@ struct Shown<'a> {
 /// the new set).
 async fn enrolled(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     flow: &Flow,
     shown: Shown<'_>,

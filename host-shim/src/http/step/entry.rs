@@ -9,13 +9,13 @@ use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::flow::{self, Flow};
-use super::login::code_page;
-use super::pages::{Actions, EnrollPage, own};
-use super::refusals::{self, already_enrolled, bad_link, link_too_long};
-use super::result::{Reason, Signed};
-use super::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
-use super::{COOKIE_TTL, FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant};
+use crate::http::step::flow::{self, Flow};
+use crate::http::step::login::code_page;
+use crate::http::step::pages::{Actions, EnrollPage, own};
+use crate::http::step::refusals::{self, already_enrolled, bad_link, link_too_long};
+use crate::http::step::result::{Reason, Signed};
+use crate::http::step::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
+use crate::http::step::{COOKIE_TTL, FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant};
 use crate::config::TenantConfig;
 use crate::http::AppState;
 use crate::http::base::Base;
@@ -68,7 +68,7 @@ pub async fn open(
         return Err(bad_link());
     }
     let session = session::check(&state, &t, &base, &token, &flow_state, kind)?;
-    let reader = reader(&session, t.config, &headers);
+    let reader = reader(&session, &t.config, &headers);
     let refuse = |r: Refusal| r.for_reader(reader.clone());
     let fail = |reason: Reason| {
         Signed::failure(

@@ -1,6 +1,6 @@
 //! The flow token: what travels between the step's pages (hidden form field),
 //! signed with a key derived from the tenant's `step_secret` for this purpose
-//! only, valid [`FLOW_TTL`](super::FLOW_TTL) seconds, and bound to the flow's
+//! only, valid [`FLOW_TTL`](crate::http::step::FLOW_TTL) seconds, and bound to the flow's
 //! cookie (CSRF, compared in constant time). [`posted`] is the prelude of every
 //! posted form: a finished or expired flow is refused there, before anything
 //! reaches the engine.
@@ -15,11 +15,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::refusals::{self, expired_flow, foreign_form};
-use super::result::{Action, Failure, Reason, Signed, StepResult, Verified};
-use super::session::Kind;
-use super::text::attempts_note;
-use super::{StepTenant, cookies, sha256_hex, spend, step_tenant};
+use crate::http::step::refusals::{self, expired_flow, foreign_form};
+use crate::http::step::result::{Action, Failure, Reason, Signed, StepResult, Verified};
+use crate::http::step::session::Kind;
+use crate::http::step::text::attempts_note;
+use crate::http::step::{StepTenant, cookies, sha256_hex, spend, step_tenant};
 use crate::http::AppState;
 use crate::http::i18n::{Language, Tr};
 use crate::http::op::answer::OpAnswer;
@@ -97,16 +97,16 @@ impl Flow {
         cont: &str,
         now: i64,
     ) -> Result<(Self, String), Refusal> {
-        let csrf = super::random_token(32).ok_or_else(Refusal::internal)?;
+        let csrf = crate::http::step::random_token(32).ok_or_else(Refusal::internal)?;
         let flow = Self {
             iss: FLOW_ISSUER.into(),
             aud: tenant.into(),
-            exp: now.saturating_add(super::FLOW_TTL),
+            exp: now.saturating_add(crate::http::step::FLOW_TTL),
             kind: kind.name().into(),
             sub: sub.clone(),
             state: state.into(),
             cont: cont.into(),
-            fid: super::random_token(16).ok_or_else(Refusal::internal)?,
+            fid: crate::http::step::random_token(16).ok_or_else(Refusal::internal)?,
             csrf: sha256_hex(csrf.as_bytes()),
             set: None,
             pending: false,
@@ -166,7 +166,7 @@ impl Flow {
     }
 
     /// Sign this flow for the next page.
-    pub fn sign(&self, t: &StepTenant<'_>) -> Result<String, Refusal> {
+    pub fn sign(&self, t: &StepTenant) -> Result<String, Refusal> {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             self,
@@ -179,13 +179,13 @@ impl Flow {
     pub fn hand_back(
         &self,
         state: &AppState,
-        t: &StepTenant<'_>,
+        t: &StepTenant,
         result: StepResult,
     ) -> Result<Handoff, Refusal> {
         if let Some(answer) = &self.answer {
             return crate::http::op::answer::handoff(
                 state,
-                t.id,
+                t.id(),
                 answer,
                 &self.cont,
                 &self.state,
@@ -205,7 +205,7 @@ impl Flow {
     }
 
     /// The signed failure of this flow.
-    pub fn failure(&self, state: &AppState, t: &StepTenant<'_>, reason: Reason) -> Option<Handoff> {
+    pub fn failure(&self, state: &AppState, t: &StepTenant, reason: Reason) -> Option<Handoff> {
         self.hand_back(
             state,
             t,
@@ -216,25 +216,25 @@ impl Flow {
 
     /// The page for a posted form of a flow that has expired or finished: a
     /// way back to the IdP (a signed `cancelled`), nothing changed.
-    pub fn ended(&self, state: &AppState, t: &StepTenant<'_>) -> Refusal {
+    pub fn ended(&self, state: &AppState, t: &StepTenant) -> Refusal {
         refusals::finished_flow()
             .back(self.failure(state, t, Reason::Cancelled))
             .for_reader(self.reader())
     }
 
     /// A lockout page with its signed failure.
-    pub fn locked(&self, state: &AppState, t: &StepTenant<'_>, until: Option<i64>) -> Refusal {
+    pub fn locked(&self, state: &AppState, t: &StepTenant, until: Option<i64>) -> Refusal {
         let failure = Failure::locked(self.action(), until);
         let handoff = self.hand_back(state, t, StepResult::Failed(failure)).ok();
-        refusals::locked(until, super::now(state), handoff).for_reader(self.reader())
+        refusals::locked(until, crate::http::step::now(state), handoff).for_reader(self.reader())
     }
 
     /// The page for a service error, with the signed failure where one applies.
-    pub fn refusal(&self, state: &AppState, t: &StepTenant<'_>, e: ServiceError) -> Refusal {
+    pub fn refusal(&self, state: &AppState, t: &StepTenant, e: ServiceError) -> Refusal {
         self.refusal_page(state, t, e).for_reader(self.reader())
     }
 
-    fn refusal_page(&self, state: &AppState, t: &StepTenant<'_>, e: ServiceError) -> Refusal {
+    fn refusal_page(&self, state: &AppState, t: &StepTenant, e: ServiceError) -> Refusal {
         match e {
             ServiceError::NotEnrolled | ServiceError::Refused(PluginError::NoActiveSet) => {
                 refusals::not_enrolled().back(self.failure(state, t, Reason::NotEnrolled))
@@ -270,8 +270,8 @@ impl Flow {
 
 /// The flow key of a tenant: HMAC-SHA-256 of the tenant id under the step
 /// secret with a label of its own, so no other token verifies as a flow.
-fn key(t: &StepTenant<'_>) -> Result<[u8; 32], Refusal> {
-    flow_key(t.id, t.secret)
+fn key(t: &StepTenant) -> Result<[u8; 32], Refusal> {
+    flow_key(t.id(), &t.secret)
 }
 
 fn flow_key(tenant: &str, secret: &SecretString) -> Result<[u8; 32], Refusal> {
@@ -327,8 +327,8 @@ impl Accepts for AnyForms {
 /// its CSRF cookie are checked, and a finished flow is refused, before any
 /// handler runs; anything else is a refusal page.
 pub struct Posted<A> {
-    /// The tenant id of the path.
-    pub tenant: String,
+    /// The tenant of the path (its step configured), looked up once.
+    pub tenant: StepTenant,
     /// The form.
     pub form: FlowForm,
     /// Its flow.
@@ -336,13 +336,6 @@ pub struct Posted<A> {
     /// The browser's cookies (the response adds to them).
     pub jar: CookieJar,
     accepts: PhantomData<A>,
-}
-
-impl<A> Posted<A> {
-    /// The tenant (configured: checked when the form was read).
-    pub fn tenant<'a>(&'a self, state: &'a AppState) -> Result<StepTenant<'a>, Refusal> {
-        step_tenant(state, &self.tenant)
-    }
 }
 
 impl<A: Accepts + Send> FromRequest<AppState> for Posted<A> {
@@ -360,7 +353,7 @@ impl<A: Accepts + Send> FromRequest<AppState> for Posted<A> {
         let t = step_tenant(state, &tenant)?;
         let flow = check(state, &t, &jar, &form, A::accepts).await?;
         Ok(Self {
-            tenant,
+            tenant: t,
             form,
             flow,
             jar,
@@ -371,7 +364,7 @@ impl<A: Accepts + Send> FromRequest<AppState> for Posted<A> {
 
 async fn check(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     jar: &CookieJar,
     form: &FlowForm,
     accepts: fn(Kind) -> bool,
@@ -388,7 +381,7 @@ async fn check(
     validation.leeway = 0;
     validation.validate_exp = false;
     validation.set_issuer(&[FLOW_ISSUER]);
-    validation.set_audience(&[t.id]);
+    validation.set_audience(&[t.id()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     let flow =
         jsonwebtoken::decode::<Flow>(token, &DecodingKey::from_secret(&key(t)?), &validation)
@@ -397,9 +390,9 @@ async fn check(
     if !flow.kind().is_some_and(accepts) {
         return Err(expired_flow());
     }
-    let now = super::now(state);
+    let now = crate::http::step::now(state);
     // Past its grace period an expired flow gets no signed answer at all.
-    if now >= flow.exp.saturating_add(super::COOKIE_TTL - super::FLOW_TTL) {
+    if now >= flow.exp.saturating_add(crate::http::step::COOKIE_TTL - crate::http::step::FLOW_TTL) {
         return Err(expired_flow());
     }
     let presented = cookies::value(jar, &cookies::name(&flow.fid)).unwrap_or("");
@@ -414,7 +407,7 @@ async fn check(
 }
 
 /// Has the flow finished (its result was handed back)?
-pub async fn finished(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<bool, Refusal> {
+pub async fn finished(state: &AppState, t: &StepTenant, flow: &Flow) -> Result<bool, Refusal> {
     state
         .service
         .spent(finished_id(t, flow))
@@ -429,12 +422,12 @@ pub async fn finished(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Resu
 /// same on every reload of the entry, so the browser holding that flow's
 /// cookie goes on with it. Derived under the step secret: nobody else can
 /// name the cookie.
-pub fn entry_fid(t: &StepTenant<'_>, session_id: &str) -> Result<String, Refusal> {
+pub fn entry_fid(t: &StepTenant, session_id: &str) -> Result<String, Refusal> {
     use base64::Engine as _;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(t.secret.expose_secret().as_bytes())
         .map_err(|_| Refusal::internal())?;
     mac.update(b"backup-codes-shim entry flow id v1\0");
-    mac.update(t.id.as_bytes());
+    mac.update(t.id().as_bytes());
     mac.update(b"\0");
     mac.update(session_id.as_bytes());
     let digest = mac.finalize().into_bytes();
@@ -442,9 +435,9 @@ pub fn entry_fid(t: &StepTenant<'_>, session_id: &str) -> Result<String, Refusal
 }
 
 /// The single-use mark of a finished flow.
-fn finished_id<'a>(t: &StepTenant<'a>, flow: &'a Flow) -> crate::store::Mark<'a> {
+fn finished_id<'a>(t: &'a StepTenant, flow: &'a Flow) -> crate::store::Mark<'a> {
     crate::store::Mark::StepFinished {
-        tenant: t.id,
+        tenant: t.id(),
         fid: &flow.fid,
     }
 }
@@ -455,13 +448,13 @@ fn finished_id<'a>(t: &StepTenant<'a>, flow: &'a Flow) -> crate::store::Mark<'a>
 pub fn marks_until(state: &AppState, flow: &Flow) -> i64 {
     let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(i64::MAX);
     flow.exp
-        .saturating_add(super::session::MAX_SESSION_LIFETIME)
+        .saturating_add(crate::http::step::session::MAX_SESSION_LIFETIME)
         .saturating_add(leeway.saturating_mul(3))
         .saturating_add(60)
 }
 
 /// Mark the flow finished; refused when it already was.
-pub async fn finish(state: &AppState, t: &StepTenant<'_>, flow: &Flow) -> Result<(), Refusal> {
+pub async fn finish(state: &AppState, t: &StepTenant, flow: &Flow) -> Result<(), Refusal> {
     if spend(state, finished_id(t, flow), marks_until(state, flow)).await? {
         Ok(())
     } else {
@@ -478,7 +471,7 @@ pub fn fits(signed: &str) -> bool {
 /// it locked the set for good, the end of the flow.
 pub async fn rejected(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     flow: &Flow,
     r: Rejection,
 ) -> Result<String, Refusal> {
@@ -488,7 +481,7 @@ pub async fn rejected(
     }
     let free = state
         .service
-        .tenant(t.id)
+        .tenant(t.id())
         .map_or(0, |x| x.policy.free_failures);
     let until = r.locked_until.and_then(|u| i64::try_from(u).ok());
     Ok(attempts_note(
@@ -496,14 +489,14 @@ pub async fn rejected(
         free,
         r.consecutive_failures,
         until,
-        super::now(state),
+        crate::http::step::now(state),
     ))
 }
 
 /// Attempts are locked: the flow ends with a signed `locked`.
 pub async fn lock(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     flow: &Flow,
     until: Option<u64>,
 ) -> Refusal {
@@ -515,7 +508,7 @@ pub async fn lock(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::step::*;
     use crate::config::TenantConfig;
 
     /// What later pages add to a flow fits in [`FLOW_GROWTH`], so a flow admitted
@@ -530,7 +523,7 @@ mod tests {
             config: &config,
             secret: &secret,
         };
-        let state = "s".repeat(super::super::session::MAX_STATE_BYTES);
+        let state = "s".repeat(crate::http::session::MAX_STATE_BYTES);
         let (base, _) = Flow::start(
             "t",
             Kind::Regenerate,

@@ -8,15 +8,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use super::flow::{self, Flow, LoginForms, Posted, finish};
-use super::pages::{
+use crate::http::step::flow::{self, Flow, LoginForms, Posted, finish};
+use crate::http::step::pages::{
     Actions, CodePage, CodeRow, HandoffPage, LowPage, ReplacedPage, hand_back, own,
 };
-use super::refusals::exhausted;
-use super::result::{Proof, Reason, StepResult, Verified};
-use super::session::Kind;
-use super::text::{format_message, rejection_message};
-use super::{COOKIE_TTL, StepTenant, chrome, cookies, now};
+use crate::http::step::refusals::exhausted;
+use crate::http::step::result::{Proof, Reason, StepResult, Verified};
+use crate::http::step::session::Kind;
+use crate::http::step::text::{format_message, rejection_message};
+use crate::http::step::{COOKIE_TTL, StepTenant, chrome, cookies, now};
 use crate::http::AppState;
 use crate::http::base::Base;
 use crate::http::i18n::Arg;
@@ -29,7 +29,7 @@ use crate::service::{Attempt, ServiceError};
 /// page itself, with its end time; the next attempt meets the lockout.
 pub async fn code_page(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     actions: &Actions,
     flow: &Flow,
@@ -62,7 +62,7 @@ pub async fn code_page(
 /// codes in order; from what the page or the last attempt already knows.
 fn render_code_page(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     actions: &Actions,
     flow: &Flow,
@@ -71,7 +71,7 @@ fn render_code_page(
 ) -> Result<Response, Refusal> {
     let numbered = state
         .service
-        .tenant(t.id)
+        .tenant(t.id())
         .is_ok_and(|x| x.policy.order == CodeOrder::Numbered);
     let status_code = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -90,9 +90,9 @@ pub async fn submit(
     base: Base,
     posted: Posted<LoginForms>,
 ) -> Result<(CookieJar, Response), Refusal> {
-    let t = posted.tenant(&state)?;
+    let t = &posted.tenant;
     let (flow, jar) = (&posted.flow, posted.jar.clone());
-    let actions = Actions::new(&base, t.id);
+    let actions = Actions::new(&base, t.id());
     let code = posted.form.code.clone().ok_or_else(bad_form)?;
     let tr = flow.tr();
     let attempt = match state.service.verify(&t.subject(&flow.sub), code).await {
@@ -151,7 +151,7 @@ pub fn verified(number: u8, a: &Attempt) -> Verified {
 #[allow(clippy::too_many_arguments)]
 async fn success(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     actions: &Actions,
     jar: CookieJar,
@@ -193,7 +193,7 @@ async fn success(
         return Ok((jar, hand_back(&page, &page.handoff, &c)));
     }
     let (mut regen, csrf) = Flow::start(
-        t.id,
+        t.id(),
         Kind::Regenerate,
         &flow.sub,
         &flow.state,
@@ -218,6 +218,6 @@ async fn success(
         handoff,
         flow: regen.sign(t)?,
     };
-    let jar = jar.add(cookies::flow(base, t.id, &regen.fid, csrf, COOKIE_TTL));
+    let jar = jar.add(cookies::flow(base, t.id(), &regen.fid, csrf, COOKIE_TTL));
     Ok((jar, hand_back(&page, &page.handoff, &c)))
 }

@@ -60,10 +60,12 @@ use sha2::{Digest, Sha256};
 pub use self::cookies::build as cookie;
 pub use self::result::StepResult;
 pub use self::session::{Kind, continue_url};
-use super::AppState;
-use super::base::Base;
-use super::chrome::Chrome;
-use super::refusal::{self, Refusal};
+use crate::http::AppState;
+use crate::http::base::Base;
+use crate::http::chrome::Chrome;
+use crate::http::refusal::{self, Refusal};
+use std::sync::Arc;
+
 use crate::config::TenantConfig;
 use crate::service::{Subject, SubjectId, TenantId};
 
@@ -103,30 +105,35 @@ fn random_token(bytes: usize) -> Option<String> {
     Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
 }
 
-/// A tenant whose step is configured.
-pub struct StepTenant<'a> {
-    pub(crate) id: &'a str,
-    /// The same tenant, as the service knows it.
+/// A tenant whose step is configured: its id as the service knows it, its
+/// configuration and its step secret. Owned, looked up once per request, so
+/// a request's context holds it.
+#[derive(Clone)]
+pub struct StepTenant {
     pub(crate) tenant: TenantId,
-    pub(crate) config: &'a TenantConfig,
-    pub(crate) secret: &'a SecretString,
+    pub(crate) config: Arc<TenantConfig>,
+    pub(crate) secret: SecretString,
 }
 
-impl StepTenant<'_> {
+impl StepTenant {
+    /// The tenant's id.
+    pub(crate) fn id(&self) -> &str {
+        self.tenant.as_str()
+    }
+
     /// A subject of this tenant (its id was checked when its token was read).
     pub(crate) fn subject(&self, id: &SubjectId) -> Subject {
         Subject::new(self.tenant.clone(), id.clone())
     }
 }
 
-fn step_tenant<'a>(state: &'a AppState, id: &'a str) -> Result<StepTenant<'a>, Refusal> {
-    match (state.config.tenants.get(id), state.service.tenant_id(id)) {
+fn step_tenant(state: &AppState, id: &str) -> Result<StepTenant, Refusal> {
+    match (state.tenant_configs.get(id), state.service.tenant_id(id)) {
         (Some(config), Ok(tenant)) => match &config.step_secret {
             Some(secret) => Ok(StepTenant {
-                id,
                 tenant,
-                config,
-                secret,
+                secret: secret.clone(),
+                config: Arc::clone(config),
             }),
             None => Err(refusals::step_not_set_up()),
         },
@@ -158,9 +165,9 @@ pub(crate) async fn open_login(
 }
 
 /// The frame of a flow's pages: the tenant's brand, the flow's reader.
-fn chrome(state: &AppState, base: &Base, t: &StepTenant<'_>, flow: &flow::Flow) -> Chrome {
+fn chrome(state: &AppState, base: &Base, t: &StepTenant, flow: &flow::Flow) -> Chrome {
     let reader = flow.reader();
-    Chrome::new(state, base, Some(t.id), reader.tr, reader.account)
+    Chrome::new(state, base, Some(t.id()), reader.tr, reader.account)
 }
 
 /// Spend a single-use id in the store (fails closed when the store is down).

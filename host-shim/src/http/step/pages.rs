@@ -402,7 +402,7 @@ pub struct HandoffPage<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::file_name;
+    use crate::http::step::file_name;
 
     #[test]
     fn file_names_keep_to_safe_characters() {

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use super::text::locked_message;
+use crate::http::step::text::locked_message;
 use crate::http::pages::Handoff;
 use crate::http::refusal::Refusal;
 

@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::{StepTenant, now, random_token};
+use crate::http::step::{StepTenant, now, random_token};
 use crate::http::AppState;
 use crate::http::pages::Handoff;
 
@@ -243,7 +243,7 @@ impl Signed {
     /// Sign `result` for the continue URL `cont`.
     pub fn handoff(
         state: &AppState,
-        t: &StepTenant<'_>,
+        t: &StepTenant,
         cont: &str,
         flow_state: &str,
         sub: Option<&str>,
@@ -272,7 +272,7 @@ impl Signed {
     /// A signed failure (`None` when signing failed: the refusal page still shows).
     pub fn failure(
         state: &AppState,
-        t: &StepTenant<'_>,
+        t: &StepTenant,
         action: Action,
         cont: &str,
         flow_state: &str,
@@ -286,7 +286,7 @@ impl Signed {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::step::*;
 
     /// The documented shapes, field for field.
     #[test]

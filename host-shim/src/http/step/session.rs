@@ -24,9 +24,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::refusals::invalid_link;
-use super::result::{Action, Reason, Signed};
-use super::{StepTenant, now, sha256_hex};
+use crate::http::step::refusals::invalid_link;
+use crate::http::step::result::{Action, Reason, Signed};
+use crate::http::step::{StepTenant, now, sha256_hex};
 use crate::config::{TenantConfig, usable_url};
 use crate::http::AppState;
 use crate::http::base::Base;
@@ -170,7 +170,7 @@ pub fn continue_url(config: &TenantConfig, candidate: Option<&str>) -> Option<St
 /// refusal of a token whose signature is the IdP's carries a signed failure.
 pub fn check(
     state: &AppState,
-    t: &StepTenant<'_>,
+    t: &StepTenant,
     base: &Base,
     token: &str,
     flow_state: &str,
@@ -179,7 +179,7 @@ pub fn check(
     let refused = |reason: &'static str| {
         // The operator learns why (never the token); the browser gets the page.
         tracing::info!(
-            tenant = t.id,
+            tenant = t.id(),
             step = kind.name(),
             reason,
             "session token refused"
@@ -205,9 +205,9 @@ pub fn check(
     }
     // The signature is the IdP's: its continue URL and subject can be trusted
     // once checked against the configuration.
-    let cont = continue_url(t.config, claims.continue_uri.as_deref()).ok_or_else(|| {
+    let cont = continue_url(&t.config, claims.continue_uri.as_deref()).ok_or_else(|| {
         tracing::info!(
-            tenant = t.id,
+            tenant = t.id(),
             step = kind.name(),
             reason = "continue_uri",
             "session token refused"
@@ -216,7 +216,7 @@ pub fn check(
     })?;
     let sub = claims.sub.and_then(|s| SubjectId::parse(&s).ok());
     let fail = |status: StatusCode, id: &'static str, reason: Reason| {
-        tracing::info!(tenant = t.id, step = kind.name(), reason = %reason.name(), "session token refused");
+        tracing::info!(tenant = t.id(), step = kind.name(), reason = %reason.name(), "session token refused");
         Refusal::new(status, id).back(Signed::failure(
             state,
             t,
@@ -245,7 +245,7 @@ pub fn check(
     }
     if let Some(aud) = &claims.aud {
         // The tenant's audience, or exactly this step's own address.
-        let step_url = kind.url(base, t.id);
+        let step_url = kind.url(base, t.id());
         let ok = |a: &str| a == t.config.audience || a == step_url;
         let accepted = match aud {
             Value::String(a) => ok(a),
@@ -323,7 +323,7 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::step::*;
 
     fn tenant(urls: &[&str]) -> TenantConfig {
         TenantConfig {

@@ -71,7 +71,7 @@ fn until_message(id: &'static str, until: i64, now: i64) -> Msg {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::step::*;
     use crate::http::i18n::Language;
 
     #[test]

@@ -2,7 +2,7 @@
 //! every at-rule, property, function, string, URL and construct outside the
 //! allowlist, are refused, naming the construct.
 
-use super::*;
+use crate::http::brand::tests::*;
 
 #[test]
 fn a_stylesheet_of_allowed_rules_is_accepted_without_its_bom() {

@@ -2,7 +2,7 @@
 //! element, attribute, link, paint value and XML construct outside the
 //! allowlist, are refused, naming the construct.
 
-use super::*;
+use crate::http::brand::tests::*;
 
 fn unsafe_svg(what: &str) -> Result<Kind, LogoRefusal> {
     Err(LogoRefusal::SvgUnsafe(what.into()))
