@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use backup_codes_shim::config::{Config, LogFormat};
-use backup_codes_shim::http::body::{AttemptBody, StatusBody};
+use backup_codes_shim::http::{AttemptBody, StatusBody};
 use backup_codes_shim::plugin::{self, Outcome};
 use backup_codes_shim::server::{self, DEMO_AUDIENCE, DEMO_ISSUER, DEMO_TENANT};
 use clap::{Parser, Subcommand};

@@ -53,10 +53,10 @@ pub enum StartError {
     Keys(String, crate::auth::signing::KeyError),
     /// A page catalogue compiled into the binary does not load.
     #[error(transparent)]
-    Catalogue(#[from] crate::http::i18n::CatalogueError),
+    Catalogue(#[from] crate::http::views::i18n::CatalogueError),
     /// A tenant's branding is refused (a value, or a file it names).
     #[error(transparent)]
-    Brand(#[from] crate::http::brand::BrandError),
+    Brand(#[from] crate::http::views::brand::BrandError),
     /// A secret could not be made (the OS random source failed) or derived.
     #[error("secret: {0}")]
     Secret(&'static str),
@@ -337,8 +337,8 @@ pub async fn build_with_runtime(
 ) -> Result<AppState, StartError> {
     // Files first: a refused logo or stylesheet stops the start before the
     // component is compiled or the store opened.
-    crate::http::i18n::init()?;
-    let brands = crate::http::brand::load_all(config)?;
+    crate::http::views::i18n::init()?;
+    let brands = crate::http::views::brand::load_all(config)?;
     let plugin = Arc::new(load_plugin_with(config, runtime, Arc::clone(&clock))?);
     let tenants = tenants(config, &plugin)?;
     let store = Store::connect(&config.database_url, config.database_max_connections).await?;

@@ -3,7 +3,7 @@
 //! callback, the session cookie it ends with, and the forms; plus the session
 //! and form tokens a test holding the tenant's `session_secret` forges.
 
-use backup_codes_shim::http::selfservice::tokens::{Keys, Purpose};
+use backup_codes_shim::http::selfservice_tokens::{Keys, Purpose};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use secrecy::SecretString;

@@ -13,7 +13,7 @@ use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_shim::config::{BrandingConfig, Config, TenantConfig};
-use backup_codes_shim::http::brand::Brand;
+use backup_codes_shim::http::Brand;
 use backup_codes_shim::server;
 use base64::Engine as _;
 use reqwest::StatusCode;

@@ -186,7 +186,7 @@ fn imported_codes(subject: &str) -> (Vec<String>, Vec<usize>) {
 /// keeps the format, so 0.1 and 0.2 components sharing the store still read it.
 #[test]
 fn credentials_written_by_0_2_are_read_and_checked_as_before() {
-    use backup_codes_shim::http::body::StatusBody;
+    use backup_codes_shim::http::StatusBody;
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURES_0_2).unwrap()).unwrap();
     assert_eq!(doc["written_by"], "authn:backup-codes@0.2.0");
     let now = doc["now"].as_u64().unwrap();

@@ -17,7 +17,7 @@ use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::{Page, StepClient, sign_hs256};
 use backup_codes_harness::stepup::{Rp, authorize, enter_code};
 use backup_codes_shim::config::{Config, TenantConfig};
-use backup_codes_shim::http::selfservice::tokens::{Keys, Purpose};
+use backup_codes_shim::http::selfservice_tokens::{Keys, Purpose};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::json;

@@ -1,36 +1,31 @@
 //! The HTTP layer: [`AppState`], which every handler shares, and [`app`], which
-//! composes the views with the cross-cutting layers.
+//! composes the doors with the cross-cutting layers. Each part is found by its
+//! role:
 //!
-//! Views: [`api`] (the JSON API identity providers call), [`step`] (the login
-//! step's pages), [`op`] (the step-up OpenID provider: discovery, keys, the
-//! authorization endpoint, whose users type their code on the step's pages),
-//! [`demo`] (the local demo IdP), [`ops`] (health, metrics, OpenAPI, the
-//! root page, assets) and [`brand`] (tenants' logos and stylesheets). Layers,
-//! each in its file: [`observe`] (request ids, spans, metrics), [`limits`]
-//! (per-IP and per-subject rates, the body reader), [`headers`] (security
-//! headers) and [`pages`] (rendering and refusal pages); [`base`] makes every
-//! link and cookie work under any prefix. [`body`] and [`error`] are the API's
-//! typed bodies and error type, [`refusal`] the pages' error type.
+//! - [`doors`]: what identity providers and users call, one module each: the
+//!   JSON API ([`doors::api`]), the login step ([`doors::step`]), the REST
+//!   second factor ([`doors::rest2f`]), self-service ([`doors::selfservice`])
+//!   and the step-up OpenID provider ([`doors::oidc_provider`]). A door parses
+//!   its input, calls the service once and renders the answer.
+//! - [`layers`]: what wraps every door: request ids, spans and the refusal log
+//!   ([`layers::observe`]), per-address limits and the body reader
+//!   ([`layers::limits`]), security headers ([`layers::headers`]).
+//! - [`views`]: what the pages are made of: rendering and refusal pages
+//!   ([`views::pages`], [`views::refusal`]), the page frame ([`views::chrome`]),
+//!   prefixes ([`views::base`]), languages ([`views::i18n`]), tenants' brands
+//!   ([`views::brand`]) and codes sealed in forms ([`views::sealed`]).
+//! - [`operator`]: health, readiness, metrics, the OpenAPI document and assets.
+//! - [`demo`]: the local demo identity provider.
 
-pub mod api;
-pub mod base;
-pub mod body;
-pub mod brand;
-pub mod chrome;
 pub mod demo;
-pub mod error;
-pub mod headers;
-pub mod i18n;
-pub mod limits;
-pub mod observe;
-pub mod op;
-pub mod ops;
-pub mod pages;
-pub mod refusal;
-pub mod rest2f;
-pub mod sealed;
-pub mod selfservice;
-pub mod step;
+pub mod doors;
+pub mod layers;
+pub mod operator;
+pub mod views;
+
+pub use self::doors::api::body::{AttemptBody, IssuedBody, StatusBody};
+pub use self::doors::selfservice::tokens as selfservice_tokens;
+pub use self::views::brand::Brand;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,10 +38,13 @@ use axum::middleware;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::timeout::TimeoutLayer;
 
-use self::error::ApiError;
-use self::limits::RateLimits;
-pub use self::observe::metrics_handle;
-use self::refusal::Refusal;
+use self::doors::api::error::ApiError;
+use self::doors::{api, oidc_provider, rest2f, selfservice, step};
+use self::layers::limits::{self, RateLimits};
+pub use self::layers::observe::metrics_handle;
+use self::layers::{headers, observe};
+use self::views::refusal::Refusal;
+use self::views::{brand, pages};
 use crate::auth::Authenticator;
 use crate::auth::oidc::Provider;
 use crate::auth::stepup::StepUp;
@@ -140,7 +138,7 @@ pub fn app(state: AppState) -> Router {
         .layer(headers::no_store());
     // The step and the demo answer the limits with pages.
     let pages = step::routes()
-        .merge(op::routes())
+        .merge(oidc_provider::routes())
         .merge(selfservice::routes())
         .merge(demo::routes(&state))
         .route_layer(middleware::from_fn_with_state(
@@ -151,7 +149,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             limits::per_ip::<Refusal>,
         ))
-        .merge(ops::routes())
+        .merge(operator::routes())
         .merge(brand::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -170,5 +168,5 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Render a page (shared by the views).
-pub(crate) use self::pages::render;
+/// Render a page (shared by the doors).
+pub(crate) use self::views::pages::render;

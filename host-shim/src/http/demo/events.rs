@@ -15,12 +15,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use secrecy::ExposeSecret;
 
-use crate::http::AppState;
-use crate::http::base::Base;
-use crate::http::headers::Forms;
-use crate::http::pages::render;
-use crate::http::demo::english;
 use crate::config::{Config, WebhookSecret, demo};
+use crate::http::AppState;
+use crate::http::demo::english;
+use crate::http::layers::headers::Forms;
+use crate::http::views::base::Base;
+use crate::http::views::pages::render;
 use crate::webhooks::sign;
 
 /// How many events the page keeps.
@@ -128,7 +128,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
 #[derive(Template)]
 #[template(path = "demo/events.html")]
 struct EventsPage<'a> {
-    c: crate::http::chrome::Chrome,
+    c: crate::http::views::chrome::Chrome,
     title: &'a str,
     base: String,
     events: Vec<Received>,
@@ -147,7 +147,7 @@ pub async fn page(State(state): State<AppState>, base: Base) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use crate::http::demo::*;
+    use super::*;
     use crate::config::{EndpointConfig, TenantConfig};
 
     fn inbox(secret: &str) -> Inbox {

@@ -18,16 +18,16 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::http::AppState;
-use crate::http::base::Base;
-use crate::http::chrome::Chrome;
-use crate::http::headers::Forms;
-use crate::http::i18n::Tr;
-use crate::http::pages::render;
-use crate::http::refusal::{Refusal, bad_form};
-use crate::http::step::result::{Proof, ResultClaims, StepResult};
-use crate::http::step::{self, Kind};
 use crate::config::demo;
+use crate::http::AppState;
+use crate::http::doors::step::result::{Proof, ResultClaims, StepResult};
+use crate::http::doors::step::{self, Kind};
+use crate::http::layers::headers::Forms;
+use crate::http::views::base::Base;
+use crate::http::views::chrome::Chrome;
+use crate::http::views::i18n::Tr;
+use crate::http::views::pages::render;
+use crate::http::views::refusal::{Refusal, bad_form};
 
 const STATE_COOKIE: &str = "bc_demo_state";
 

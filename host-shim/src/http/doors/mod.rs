@@ -1,0 +1,10 @@
+//! The doors: what identity providers and users call. Each parses its input,
+//! calls the service once and renders the answer in its own form (JSON, a
+//! page, a REST answer, an OpenID answer); the rules live in the service and
+//! the component.
+
+pub mod api;
+pub mod oidc_provider;
+pub mod rest2f;
+pub mod selfservice;
+pub mod step;

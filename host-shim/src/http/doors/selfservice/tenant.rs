@@ -1,0 +1,76 @@
+//! A tenant with self-service, and what every self-service file shares: its
+//! paths, lifetimes, the clock and random values.
+
+use axum::http::StatusCode;
+
+use crate::auth::oidc::Provider;
+use crate::config::SelfServiceConfig;
+use crate::http::AppState;
+use crate::http::doors::selfservice::tokens::Keys;
+use crate::http::views::refusal::Refusal;
+use crate::service::{Subject, SubjectId, TenantId};
+
+/// How long a self-service session lasts, seconds.
+pub(super) const SESSION_TTL: i64 = 900;
+/// How long a login at the IdP may take, seconds.
+pub(super) const LOGIN_TTL: i64 = 600;
+
+/// A tenant with self-service.
+pub(super) struct Tenant<'a> {
+    pub(super) id: &'a str,
+    /// The same tenant, as the service knows it.
+    pub(super) tenant: TenantId,
+    /// Now, by the service's clock (when the request came in).
+    pub(super) now: i64,
+    pub(super) config: &'a SelfServiceConfig,
+    pub(super) provider: &'a Provider,
+    pub(super) keys: Keys<'a>,
+}
+
+pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>, Refusal> {
+    let config = state
+        .config
+        .tenants
+        .get(id)
+        .and_then(|t| t.selfservice.as_ref())
+        .filter(|_| state.service.has_tenant(id));
+    match (config, state.providers.get(id), state.service.tenant_id(id)) {
+        (Some(config), Some(provider), Ok(tenant)) => {
+            let secret = config
+                .session_secret
+                .as_ref()
+                .ok_or_else(Refusal::internal)?;
+            Ok(Tenant {
+                id,
+                tenant,
+                now: state.service.now(),
+                config,
+                provider,
+                keys: Keys::new(id, secret),
+            })
+        }
+        _ => Err(Refusal::new(StatusCode::NOT_FOUND, "refusal-self-unknown")),
+    }
+}
+
+impl Tenant<'_> {
+    /// A subject of this tenant (its id was checked when its session was read).
+    pub(super) fn subject(&self, id: &SubjectId) -> Subject {
+        Subject::new(self.tenant.clone(), id.clone())
+    }
+}
+
+pub(super) fn now(state: &AppState) -> i64 {
+    state.service.now()
+}
+
+pub(super) fn random() -> Result<String, Refusal> {
+    use base64::Engine as _;
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(raw.as_mut()).map_err(|_| Refusal::internal())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+}
+
+pub(super) fn self_path(tenant: &str) -> String {
+    format!("/self/{tenant}/")
+}
