@@ -128,6 +128,85 @@ mod layering {
         assert!(checked > 20, "{checked} files checked");
     }
 
+    /// Inside `http/`, the parts (each door, each layer, each view, `operator`,
+    /// `demo`) import one another without cycles, and the shared parts
+    /// (`layers`, `views`) never import a door.
+    #[test]
+    fn http_parts_import_without_cycles() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let http = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut all = Vec::new();
+        files(&http, &mut all);
+        let part = |rel: &std::path::Path| -> String {
+            let parts: Vec<String> = rel
+                .iter()
+                .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_owned())
+                .collect();
+            match parts.as_slice() {
+                [group, name, ..] if ["doors", "layers", "views"].contains(&group.as_str()) => {
+                    format!("{group}::{name}")
+                }
+                [first, ..] => first.clone(),
+                [] => String::new(),
+            }
+        };
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for path in &all {
+            let from = part(path.strip_prefix(&http).unwrap());
+            let text = std::fs::read_to_string(path).unwrap();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::http::") {
+                    let rest = &line[at + "crate::http::".len()..];
+                    let mut names = rest
+                        .split("::")
+                        .map(|n| n.split(|c: char| !c.is_alphanumeric() && c != '_').next());
+                    let first = names.next().flatten().unwrap_or_default().to_owned();
+                    let to = if ["doors", "layers", "views"].contains(&first.as_str()) {
+                        format!("{first}::{}", names.next().flatten().unwrap_or_default())
+                    } else {
+                        first
+                    };
+                    if to != from
+                        && !to.is_empty()
+                        && to.chars().next().is_some_and(char::is_lowercase)
+                    {
+                        edges.entry(from.clone()).or_default().insert(to);
+                    }
+                }
+            }
+        }
+        for (from, tos) in &edges {
+            if from.starts_with("layers::") || from.starts_with("views::") {
+                for to in tos {
+                    assert!(!to.starts_with("doors::"), "{from} imports the door {to}");
+                }
+            }
+        }
+        fn visit(
+            at: &str,
+            edges: &BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) {
+            if let Some(i) = path.iter().position(|p| p == at) {
+                panic!("import cycle inside http: {}", path[i..].join(" -> "));
+            }
+            if !done.insert(at.to_owned()) {
+                return;
+            }
+            path.push(at.to_owned());
+            for next in edges.get(at).into_iter().flatten() {
+                visit(next, edges, path, done);
+            }
+            path.pop();
+        }
+        let mut done = BTreeSet::new();
+        for from in edges.keys() {
+            visit(from, &edges, &mut Vec::new(), &mut done);
+        }
+        assert!(edges.len() > 10, "{} parts seen", edges.len());
+    }
+
     /// One concern per file keeps files short: a file of more than 600 lines
     /// says in its header (`//!`) why it is longer ("Longer than").
     #[test]

@@ -43,8 +43,8 @@ use self::doors::{api, oidc_provider, rest2f, selfservice, step};
 use self::layers::limits::{self, RateLimits};
 pub use self::layers::observe::metrics_handle;
 use self::layers::{headers, observe};
+use self::views::brand;
 use self::views::refusal::Refusal;
-use self::views::{brand, pages};
 use crate::auth::Authenticator;
 use crate::auth::oidc::Provider;
 use crate::auth::stepup::StepUp;
@@ -153,7 +153,7 @@ pub fn app(state: AppState) -> Router {
         .merge(brand::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            pages::refusals,
+            layers::refusal_pages::refusals,
         ))
         .layer(middleware::map_response(headers::pages));
     Router::new()

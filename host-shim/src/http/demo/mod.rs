@@ -20,8 +20,8 @@ use subtle::ConstantTimeEq;
 
 use crate::config::demo;
 use crate::http::AppState;
+use crate::http::doors::step::Kind;
 use crate::http::doors::step::result::{Proof, ResultClaims, StepResult};
-use crate::http::doors::step::{self, Kind};
 use crate::http::layers::headers::Forms;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;
@@ -183,7 +183,7 @@ async fn start(
         .append_pair("state", &flow_state)
         .append_pair("session_token", &token)
         .finish();
-    let jar = jar.add(step::cookie(
+    let jar = jar.add(crate::http::views::cookies::build(
         &base,
         "/demo/",
         STATE_COOKIE.into(),
@@ -288,7 +288,7 @@ async fn finish(
     } else {
         StatusCode::FORBIDDEN
     };
-    let jar = jar.remove(step::cookie(
+    let jar = jar.remove(crate::http::views::cookies::build(
         &base,
         "/demo/",
         STATE_COOKIE.into(),

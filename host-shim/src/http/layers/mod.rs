@@ -1,7 +1,8 @@
 //! What wraps every door: request ids, spans, metrics and the refusal log
-//! ([`observe`]), per-address limits and the body reader ([`limits`]), and the
-//! security headers ([`headers`]).
+//! ([`observe`]), per-address limits and the body reader ([`limits`]), the
+//! security headers ([`headers`]) and the pages of refusals ([`refusal_pages`]).
 
 pub mod headers;
 pub mod limits;
 pub mod observe;
+pub mod refusal_pages;

@@ -2,16 +2,16 @@
 //! what happened and what to do, with the signed failure for the IdP when one
 //! applies, and nothing changed. A refusal names its message (the catalogues'
 //! `refusal-*` ids, the title in `.title`); the page is written in the
-//! reader's language by the [`refusals`](crate::http::views::pages::refusals) layer.
+//! reader's language by the [`refusal_pages`](crate::http::layers::refusal_pages) layer.
 
 use std::time::Duration;
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::http::layers::limits::Refuse;
+use crate::http::views::handoff::Handoff;
 use crate::http::views::i18n::{Msg, Tr};
-use crate::http::views::pages::{Handoff, OnwardLink, PendingRefusal, retry_after};
 
 /// A refusal: a status, a page, and the signed failure for the IdP when one applies.
 #[derive(Clone)]
@@ -142,4 +142,31 @@ impl Refuse for Refusal {
     fn unreadable() -> Response {
         bad_form().into_response()
     }
+}
+
+/// A link on a refusal page to where the user can start again.
+#[derive(Debug, Clone)]
+pub struct OnwardLink {
+    /// The shim's own path (under the request's base path), e.g. `/self/acme/`.
+    pub path: String,
+    /// What the link says (a message id).
+    pub label: &'static str,
+}
+
+/// A refusal waiting for its page (see [`refusals`]).
+#[derive(Clone)]
+pub struct PendingRefusal {
+    /// What happened and what to do (its `.title`: the page's title).
+    pub message: Msg,
+    /// The signed failure for the IdP, when one applies.
+    pub handoff: Option<Handoff>,
+    /// Where the user can start again, when not back at the IdP.
+    pub link: Option<OnwardLink>,
+    /// Who the page is for, when the handler knew.
+    pub reader: Option<Reader>,
+}
+
+/// A `Retry-After` value.
+pub fn retry_after(seconds: u64) -> HeaderValue {
+    HeaderValue::from(seconds)
 }

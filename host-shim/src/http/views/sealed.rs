@@ -17,21 +17,20 @@ use hmac::Mac as _;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::http::doors::step::StepTenant;
-use crate::http::doors::step::pages::CodeRow;
+use crate::http::views::codes::CodeRow;
 
 const NONCE_BYTES: usize = 12;
 /// Longest sealed list opened, bytes of base64 (64 codes of 64 characters).
 const MAX_SEALED_BYTES: usize = 6 * 1024;
 
 /// The sealing key of a tenant's step, from its `step_secret`.
-pub fn step_key(t: &StepTenant) -> Option<Zeroizing<[u8; 32]>> {
+pub fn step_key(tenant: &str, step_secret: &SecretString) -> Option<Zeroizing<[u8; 32]>> {
     let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
-        t.secret.expose_secret().as_bytes(),
+        step_secret.expose_secret().as_bytes(),
     )
     .ok()?;
     mac.update(b"backup-codes-shim sealed codes v1\0");
-    mac.update(t.id().as_bytes());
+    mac.update(tenant.as_bytes());
     Some(Zeroizing::new(mac.finalize().into_bytes().into()))
 }
 
@@ -125,19 +124,11 @@ pub fn open(key: &[u8; 32], fid: &str, set: &str, sealed: &str) -> Option<(i64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TenantConfig;
 
     #[test]
     fn sealed_codes_open_only_in_their_flow_for_their_set() {
-        let config = TenantConfig::default();
         let secret = SecretString::from("k".repeat(32));
         let other_secret = SecretString::from("j".repeat(32));
-        let config = std::sync::Arc::new(config);
-        let t = StepTenant {
-            tenant: crate::service::TenantId::known("acme"),
-            config: std::sync::Arc::clone(&config),
-            secret: secret.clone(),
-        };
         let rows = || {
             vec![
                 CodeRow {
@@ -150,7 +141,7 @@ mod tests {
                 },
             ]
         };
-        let key = step_key(&t).unwrap();
+        let key = step_key("acme", &secret).unwrap();
         let sealed = seal(&key, "fid", "set-1", 1_800_000_000, &rows()).unwrap();
         assert!(!sealed.contains("ABCD"));
         let (issued_at, opened) = open(&key, "fid", "set-1", &sealed).unwrap();
@@ -164,17 +155,16 @@ mod tests {
         );
         assert!(open(&key, "other-flow", "set-1", &sealed).is_none());
         assert!(open(&key, "fid", "set-2", &sealed).is_none());
-        let other = StepTenant {
-            tenant: crate::service::TenantId::known("acme"),
-            config: std::sync::Arc::clone(&config),
-            secret: other_secret,
-        };
-        assert!(open(&step_key(&other).unwrap(), "fid", "set-1", &sealed).is_none());
-        let other_tenant = StepTenant {
-            tenant: crate::service::TenantId::known("beta"),
-            ..t.clone()
-        };
-        assert!(open(&step_key(&other_tenant).unwrap(), "fid", "set-1", &sealed).is_none());
+        assert!(
+            open(
+                &step_key("acme", &other_secret).unwrap(),
+                "fid",
+                "set-1",
+                &sealed
+            )
+            .is_none()
+        );
+        assert!(open(&step_key("beta", &secret).unwrap(), "fid", "set-1", &sealed).is_none());
         // The self-service's key is another one, even over the same secret.
         let own = selfservice_key("acme", &secret).unwrap();
         assert!(open(&own, "fid", "set-1", &sealed).is_none());

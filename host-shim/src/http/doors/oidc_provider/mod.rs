@@ -16,7 +16,6 @@
 //! an ID token or an OpenID error ([`answer`]). [`claims`] reads the `claims`
 //! parameter.
 
-pub mod answer;
 mod authorize;
 pub mod claims;
 

@@ -11,8 +11,8 @@ use crate::http::doors::selfservice::login::start_login;
 use crate::http::doors::selfservice::pages::{self, Notice};
 use crate::http::doors::selfservice::session::{Post, form_token_sealed, session_cookie_name};
 use crate::http::doors::selfservice::tenant::{self_path, tenant};
-use crate::http::doors::step::cookie;
-use crate::http::doors::step::pages::{SetView, rows};
+use crate::http::views::codes::{SetView, rows};
+use crate::http::views::cookies::build as cookie;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::sealed;
 use crate::plugin::{Outcome, PluginError};
@@ -126,7 +126,7 @@ pub(super) async fn activate(
             let Some(pending) = pending else {
                 return Ok((jar.clone(), home(Notice::NothingToConfirm).await?));
             };
-            let message = crate::http::doors::step::text::format_message(&chrome.t, f);
+            let message = crate::http::views::text::format_message(&chrome.t, f);
             return again(message, pending.fingerprint);
         }
         Err(ServiceError::Refused(PluginError::NoPendingSet)) => {

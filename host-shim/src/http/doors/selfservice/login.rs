@@ -17,8 +17,8 @@ use crate::http::doors::selfservice::tenant::{
     LOGIN_TTL, SESSION_TTL, Tenant, now, random, self_path, tenant,
 };
 use crate::http::doors::selfservice::tokens::{Keys, Purpose};
-use crate::http::doors::step::cookie;
 use crate::http::views::base::Base;
+use crate::http::views::cookies::build as cookie;
 use crate::http::views::refusal::Refusal;
 use crate::store::Mark;
 

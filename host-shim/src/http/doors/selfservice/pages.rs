@@ -5,10 +5,10 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::http::doors::step::pages::{Actions, CodesPage, SetView, rows};
 use crate::http::layers::headers::Forms;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;
+use crate::http::views::codes::{Actions, CodesPage, SetView, rows};
 use crate::http::views::i18n::Arg;
 use crate::http::views::pages::render_in;
 use crate::plugin::{CredentialStatus, Issued};

@@ -8,18 +8,17 @@ use axum::response::Response;
 
 use crate::http::AppState;
 use crate::http::doors::step::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish};
-use crate::http::doors::step::pages::{
-    Actions, CodesPage, HandoffPage, SetView, hand_back, own, rows,
-};
+use crate::http::doors::step::pages::{HandoffPage, hand_back, own};
 use crate::http::doors::step::refusals::{exhausted, expired_flow, too_many_sets};
 use crate::http::doors::step::result::{Enrolment, Proof, Reason, StepResult};
 use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::text::{activation_message, format_message};
 use crate::http::doors::step::{MAX_ISSUES_PER_FLOW, StepTenant, chrome, now, spend};
 use crate::http::views::base::Base;
+use crate::http::views::codes::{Actions, CodesPage, SetView, rows};
 use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::sealed;
+use crate::http::views::text::{activation_message, format_message};
 use crate::plugin::{Outcome, PluginError};
 use crate::service::{IssueMode, ServiceError, Subject};
 
@@ -69,7 +68,7 @@ pub async fn issue(
     // not fit through the form (very large sets), they are shown this once.
     flow.sealed = None;
     if flow.pending {
-        let sealed = sealed::step_key(t)
+        let sealed = sealed::step_key(t.id(), &t.secret)
             .and_then(|key| sealed::seal(&key, &flow.fid, &issued.set_id, issued_at, &codes));
         let with = Flow {
             sealed,
@@ -108,7 +107,7 @@ async fn confirm_again(
     let (issued_at, codes) = flow
         .sealed
         .as_deref()
-        .and_then(|s| sealed::open(&*sealed::step_key(t)?, &flow.fid, set, s))
+        .and_then(|s| sealed::open(&*sealed::step_key(t.id(), &t.secret)?, &flow.fid, set, s))
         .unwrap_or_default();
     let fingerprint = if codes.is_empty() {
         String::new()

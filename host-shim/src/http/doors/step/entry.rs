@@ -13,14 +13,14 @@ use crate::config::TenantConfig;
 use crate::http::AppState;
 use crate::http::doors::step::flow::{self, Flow};
 use crate::http::doors::step::login::code_page;
-use crate::http::doors::step::pages::{Actions, EnrollPage, own};
+use crate::http::doors::step::pages::{EnrollPage, own};
 use crate::http::doors::step::refusals::{self, already_enrolled, bad_link, link_too_long};
 use crate::http::doors::step::result::{Reason, Signed};
 use crate::http::doors::step::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
-use crate::http::doors::step::{
-    COOKIE_TTL, FLOW_TTL, chrome, cookies, now, sha256_hex, spend, step_tenant,
-};
+use crate::http::doors::step::{COOKIE_TTL, FLOW_TTL, chrome, now, sha256_hex, spend, step_tenant};
 use crate::http::views::base::Base;
+use crate::http::views::codes::Actions;
+use crate::http::views::cookies;
 use crate::http::views::i18n::{Preferences, Tr, negotiate};
 use crate::http::views::refusal::Reader;
 use crate::http::views::refusal::Refusal;

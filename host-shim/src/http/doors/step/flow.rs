@@ -16,15 +16,16 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::http::AppState;
-use crate::http::doors::oidc_provider::answer::OpAnswer;
+use crate::http::doors::step::oidc_answer::OpAnswer;
 use crate::http::doors::step::refusals::{self, expired_flow, foreign_form};
 use crate::http::doors::step::result::{Action, Failure, Reason, Signed, StepResult, Verified};
 use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::text::attempts_note;
-use crate::http::doors::step::{StepTenant, cookies, sha256_hex, spend, step_tenant};
+use crate::http::doors::step::{StepTenant, sha256_hex, spend, step_tenant};
+use crate::http::views::cookies;
+use crate::http::views::handoff::Handoff;
 use crate::http::views::i18n::{Language, Tr};
-use crate::http::views::pages::Handoff;
 use crate::http::views::refusal::{self, Reader, Refusal, bad_form};
+use crate::http::views::text::attempts_note;
 use crate::plugin::{PluginError, Rejection};
 use crate::service::{ServiceError, SubjectId};
 
@@ -183,7 +184,7 @@ impl Flow {
         result: StepResult,
     ) -> Result<Handoff, Refusal> {
         if let Some(answer) = &self.answer {
-            return crate::http::doors::oidc_provider::answer::handoff(
+            return crate::http::doors::step::oidc_answer::handoff(
                 state,
                 t.id(),
                 answer,

@@ -11,16 +11,18 @@ use axum_extra::extract::cookie::CookieJar;
 use crate::http::AppState;
 use crate::http::doors::step::flow::{self, Flow, LoginForms, Posted, finish};
 use crate::http::doors::step::pages::{
-    Actions, CodePage, CodeRow, HandoffPage, LowPage, ReplacedPage, hand_back, own,
+    CodePage, HandoffPage, LowPage, ReplacedPage, hand_back, own,
 };
 use crate::http::doors::step::refusals::exhausted;
 use crate::http::doors::step::result::{Proof, Reason, StepResult, Verified};
 use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::text::{format_message, rejection_message};
-use crate::http::doors::step::{COOKIE_TTL, StepTenant, chrome, cookies, now};
+use crate::http::doors::step::{COOKIE_TTL, StepTenant, chrome, now};
 use crate::http::views::base::Base;
+use crate::http::views::codes::{Actions, CodeRow};
+use crate::http::views::cookies;
 use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
+use crate::http::views::text::{format_message, rejection_message};
 use crate::plugin::{CodeOrder, Outcome, PluginError};
 use crate::service::{Attempt, ServiceError};
 

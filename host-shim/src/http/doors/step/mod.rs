@@ -28,7 +28,7 @@
 //! everything about codes.
 //!
 //! The step-up OpenID provider ([`crate::http::doors::oidc_provider`]) opens login flows of its
-//! own: they carry an [`OpAnswer`](crate::http::doors::oidc_provider::answer::OpAnswer), so their
+//! own: they carry an [`OpAnswer`](crate::http::doors::step::oidc_answer::OpAnswer), so their
 //! result is form-posted to the relying party as an ID token or an OpenID error
 //! instead of a signed result to a continue URL; everything else is the same.
 //!
@@ -38,16 +38,15 @@
 //! [`login`], [`enrol`] and [`cancel`] (the handlers).
 
 mod cancel;
-mod cookies;
 mod enrol;
 mod entry;
 pub(crate) mod flow;
 mod login;
+pub mod oidc_answer;
 pub(crate) mod pages;
 mod refusals;
 pub mod result;
 pub mod session;
-pub mod text;
 
 use axum::Router;
 use axum::response::Response;
@@ -57,12 +56,12 @@ use base64::Engine as _;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-pub use self::cookies::build as cookie;
 pub use self::result::StepResult;
 pub use self::session::{Kind, continue_url};
 use crate::http::AppState;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;
+use crate::http::views::cookies;
 use crate::http::views::refusal::{self, Refusal};
 use std::sync::Arc;
 
@@ -158,7 +157,7 @@ pub(crate) async fn open_login(
     csrf: String,
 ) -> Result<(CookieJar, Response), Refusal> {
     let t = step_tenant(state, tenant)?;
-    let actions = pages::Actions::new(base, tenant);
+    let actions = crate::http::views::codes::Actions::new(base, tenant);
     let response = login::code_page(state, &t, base, &actions, flow, None).await?;
     let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, COOKIE_TTL));
     Ok((jar, response))

@@ -3,9 +3,9 @@
 
 use axum::http::StatusCode;
 
-use crate::http::doors::step::text::locked_message;
-use crate::http::views::pages::Handoff;
+use crate::http::views::handoff::Handoff;
 use crate::http::views::refusal::Refusal;
+use crate::http::views::text::locked_message;
 
 /// The tenant has no step configured.
 pub fn step_not_set_up() -> Refusal {

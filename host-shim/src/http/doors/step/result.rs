@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::AppState;
 use crate::http::doors::step::{StepTenant, now, random_token};
-use crate::http::views::pages::Handoff;
+use crate::http::views::handoff::Handoff;
 
 /// Lifetime of the result token sent back to the IdP, seconds.
 pub const RESULT_TTL: i64 = 300;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::AppState;
 use crate::http::doors::step::result::{Failure, Proof, Reason, StepResult};
-use crate::http::views::pages::{Field, Handoff};
+use crate::http::views::handoff::{Field, Handoff};
 
 /// What a step-up flow answers with, carried in the signed flow token from the
 /// authorization request to the code page's result.
@@ -169,7 +169,7 @@ pub fn handoff(
         tracing::error!(tenant, error = %e, "no step-up signing key");
         SigningFailed
     })?;
-    let now = crate::http::doors::oidc_provider::now(state);
+    let now = state.service.now();
     let claims = IdTokenClaims {
         iss: answer.iss.clone(),
         sub: answer.sub.clone(),
