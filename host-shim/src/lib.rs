@@ -24,6 +24,7 @@ pub mod config;
 pub mod http;
 pub mod import;
 pub mod plugin;
+pub mod random;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -33,12 +34,13 @@ pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig}
 
 #[cfg(test)]
 mod layering {
-    //! Imports run one way: config → plugin → import → store → service →
+    //! Imports run one way: random → config → plugin → import → store → service →
     //! auth → webhooks → http → server (and `main` above all). A module may
     //! import only those before it.
 
-    const ORDER: [&str; 9] = [
-        "config", "plugin", "import", "store", "service", "auth", "webhooks", "http", "server",
+    const ORDER: [&str; 10] = [
+        "random", "config", "plugin", "import", "store", "service", "auth", "webhooks", "http",
+        "server",
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -198,11 +198,9 @@ pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
 /// A random secret of `bytes` bytes, as URL-safe base64 text; an error when the
 /// OS random source fails (never a weak or empty secret).
 pub fn random_secret(bytes: usize) -> Result<SecretString, StartError> {
-    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    getrandom::fill(&mut raw).map_err(|_| StartError::Secret("the OS random source failed"))?;
-    Ok(SecretString::from(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()),
-    ))
+    crate::random::token(bytes)
+        .map(SecretString::from)
+        .map_err(|_| StartError::Secret("the OS random source failed"))
 }
 
 /// Directory the SQLite database lives in (where the demo secret goes too).

@@ -384,7 +384,7 @@ fn generate(
     let kid = URL_SAFE_NO_PAD.encode(Sha1::digest(&cert));
     let der = private.to_pkcs1_der().map_err(gen_err)?;
     let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(gen_err)?;
+    crate::random::fill(&mut nonce).map_err(gen_err)?;
     let cipher = Aes256Gcm::new_from_slice(seal).map_err(gen_err)?;
     let sealed = cipher
         .encrypt(
@@ -415,7 +415,7 @@ fn certificate(
     let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(private.clone());
     let spki = SubjectPublicKeyInfoOwned::from_key(private.to_public_key()).map_err(gen_err)?;
     let mut serial = [0u8; 16];
-    getrandom::fill(&mut serial).map_err(gen_err)?;
+    crate::random::fill(&mut serial).map_err(gen_err)?;
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));

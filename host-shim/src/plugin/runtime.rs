@@ -136,7 +136,7 @@ impl wasmtime::ResourceLimiter for Limiter {
 impl bindings::wasi::random::random::Host for HostState {
     fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
         // No randomness means no codes: trap, and the call fails closed.
-        getrandom::u64().map_err(|e| wasmtime::Error::msg(format!("host random source: {e}")))
+        crate::random::u64().map_err(|e| wasmtime::Error::msg(format!("host random source: {e}")))
     }
 }
 

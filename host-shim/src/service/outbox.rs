@@ -85,9 +85,8 @@ impl OutboxSignals {
 /// A fresh event id, `msg_` and 32 hex digits: the `webhook-id` receivers
 /// de-duplicate by.
 fn event_id() -> Result<String, ServiceError> {
-    let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|_| ServiceError::Random)?;
-    Ok(format!("msg_{}", hex::encode(raw)))
+    let id = crate::random::hex(16).map_err(|_| ServiceError::Random)?;
+    Ok(format!("msg_{id}"))
 }
 
 /// The outbox rows for `events` of one change: one per event and endpoint

@@ -60,13 +60,8 @@ pub async fn stats(store: &Store) -> Result<Stats, StoreError> {
 /// A fresh endpoint secret: `whsec_` and the standard base64 (padded) of 32
 /// random bytes; `None` when the OS random source fails.
 pub fn new_secret() -> Option<String> {
-    use base64::Engine as _;
-    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(raw.as_mut_slice()).ok()?;
-    Some(format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(raw.as_slice())
-    ))
+    let secret = crate::random::standard_base64(32).ok()?;
+    Some(format!("whsec_{secret}"))
 }
 
 #[cfg(test)]

@@ -86,19 +86,15 @@ const USER_AGENT: &str = concat!("backup-codes-shim/", env!("CARGO_PKG_VERSION")
 const MAX_ANSWER_BYTES: usize = 1024;
 
 fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
     // A lease token only has to differ between claims; a failing random
     // source still leaves the instance prefix and the claim counter.
-    let _ = getrandom::fill(&mut raw);
-    hex::encode(raw)
+    crate::random::hex(bytes).unwrap_or_default()
 }
 
-/// A uniform draw in `[0, 1)` for the jitter.
+/// A uniform draw in `[0, 1)` for the jitter (the full ceiling when the
+/// random source fails: waiting longer is the safe side).
 fn draw() -> f64 {
-    let mut raw = [0u8; 8];
-    let _ = getrandom::fill(&mut raw);
-    // 53 random bits over 2^53: exact in an f64.
-    (u64::from_le_bytes(raw) >> 11) as f64 / (1u64 << 53) as f64
+    crate::random::unit().unwrap_or(1.0 - f64::EPSILON)
 }
 
 impl Worker {

@@ -197,10 +197,7 @@ async fn start(
 }
 
 fn random_state() -> Option<String> {
-    use base64::Engine as _;
-    let mut raw = [0u8; 24];
-    getrandom::fill(&mut raw).ok()?;
-    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+    crate::random::token(24).ok()
 }
 
 /// What the IdP receives: the form the shim posts back.

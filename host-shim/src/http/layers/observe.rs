@@ -94,10 +94,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 fn new_request_id() -> String {
-    let mut raw = [0u8; 8];
     // Not a secret: a failing random source leaves a zero id, still a valid one.
-    let _ = getrandom::fill(&mut raw);
-    hex::encode(raw)
+    crate::random::hex(8).unwrap_or_else(|_| "0".repeat(16))
 }
 
 /// Request id, span and metrics around every routed request.

@@ -72,7 +72,7 @@ pub fn seal(
         plain.push('\n');
     }
     let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).ok()?;
+    crate::random::fill(&mut nonce).ok()?;
     let cipher = Aes256Gcm::new_from_slice(key.as_slice()).ok()?;
     let sealed = cipher
         .encrypt(

@@ -65,10 +65,7 @@ pub(super) fn now(state: &AppState) -> i64 {
 }
 
 pub(super) fn random() -> Result<String, Refusal> {
-    use base64::Engine as _;
-    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(raw.as_mut()).map_err(|_| Refusal::internal())?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+    crate::random::token(32).map_err(|_| Refusal::internal())
 }
 
 pub(super) fn self_path(tenant: &str) -> String {

@@ -52,7 +52,6 @@ use axum::Router;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::CookieJar;
-use base64::Engine as _;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -99,9 +98,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A random URL-safe token of `bytes` bytes (`None` when the OS source fails).
 fn random_token(bytes: usize) -> Option<String> {
-    let mut raw = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    getrandom::fill(&mut raw).ok()?;
-    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_slice()))
+    crate::random::token(bytes).ok()
 }
 
 /// A tenant whose step is configured: its id as the service knows it, its
