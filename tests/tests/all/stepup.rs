@@ -6,8 +6,6 @@
 //! OpenID error or a page and changes nothing; keys rotate on schedule, and two
 //! instances on one database agree on them (SQLite and PostgreSQL).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use backup_codes_harness::db::{Backend, TestDb, snapshot};

@@ -7,8 +7,6 @@
 //! a gone receiver's events and keeps logins going; dead events are listed
 //! and replayed from the command line.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

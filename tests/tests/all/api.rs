@@ -1,8 +1,6 @@
 //! The JSON API over real HTTP on 127.0.0.1, with tokens from a test IdP whose
 //! JWKS is served on loopback, on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use backup_codes_harness::client::{RawBody, Reply, ShimClient, codes};

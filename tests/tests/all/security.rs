@@ -5,8 +5,6 @@
 //! stalled a tenant, slow clients, flows that could never finish, operations
 //! not bound to tokens, lockout answers and caching.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

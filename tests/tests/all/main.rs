@@ -1,0 +1,27 @@
+//! Every integration test of the harness, in one binary (as wasmtime's
+//! `tests/all`): each module was a test file of its own, and each of those
+//! binaries linked wasmtime and the shim again (~110 MB and most of a CI
+//! build's link time apiece). The helpers they share are the harness's
+//! library (`tests/src/`).
+//!
+//! Tests run in parallel threads of this one process, so none may change
+//! process-wide state (environment, working directory); the shim's metrics
+//! recorder is process-wide, so a metric check asks for a series or a lower
+//! bound, never an exact total.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod attack_round3;
+mod branding;
+mod compat;
+mod hostile;
+mod hygiene;
+mod import;
+mod outbox;
+mod processes;
+mod security;
+mod selfservice_claims;
+mod stepup;
+mod timing;
+mod webhooks;
