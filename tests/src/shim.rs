@@ -55,6 +55,16 @@ impl InProcess {
     /// becomes the configuration's `public_url`.
     pub async fn start(config: &Config) -> Result<Self, HarnessError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(listener, config).await
+    }
+
+    /// [`InProcess::start`] on a listener bound beforehand, for a
+    /// configuration made knowing its address (the demo tenant takes its
+    /// continue URL from `public_url` when it is added).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        config: &Config,
+    ) -> Result<Self, HarnessError> {
         let url = format!("http://{}", listener.local_addr()?);
         let mut config = config.clone();
         config.public_url = url
