@@ -6,6 +6,9 @@
 //! OpenID error or a page and changes nothing; keys rotate on schedule, and two
 //! instances on one database agree on them (SQLite and PostgreSQL).
 
+mod bad_requests;
+mod rotation;
+
 use std::collections::BTreeMap;
 
 use backup_codes_harness::db::{Backend, TestDb, snapshot};
@@ -16,8 +19,6 @@ use backup_codes_harness::stepup::{
     ENTRA_REDIRECT, Rp, authorize, check_id_token, enter_code, form_action, param, with,
 };
 use backup_codes_shim::config::{Config, StepUpClient, StepUpConfig, TenantConfig};
-use backup_codes_shim::server;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -127,7 +128,15 @@ async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
 async fn entra_step_up_gives_an_id_token_entra_accepts() {
     let env = env_on(Backend::Sqlite).await;
     let codes = env.enrol(USER).await;
+    the_probe_and_discovery_are_as_entra_requires(&env).await;
+    let request = env.entra.request(&env.entra.hint(&env.idp, USER));
+    let page = the_code_page_of_the_login_step(&env, &request).await;
+    let answer = a_code_posts_the_answer_to_entra(&env, &request, &page, &codes).await;
+    the_id_token_is_as_entra_checks(&env, &request, &answer).await;
+    the_code_is_used_and_a_cancel_is_access_denied(&env, &codes).await;
+}
 
+async fn the_probe_and_discovery_are_as_entra_requires(env: &Env) {
     // A bare GET of the authorize address is a harmless page (Entra probes it).
     let probe = env
         .browser
@@ -153,9 +162,11 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
     assert_eq!(d["response_modes_supported"], json!(["form_post"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], json!(["RS256"]));
     assert_eq!(d["claims_parameter_supported"], true);
+}
 
-    let request = env.entra.request(&env.entra.hint(&env.idp, USER));
-    let page = authorize(&env.browser, &request).await.unwrap();
+/// A good request opens the login step's code page. The page.
+async fn the_code_page_of_the_login_step(env: &Env, request: &Request) -> Page {
+    let page = authorize(&env.browser, request).await.unwrap();
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     // The existing code page of the login step, in a flow that ends with the
     // hint's window (600 s after its iat, plus the 30 s leeway).
@@ -182,8 +193,18 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
         "{csp}"
     );
 
+    page
+}
+
+/// A wrong code, then the right one: the answer form-posted to Entra.
+async fn a_code_posts_the_answer_to_entra(
+    env: &Env,
+    request: &Request,
+    page: &Page,
+    codes: &[String],
+) -> Page {
     // A wrong code first: the same page again, the flow goes on.
-    let wrong = enter_code(&env.browser, &page, "0000-0000-0000-0")
+    let wrong = enter_code(&env.browser, page, "0000-0000-0000-0")
         .await
         .unwrap();
     assert_eq!(
@@ -192,7 +213,7 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
         "{}",
         wrong.html
     );
-    let answer = enter_code(&env.browser, &page, &codes[0]).await.unwrap();
+    let answer = enter_code(&env.browser, page, &codes[0]).await.unwrap();
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.html);
     assert_eq!(form_action(&answer).as_deref(), Some(ENTRA_REDIRECT));
     assert!(answer.html.contains("data-autosubmit"));
@@ -203,16 +224,21 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
     );
     assert_eq!(
         answer.field("state").as_deref(),
-        Some(param(&request, "state"))
+        Some(param(request, "state"))
     );
     assert!(answer.field("error").is_none());
 
+    answer
+}
+
+/// The ID token, checked as Entra checks it, and its signing key.
+async fn the_id_token_is_as_entra_checks(env: &Env, request: &Request, answer: &Page) {
     let token = answer.field("id_token").unwrap();
     let (claims, jwk) = check_id_token(&env.issuer(), &env.entra.client_id, &token)
         .await
         .unwrap();
     assert_eq!(claims["sub"], format!("pairwise-{USER}"), "the hint's sub");
-    assert_eq!(claims["nonce"], param(&request, "nonce"));
+    assert_eq!(claims["nonce"], param(request, "nonce"));
     assert_eq!(claims["acr"], "possessionorinherence");
     assert_eq!(claims["amr"], json!(["otp"]));
     assert!(claims["auth_time"].as_i64().unwrap() >= now() as i64 - 60);
@@ -246,7 +272,9 @@ async fn entra_step_up_gives_an_id_token_entra_accepts() {
     }
     assert_eq!(jwk["use"], "sig");
     assert_eq!(jwk["kid"], jwk["x5t"]);
+}
 
+async fn the_code_is_used_and_a_cancel_is_access_denied(env: &Env, codes: &[String]) {
     // The code is used: it was checked by the engine like any login. (A hint
     // of its own: the same claims in the same second make the same token,
     // which is single-use.)
@@ -327,314 +355,6 @@ async fn a_second_relying_party_gets_its_own_acr_and_amr() {
     assert_eq!(posted_error(&page).0, "access_denied");
 }
 
-/// Every bad input of the issue, each refused, nothing changed.
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_requests_are_refused_and_change_nothing() {
-    let env = env_on(Backend::Sqlite).await;
-    env.enrol(USER).await;
-    let rp = &env.entra;
-    let idp = &env.idp;
-    let claims = rp.hint_claims(USER);
-    let signed = |f: &dyn Fn(&mut Value)| {
-        let mut c = claims.clone();
-        f(&mut c);
-        idp.sign(Alg::Rs256, &c)
-    };
-    let foreign = rsa::RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048).unwrap();
-    let foreign = {
-        use rsa::pkcs1::EncodeRsaPrivateKey as _;
-        EncodingKey::from_rsa_der(foreign.to_pkcs1_der().unwrap().as_bytes())
-    };
-    let with_header = |alg: Algorithm, kid: Option<&str>, key: &EncodingKey| {
-        let mut h = Header::new(alg);
-        h.kid = kid.map(str::to_owned);
-        jsonwebtoken::encode(&h, &claims, key).unwrap()
-    };
-    let b64 = |v: &Value| {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-    };
-    let now = now() as i64;
-    let good = rp.hint(idp, USER);
-    let base = rp.request(&good);
-
-    // (name, request, the error posted back; None: a 400 page, no redirect)
-    let mut cases: Vec<(&str, Request, Option<&str>)> = vec![
-        (
-            "hint signed by an unknown key",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&with_header(
-                    Algorithm::RS256,
-                    Some("not-in-jwks"),
-                    &foreign,
-                )),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint with a real kid and a foreign key",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&with_header(Algorithm::RS256, Some("rsa-1"), &foreign)),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint without kid",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&with_header(Algorithm::RS256, None, &foreign)),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint alg none",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&format!(
-                    "{}.{}.",
-                    b64(&json!({"alg":"none","typ":"JWT","kid":"rsa-1"})),
-                    b64(&claims)
-                )),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint HS256 with a real kid",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&with_header(
-                    Algorithm::HS256,
-                    Some("rsa-1"),
-                    &EncodingKey::from_secret(b"guessable"),
-                )),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint ES256 (a key of the JWKS, another algorithm)",
-            with(&base, "id_token_hint", Some(&idp.sign(Alg::Es256, &claims))),
-            Some("invalid_request"),
-        ),
-        (
-            "hint for another audience",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| c["aud"] = json!("someone-else"))),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint for the client id instead of the app id",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| c["aud"] = json!(rp.client_id))),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint from another issuer",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| c["iss"] = json!("https://evil.test/v2.0"))),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint of a tenant not allowed",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| {
-                    c["tid"] = json!("other-tenant");
-                    c["iss"] = json!("https://login.microsoftonline.com/other-tenant/v2.0");
-                })),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint without the user's oid",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| {
-                    c.as_object_mut().unwrap().remove("oid");
-                })),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "hint older than the window",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| {
-                    c["iat"] = json!(now - 700);
-                    c["nbf"] = json!(now - 700);
-                    c["exp"] = json!(now - 701);
-                })),
-            ),
-            Some("login_required"),
-        ),
-        (
-            "hint from the future",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&signed(&|c| c["iat"] = json!(now + 600))),
-            ),
-            Some("login_required"),
-        ),
-        (
-            "tampered hint",
-            with(
-                &base,
-                "id_token_hint",
-                Some(&{
-                    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-                    let mut c = claims.clone();
-                    c["oid"] = json!("someone-else");
-                    parts[1] = b64(&c);
-                    parts.join(".")
-                }),
-            ),
-            Some("invalid_request"),
-        ),
-        (
-            "no hint",
-            with(&base, "id_token_hint", None),
-            Some("invalid_request"),
-        ),
-        (
-            "no nonce",
-            with(&base, "nonce", None),
-            Some("invalid_request"),
-        ),
-        (
-            "response_type code",
-            with(&base, "response_type", Some("code")),
-            Some("unsupported_response_type"),
-        ),
-        (
-            "response_mode query",
-            with(&base, "response_mode", Some("query")),
-            Some("invalid_request"),
-        ),
-        (
-            "scope without openid",
-            with(&base, "scope", Some("profile")),
-            Some("invalid_scope"),
-        ),
-        (
-            "prompt=none",
-            with(&base, "prompt", Some("none")),
-            Some("login_required"),
-        ),
-        (
-            "claims asking an acr a backup code cannot meet",
-            with(
-                &base,
-                "claims",
-                Some(
-                    r#"{"id_token":{"acr":{"essential":true,"values":["knowledgeorinherence"]}}}"#,
-                ),
-            ),
-            Some("access_denied"),
-        ),
-        (
-            "claims asking an amr a backup code cannot meet",
-            with(
-                &base,
-                "claims",
-                Some(r#"{"id_token":{"amr":{"essential":true,"values":["face","fido"]}}}"#),
-            ),
-            Some("access_denied"),
-        ),
-        (
-            "claims asking another sub",
-            with(
-                &base,
-                "claims",
-                Some(r#"{"id_token":{"sub":{"value":"someone-else"}}}"#),
-            ),
-            Some("access_denied"),
-        ),
-        (
-            "malformed claims",
-            with(&base, "claims", Some("{\"id_token\": [")),
-            Some("invalid_request"),
-        ),
-        (
-            "unknown client",
-            with(&base, "client_id", Some("someone")),
-            None,
-        ),
-        ("no client", with(&base, "client_id", None), None),
-        ("no redirect_uri", with(&base, "redirect_uri", None), None),
-    ];
-    for bad in [
-        format!("{ENTRA_REDIRECT}/"),
-        ENTRA_REDIRECT.replace("login.", "LOGIN."),
-        ENTRA_REDIRECT.replace("https:", "http:"),
-        ENTRA_REDIRECT.replace("microsoftonline.com", "microsoftonline.com.evil.test"),
-        format!("{ENTRA_REDIRECT}?next=x"),
-        // Another client's registered URI is not this client's.
-        env.other_rp.redirect.clone(),
-    ] {
-        cases.push((
-            "unregistered redirect_uri",
-            with(&base, "redirect_uri", Some(&bad)),
-            None,
-        ));
-    }
-    let before = snapshot(&env.db.url).await.unwrap();
-    for (name, request, expected) in &cases {
-        let page = authorize(&env.browser, request).await.unwrap();
-        assert!(
-            page.status.is_client_error(),
-            "{name}: {} {}",
-            page.status,
-            page.html
-        );
-        assert!(!page.html.contains("name=\"flow\""), "{name} opened a flow");
-        assert!(page.field("id_token").is_none(), "{name}");
-        match expected {
-            Some(code) => {
-                let (error, state, action) = posted_error(&page);
-                assert_eq!(error, *code, "{name}");
-                assert_eq!(state.as_deref(), Some(param(request, "state")), "{name}");
-                assert_eq!(action, ENTRA_REDIRECT, "{name}");
-            }
-            None => {
-                assert_eq!(page.status, StatusCode::BAD_REQUEST, "{name}");
-                assert!(page.field("error").is_none(), "{name} posted somewhere");
-                assert!(
-                    form_action(&page).is_none(),
-                    "{name} has a form: {}",
-                    page.html
-                );
-            }
-        }
-    }
-    assert_eq!(
-        snapshot(&env.db.url).await.unwrap(),
-        before,
-        "a refused request changed the store"
-    );
-    // Each of them with the good hint works (so the refusals above are theirs).
-    let ok = authorize(&env.browser, &base).await.unwrap();
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.html);
-}
-
 /// A hint, a nonce and a state are each accepted once.
 #[tokio::test(flavor = "multi_thread")]
 async fn hints_nonces_and_states_work_once() {
@@ -707,115 +427,4 @@ async fn hints_nonces_and_states_work_once() {
         authorize(&env.browser, &fresh).await.unwrap().status,
         StatusCode::OK
     );
-}
-
-fn kids(jwks: &Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Keys rotate on schedule: current and next published, the next one signs
-/// after its rotation time, the replaced one stays until its tokens expired;
-/// two instances on one database make the same keys; an instance whose secret
-/// does not open them does not start.
-async fn rotation(backend: Backend) {
-    let env = env_on(backend).await;
-    let day = 86_400;
-    let published = http_get(format!("{}/jwks", env.issuer()))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let ring = env.shim.state.stepup[TENANT].ring.ring();
-    assert_eq!(ring.keys.len(), 2, "current and next");
-    assert_eq!(
-        kids(&published),
-        ring.keys.iter().map(|k| k.kid.clone()).collect::<Vec<_>>()
-    );
-    let (k0, k1) = (ring.keys[0].clone(), ring.keys[1].clone());
-    let start = k0.activates_at;
-    assert_eq!(k1.activates_at, start + 90 * day, "the default rotation");
-    let now = now() as i64;
-    assert_eq!(ring.signer(now).unwrap().kid, k0.kid);
-
-    // A second instance on the same database, and both refreshing at once
-    // when the next key takes over: one new key, the same for both.
-    let second = server::build(&env.config).await.unwrap();
-    let store = env.shim.state.service.store();
-    let t1 = k1.activates_at + 1;
-    let (a, b) = tokio::join!(
-        env.shim.state.stepup[TENANT].ring.refresh(store, t1),
-        second.stepup[TENANT]
-            .ring
-            .refresh(second.service.store(), t1)
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    let slots = |r: &backup_codes_shim::auth::signing::Ring| {
-        r.keys
-            .iter()
-            .map(|k| (k.slot, k.kid.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(slots(&a), slots(&b), "two instances, one set of keys");
-    assert_eq!(
-        a.keys.len(),
-        3,
-        "old (until its tokens expire), current, next"
-    );
-    assert_eq!(a.signer(t1).unwrap().kid, k1.kid, "the next key signs now");
-    assert_eq!(kids(&a.jwks(t1)).len(), 3);
-    let k2 = a.keys[2].clone();
-    assert_eq!(k2.activates_at, k1.activates_at + 90 * day);
-    // The old key is gone once its last token expired (300 s tokens, 30 s
-    // leeway, one refresh interval).
-    let retire = k1.activates_at + 300 + 30 + 60;
-    assert!(kids(&a.jwks(retire - 1)).contains(&k0.kid));
-    let later = env.shim.state.stepup[TENANT]
-        .ring
-        .refresh(store, retire + 1)
-        .await
-        .unwrap();
-    assert_eq!(
-        kids(&later.jwks(retire + 1)),
-        vec![k1.kid.clone(), k2.kid.clone()]
-    );
-    let rows = snapshot(&env.db.url)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.starts_with("key "))
-        .count();
-    assert_eq!(rows, 2, "the retired key was deleted");
-
-    // A token signed by the signing key verifies through the published JWKS.
-    let signer = later.signer(retire + 1).unwrap();
-    let token = signer.sign(&json!({"iss": "x", "exp": now + 60})).unwrap();
-    assert_eq!(
-        jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
-        Some(k1.kid.as_str())
-    );
-
-    // Another key secret cannot open the stored keys: it does not start.
-    let mut wrong = env.config.clone();
-    let t = wrong.tenants.get_mut(TENANT).unwrap();
-    t.stepup.as_mut().unwrap().key_secret = Some(SecretString::from(
-        "another-sealing-secret-0123456789abcdef".to_owned(),
-    ));
-    let e = server::build(&wrong).await.err().expect("refused");
-    assert!(e.to_string().contains("does not open"), "{e}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn keys_rotate_on_schedule_on_sqlite() {
-    rotation(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn keys_rotate_on_schedule_on_postgres() {
-    rotation(Backend::Postgres).await;
 }
