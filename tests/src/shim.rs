@@ -55,6 +55,16 @@ impl InProcess {
     /// becomes the configuration's `public_url`.
     pub async fn start(config: &Config) -> Result<Self, HarnessError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(listener, config).await
+    }
+
+    /// [`InProcess::start`] on a listener bound beforehand, for a
+    /// configuration made knowing its address (the demo tenant takes its
+    /// continue URL from `public_url` when it is added).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        config: &Config,
+    ) -> Result<Self, HarnessError> {
         let url = format!("http://{}", listener.local_addr()?);
         let mut config = config.clone();
         config.public_url = url
@@ -124,42 +134,51 @@ impl Drop for InProcess {
     }
 }
 
-/// The shim binary: `BACKUP_CODES_SHIM_BIN`, or the one cargo built next to the
-/// running test (built on demand when missing).
+/// The shim binary: `BACKUP_CODES_SHIM_BIN`, or the one cargo builds next to
+/// the running test.
+///
+/// The harness's tests are not in the shim's package, so cargo neither builds
+/// that binary for them nor rebuilds it when the shim changes: the first call
+/// in a test process runs `cargo build` for it once (a no-op when it is fresh),
+/// so no test runs an older shim than the library it was compiled with.
 pub fn binary() -> Result<PathBuf, HarnessError> {
     if let Some(p) = std::env::var_os("BACKUP_CODES_SHIM_BIN") {
         return Ok(PathBuf::from(p));
     }
+    static BUILT: std::sync::OnceLock<Result<PathBuf, HarnessError>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_binary).clone()
+}
+
+/// `cargo build` the shim binary into the profile directory of the running
+/// test (`target/<profile>/deps/<test>` → `target/<profile>/backup-codes-shim`).
+fn build_binary() -> Result<PathBuf, HarnessError> {
     let exe = std::env::current_exe()?;
-    // target/<profile>/deps/<test> → target/<profile>/backup-codes-shim
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| HarnessError("cannot locate the target directory".into()))?;
-    let bin = profile_dir.join("backup-codes-shim");
-    if !bin.exists() {
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("debug");
-        let mut cmd =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args([
-            "build",
-            "-p",
-            "backup-codes-shim",
-            "--bin",
-            "backup-codes-shim",
-        ]);
-        if profile != "debug" {
-            cmd.args(["--profile", profile]);
-        }
-        let status = cmd.status()?;
-        if !status.success() {
-            return Err(HarnessError("building the shim binary failed".into()));
-        }
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "backup-codes-shim",
+        "--bin",
+        "backup-codes-shim",
+    ]);
+    if profile != "debug" {
+        cmd.args(["--profile", profile]);
     }
-    Ok(bin)
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(HarnessError("building the shim binary failed".into()));
+    }
+    Ok(profile_dir.join("backup-codes-shim"))
 }
 
 /// A free loopback port (bound and released; a tiny race is acceptable in tests).

@@ -7,6 +7,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::HarnessError;
+use crate::client::encode_segment;
 use crate::idp::{now, random_id};
 
 /// A page the shim answered with.
@@ -31,25 +32,41 @@ impl Page {
 
     /// The flow cookie this page set, as `name=value`.
     pub fn flow_cookie(&self) -> Option<String> {
+        self.flow_set_cookie()
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+    }
+
+    /// The whole `Set-Cookie` header of the flow cookie, with its attributes.
+    pub fn flow_set_cookie(&self) -> Option<&str> {
         self.headers
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with("bc_flow_"))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned)
     }
 
     /// The codes shown on a new-set page, in number order.
     pub fn codes(&self) -> Vec<String> {
+        self.shown_codes().map(|(_, code)| code).collect()
+    }
+
+    /// The codes shown on a new-set page with the number each is shown with.
+    pub fn numbered_codes(&self) -> Vec<(u8, String)> {
+        self.shown_codes()
+            .filter_map(|(number, code)| Some((number.parse().ok()?, code)))
+            .collect()
+    }
+
+    /// Each shown code's `data-number` (as written) and the code.
+    fn shown_codes(&self) -> impl Iterator<Item = (&str, String)> {
         self.html
             .split("<code data-number=\"")
             .skip(1)
             .filter_map(|part| {
-                let rest = part.split_once("\">")?.1;
-                Some(unescape(rest.split_once("</code>")?.0))
+                let (number, rest) = part.split_once("\">")?;
+                Some((number, unescape(rest.split_once("</code>")?.0)))
             })
-            .collect()
     }
 
     /// The `action` of the form that hands a result back to the IdP.
@@ -171,8 +188,23 @@ impl StepClient {
 
     /// `GET` a path with query parameters.
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Page, HarnessError> {
+        self.get_with_headers(path, query, &[]).await
+    }
+
+    /// `GET` a path with query parameters and request headers (a `Cookie`
+    /// the browser holds, the `Accept-Language` it sends).
+    pub async fn get_with_headers(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Result<Page, HarnessError> {
         let url = url_with(&format!("{}{path}", self.base), query)?;
-        page(self.http.get(url).send().await?).await
+        let mut request = self.http.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        page(request.send().await?).await
     }
 
     /// `POST` a form to a path, with an optional `Cookie` header.
@@ -201,6 +233,13 @@ impl StepClient {
     /// `regenerate`); returns the codes and the result page.
     pub async fn enrol(&self, step: &str, sub: &str) -> Result<(Vec<String>, Page), HarnessError> {
         let (entry, _) = self.open(step, sub).await?;
+        let Enrolment { shown, done } = self.finish_enrolment(&entry).await?;
+        Ok((shown.codes(), done))
+    }
+
+    /// From an enrolment's entry page (`enroll` or `regenerate`): have a new
+    /// set shown, then confirm it with its first code.
+    pub async fn finish_enrolment(&self, entry: &Page) -> Result<Enrolment, HarnessError> {
         let cookie = entry
             .flow_cookie()
             .ok_or_else(|| HarnessError(format!("no flow cookie: {}", entry.html)))?;
@@ -225,8 +264,17 @@ impl StepClient {
                 &[("flow", &flow), ("code", first)],
             )
             .await?;
-        Ok((codes, done))
+        Ok(Enrolment { shown, done })
     }
+}
+
+/// The pages of an enrolment after its entry page.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// The page showing the new set (its codes: [`Page::codes`]).
+    pub shown: Page,
+    /// The answer to confirming the set with its first code.
+    pub done: Page,
 }
 
 /// Sign `claims` with an HS256 secret.
@@ -246,23 +294,11 @@ pub fn form_body(form: &[(&str, &str)]) -> String {
         if i > 0 {
             out.push('&');
         }
-        out.push_str(&encode_component(k));
+        out.push_str(&encode_segment(k));
         out.push('=');
-        out.push_str(&encode_component(v));
+        out.push_str(&encode_segment(v));
     }
     out
-}
-
-fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn url_with(base: &str, query: &[(&str, &str)]) -> Result<String, HarnessError> {

@@ -9,8 +9,6 @@
 //! binary of a 0.1.0 tree (its CLI against a SQLite store); it is not run
 //! again (a newer component writes newer credentials).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

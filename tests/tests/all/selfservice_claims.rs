@@ -7,8 +7,6 @@
 //! the store; a future `auth_time` never replaces codes, not even in a session
 //! cookie signed with the tenant's secret.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use backup_codes_harness::client::ShimClient;

@@ -1,7 +1,5 @@
 //! The real component, built from source, through the host crate's typed API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

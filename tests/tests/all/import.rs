@@ -6,8 +6,6 @@
 //! refuses used and other codes, and honours lockout. Running the import
 //! again changes nothing; its report never shows a code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 
 use backup_codes_harness::db::{Backend, TestDb, snapshot};

@@ -4,8 +4,6 @@
 //! Longer variants: `BACKUP_CODES_LOAD_ATTEMPTS` (default 10,000 attempts) and
 //! `BACKUP_CODES_CRASH_CYCLES` (default 3 kill/restart cycles).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,8 +3,6 @@
 //! lost lease changes nothing, and two stores sharing a PostgreSQL database
 //! never lease one row twice.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_shim::store::{Completion, Effects, OutboxRecord, OutboxRow, Store, now_ms};
 

@@ -3,8 +3,6 @@
 //! metric and an audit event record it. Components of the wrong world or with
 //! another SHA-256 are refused at start.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

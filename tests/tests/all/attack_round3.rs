@@ -8,8 +8,6 @@
 //! every refusal logged with its reason (10). Items 2 and 3 are in
 //! `selfservice_claims.rs`, item 9 in `branding.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,6 @@
 //! branding (a bad colour, an SVG with a script, each logo and stylesheet of
 //! issue 24's attack run) stops the start, naming its field.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::path::Path;
 

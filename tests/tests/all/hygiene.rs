@@ -3,8 +3,6 @@
 //! tokens and configured secrets. None may appear (codes are not even in the
 //! database; digests live only inside the stored credential).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::HashSet;
 
 use backup_codes_harness::client::{RawBody, ShimClient, codes};

@@ -11,8 +11,6 @@
 //! bound (30%) is below the smallest leak that matters: one argon2 evaluation
 //! more or less for one case makes the ratio 2 or 0.5, a spread of 50% or more.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

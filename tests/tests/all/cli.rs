@@ -2,15 +2,13 @@
 //! bad input (invalid UTF-8, oversized or malformed codes) refused with a clear
 //! error and nothing written.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_backup-codes-shim");
+use backup_codes_harness::shim::binary;
 
 /// Run the CLI in `dir` with a cheap-hashing configuration, feeding `stdin`.
 fn run(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> Output {
@@ -22,7 +20,7 @@ fn run(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> Output {
         )
         .unwrap();
     }
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(binary().unwrap())
         .arg("--config")
         .arg(&config)
         .args(args)
@@ -207,7 +205,10 @@ fn bad_input_is_refused_clearly_and_writes_nothing() {
 
 #[test]
 fn help_names_every_command() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let out = Command::new(binary().unwrap())
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for command in [
         "serve",
