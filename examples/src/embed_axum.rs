@@ -16,8 +16,8 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use backup_codes_shim::config::Config;
-use backup_codes_shim::server;
 use backup_codes_shim::service::Service;
+use backup_codes_shim::{demo, server};
 
 /// The host application's own state.
 #[derive(Clone)]
@@ -39,7 +39,7 @@ async fn remaining(
     State(app): State<AppState>,
     Path(user): Path<String>,
 ) -> Json<serde_json::Value> {
-    let status = match app.backup_codes.subject(server::DEMO_TENANT, &user) {
+    let status = match app.backup_codes.subject(demo::TENANT, &user) {
         Ok(who) => app.backup_codes.status(&who).await,
         Err(e) => Err(e),
     };
@@ -56,8 +56,8 @@ async fn remaining(
 
 /// Build the combined router: the application's routes plus the nested API.
 async fn router(mut config: Config) -> Result<Router, Box<dyn std::error::Error>> {
-    let data_dir = server::data_dir(&config);
-    server::with_demo_tenant(&mut config, &data_dir)?;
+    let data_dir = config.data_dir();
+    demo::add_to(&mut config, &data_dir)?;
     let backup_codes = server::build(&config).await?;
     let app = AppState {
         name: "example-service",
@@ -188,7 +188,7 @@ mod tests {
         let server = tokio::spawn(async move {
             server::serve(listener, app, &limits, std::future::pending()).await
         });
-        let browser = StepClient::new(&base, server::DEMO_TENANT, server::DEMO_ISSUER, "").unwrap();
+        let browser = StepClient::new(&base, demo::TENANT, demo::ISSUER, "").unwrap();
         let get = |path: &str| {
             let url = format!("{base}{path}");
             async move {

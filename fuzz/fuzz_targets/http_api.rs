@@ -51,7 +51,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use backup_codes_shim::config::JwtAlgorithm;
 use backup_codes_shim::http::{self, AppState};
 use backup_codes_shim::config::{Config, Limits, PolicyOverrides, TenantConfig};
-use backup_codes_shim::server;
+use backup_codes_shim::{demo, server};
 use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use libfuzzer_sys::fuzz_target;
@@ -93,8 +93,8 @@ fn config(database_url: String) -> Config {
         ..TenantConfig::default()
     };
     let demo = TenantConfig {
-        issuer: server::DEMO_ISSUER.into(),
-        audience: server::DEMO_AUDIENCE.into(),
+        issuer: demo::ISSUER.into(),
+        audience: demo::AUDIENCE.into(),
         algorithms: vec![JwtAlgorithm::HS256],
         hs256_secret: Some(SecretString::from(DEMO_API_SECRET)),
         step_secret: Some(SecretString::from(DEMO_SECRET)),
@@ -108,7 +108,7 @@ fn config(database_url: String) -> Config {
         demo: true,
         tenants: BTreeMap::from([
             ("acme".to_owned(), acme),
-            (server::DEMO_TENANT.to_owned(), demo),
+            (demo::TENANT.to_owned(), demo),
         ]),
         limits: Limits {
             per_ip_per_minute: 1_000_000_000,
@@ -184,8 +184,8 @@ fn api_token(subject: &str) -> String {
 
 fn session_token(tenant: &str, subject: &str, step: &str) -> String {
     let now = now();
-    let (issuer, secret, audience) = if tenant == server::DEMO_TENANT {
-        (server::DEMO_ISSUER, DEMO_SECRET, server::DEMO_AUDIENCE)
+    let (issuer, secret, audience) = if tenant == demo::TENANT {
+        (demo::ISSUER, DEMO_SECRET, demo::AUDIENCE)
     } else {
         (ISSUER, STEP_SECRET, AUDIENCE)
     };

@@ -30,6 +30,7 @@ pub mod service;
 pub mod store;
 pub mod webhooks;
 
+pub use http::demo::tenant as demo;
 pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig};
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use backup_codes_shim::config::{Config, LogFormat};
+use backup_codes_shim::demo;
 use backup_codes_shim::http::{AttemptBody, StatusBody};
 use backup_codes_shim::plugin::{self, Outcome};
-use backup_codes_shim::server::{self, DEMO_AUDIENCE, DEMO_ISSUER, DEMO_TENANT};
+use backup_codes_shim::server;
 use clap::{Parser, Subcommand};
 
 mod cli;
@@ -88,7 +89,7 @@ enum Command {
 #[derive(clap::Args)]
 struct Subject {
     /// Tenant id (default: the demo tenant when none is configured).
-    #[arg(long, default_value = DEMO_TENANT)]
+    #[arg(long, default_value = demo::TENANT)]
     tenant: String,
     /// Subject (user) id.
     #[arg(long)]
@@ -135,8 +136,8 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 
 /// The configuration with the demo tenant when none is configured.
 fn with_demo(mut config: Config) -> anyhow::Result<(Config, bool)> {
-    let data_dir = server::data_dir(&config);
-    let demo = server::with_demo_tenant(&mut config, &data_dir)
+    let data_dir = config.data_dir();
+    let demo = demo::add_to(&mut config, &data_dir)
         .with_context(|| format!("setting up the demo tenant in {}", data_dir.display()))?;
     Ok((config, demo))
 }
@@ -270,11 +271,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// hash configured) and self-service.
 fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()> {
     use sha2::Digest as _;
-    let secret = server::random_secret(32)?;
-    let step = server::random_secret(32)?;
-    let pepper = server::random_secret(24)?;
-    let rest2f = server::random_secret(24)?;
-    let session = server::random_secret(32)?;
+    let secret = random_secret(32)?;
+    let step = random_secret(32)?;
+    let pepper = random_secret(24)?;
+    let rest2f = random_secret(24)?;
+    let session = random_secret(32)?;
     let webhook =
         backup_codes_shim::webhooks::admin::new_secret().context("the OS random source failed")?;
     let rest2f_hash = hex::encode(sha2::Sha256::digest(rest2f.expose_secret().as_bytes()));
@@ -313,36 +314,15 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// A demo API token, signed with the secret the running demo uses: refused
-/// (never a new secret) when that secret is not where `serve` keeps it.
+/// A demo API token, signed with the secret the running demo uses.
 fn token(config: &Config, subject: &str, ttl: u64, scope: &str) -> anyhow::Result<()> {
-    if !config.tenants.is_empty() {
-        bail!(
-            "`token` mints tokens for the demo tenant only; with configured tenants, tokens come from your identity provider"
-        );
-    }
-    let data_dir = server::data_dir(config);
-    let Some(root) = server::existing_demo_secret(&data_dir) else {
-        bail!(
-            "no demo secret at {}: run `token` from the directory `serve` runs in (scripts/serve runs in the repository's root), or give the same --config",
-            server::demo_secret_path(&data_dir).display()
-        );
-    };
-    let secret = server::DemoSecrets::derive(&root)?.api;
-    let now = jsonwebtoken::get_current_timestamp();
-    let claims = serde_json::json!({
-        "iss": DEMO_ISSUER, "aud": DEMO_AUDIENCE, "sub": subject,
-        "iat": now, "exp": now + ttl.min(900), "scope": scope,
-        "jti": server::random_secret(16)?.expose_secret(),
-    });
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
-    )
-    .context("signing the token")?;
-    println!("{token}");
+    println!("{}", demo::api_token(config, subject, ttl, scope)?);
     Ok(())
+}
+
+/// A random secret for `tenant-init` (an error when the OS source fails).
+fn random_secret(bytes: usize) -> anyhow::Result<SecretString> {
+    Ok(backup_codes_shim::random::secret(bytes)?)
 }
 
 async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Result<()> {

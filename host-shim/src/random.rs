@@ -31,6 +31,11 @@ pub fn token(n: usize) -> Result<String, SourceFailed> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes(n)?.as_slice()))
 }
 
+/// `n` random bytes as a URL-safe base64 secret (keys, peppers, `jti`s).
+pub fn secret(n: usize) -> Result<secrecy::SecretString, SourceFailed> {
+    token(n).map(secrecy::SecretString::from)
+}
+
 /// `n` random bytes as standard, padded base64 (the Standard Webhooks
 /// secret format).
 pub fn standard_base64(n: usize) -> Result<String, SourceFailed> {

@@ -3,23 +3,15 @@
 //! header deadline and graceful shutdown, and housekeeping.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use secrecy::{ExposeSecret, SecretSlice};
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::auth::stepup::StepUp;
-pub use crate::config::demo::{
-    AUDIENCE as DEMO_AUDIENCE, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT,
-};
-use crate::config::{
-    CodeOrder, Config, ConfigError, EndpointConfig, JwtAlgorithm, PolicyOverrides, TenantConfig,
-    TenantWebhooks,
-};
+use crate::config::{CodeOrder, Config, ConfigError, PolicyOverrides};
 use crate::http::AppState;
 use crate::plugin::{
     self, CallError, Clock, Plugin, PluginConfig, PluginError, Policy, SystemClock,
@@ -57,160 +49,12 @@ pub enum StartError {
     /// A tenant's branding is refused (a value, or a file it names).
     #[error(transparent)]
     Brand(#[from] crate::http::views::brand::BrandError),
-    /// A secret could not be made (the OS random source failed) or derived.
-    #[error("secret: {0}")]
-    Secret(&'static str),
+    /// The demo tenant cannot be set up.
+    #[error(transparent)]
+    Demo(#[from] crate::http::demo::tenant::DemoError),
     /// The webhook delivery worker cannot start.
     #[error(transparent)]
     Webhooks(#[from] crate::webhooks::WorkerError),
-}
-
-/// Add the demo tenant when no tenant is configured: HS256 with a secret kept in
-/// `<data dir>/demo-secret` (created on first use, readable by the owner only).
-pub fn with_demo_tenant(config: &mut Config, data_dir: &Path) -> Result<bool, StartError> {
-    if !config.tenants.is_empty() {
-        return Ok(false);
-    }
-    let secrets = DemoSecrets::derive(&demo_secret(data_dir)?)?;
-    // The demo's results go to its own pages on the shim's origin, under
-    // whatever prefix the shim is mounted at.
-    let mut origin = config.public_url.clone();
-    origin.set_path("/");
-    config.tenants.insert(
-        DEMO_TENANT.into(),
-        TenantConfig {
-            issuer: DEMO_ISSUER.into(),
-            audience: DEMO_AUDIENCE.into(),
-            algorithms: vec![JwtAlgorithm::HS256],
-            hs256_secret: Some(secrets.api),
-            require_scope: true,
-            step_secret: Some(secrets.step),
-            continue_urls: vec![origin],
-            webhooks: demo_webhooks(config, secrets.webhook)?,
-            ..TenantConfig::default()
-        },
-    );
-    config.demo = true;
-    Ok(true)
-}
-
-/// The demo tenant's one endpoint: the demo's own receiver, at
-/// `{public_url}/demo/webhooks`.
-fn demo_webhooks(config: &Config, secret: SecretString) -> Result<TenantWebhooks, StartError> {
-    let url = demo_webhook_url(config)?;
-    let mut webhooks = TenantWebhooks::default();
-    webhooks.endpoints.insert(
-        crate::http::demo::events::ENDPOINT.into(),
-        EndpointConfig {
-            url,
-            events: None,
-            secret,
-            previous_secret: None,
-        },
-    );
-    Ok(webhooks)
-}
-
-/// Where the demo's receiver is: `{public_url}/demo/webhooks` (a host that
-/// sets `public_url` after [`with_demo_tenant`] points the endpoint here again).
-pub fn demo_webhook_url(config: &Config) -> Result<url::Url, StartError> {
-    let base = format!("{}/", config.public_base());
-    Ok(url::Url::parse(&base)
-        .and_then(|b| b.join("demo/webhooks"))
-        .map_err(|_| ConfigError::Invalid("public_url cannot be a base for the demo".into()))?)
-}
-
-/// The demo tenant's per-purpose secrets, derived from its one stored secret
-/// (HMAC-SHA-256 under a label per purpose), so an API token never verifies as a
-/// step session token or the other way round.
-pub struct DemoSecrets {
-    /// Signs API bearer tokens (`hs256_secret`).
-    pub api: SecretString,
-    /// Signs step session and result tokens (`step_secret`).
-    pub step: SecretString,
-    /// Signs the demo endpoint's webhooks (`whsec_…`).
-    pub webhook: SecretString,
-}
-
-impl DemoSecrets {
-    /// Derive both from the stored secret.
-    pub fn derive(root: &SecretString) -> Result<Self, StartError> {
-        Ok(Self {
-            api: derive_secret(root, "backup-codes demo api v1")?,
-            step: derive_secret(root, "backup-codes demo step v1")?,
-            webhook: SecretString::from(format!(
-                "whsec_{}",
-                base64::engine::general_purpose::STANDARD
-                    .encode(derive_bytes(root, "backup-codes demo webhook v1")?.as_slice())
-            )),
-        })
-    }
-}
-
-fn derive_bytes(
-    root: &SecretString,
-    label: &str,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, StartError> {
-    use hmac::Mac as _;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(root.expose_secret().as_bytes())
-        .map_err(|_| StartError::Secret("the demo secret cannot key HMAC-SHA-256"))?;
-    mac.update(label.as_bytes());
-    Ok(zeroize::Zeroizing::new(
-        mac.finalize().into_bytes().to_vec(),
-    ))
-}
-
-fn derive_secret(root: &SecretString, label: &str) -> Result<SecretString, StartError> {
-    Ok(SecretString::from(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(derive_bytes(root, label)?.as_slice()),
-    ))
-}
-
-/// The file holding the demo tenant's secret.
-pub fn demo_secret_path(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("demo-secret")
-}
-
-/// The demo tenant's secret if it was made already (by `serve`).
-pub fn existing_demo_secret(data_dir: &Path) -> Option<SecretString> {
-    std::fs::read_to_string(demo_secret_path(data_dir))
-        .ok()
-        .map(|s| SecretString::from(s.trim().to_owned()))
-}
-
-/// Read or create the demo tenant's secret.
-pub fn demo_secret(data_dir: &Path) -> Result<SecretString, StartError> {
-    let path = demo_secret_path(data_dir);
-    if let Some(existing) = existing_demo_secret(data_dir) {
-        return Ok(existing);
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let secret = random_secret(32)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(&path)?, secret.expose_secret().as_bytes())?;
-    Ok(secret)
-}
-
-/// A random secret of `bytes` bytes, as URL-safe base64 text; an error when the
-/// OS random source fails (never a weak or empty secret).
-pub fn random_secret(bytes: usize) -> Result<SecretString, StartError> {
-    crate::random::token(bytes)
-        .map(SecretString::from)
-        .map_err(|_| StartError::Secret("the OS random source failed"))
-}
-
-/// Directory the SQLite database lives in (where the demo secret goes too).
-pub fn data_dir(config: &Config) -> std::path::PathBuf {
-    config
-        .database_url
-        .strip_prefix("sqlite://")
-        .and_then(|p| Path::new(p.split('?').next().unwrap_or(p)).parent())
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| Path::new("data").to_path_buf(), Path::to_path_buf)
 }
 
 /// Load the component the configuration names.

@@ -71,10 +71,11 @@ impl InProcess {
             .parse()
             .map_err(|e| HarnessError(format!("{url}: {e}")))?;
         // The demo's webhooks go to its receiver at the address just bound.
-        let demo_hook = server::demo_webhook_url(&config)?;
+        let demo_hook = backup_codes_shim::demo::webhook_url(&config)
+            .map_err(|e| HarnessError(e.to_string()))?;
         if let Some(endpoint) = config
             .tenants
-            .get_mut(server::DEMO_TENANT)
+            .get_mut(backup_codes_shim::demo::TENANT)
             .filter(|_| config.demo)
             .and_then(|t| t.webhooks.endpoints.get_mut("demo"))
         {

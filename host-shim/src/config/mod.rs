@@ -53,16 +53,6 @@ pub const ENV_PREFIX: &str = "BACKUP_CODES_";
 /// token of up to 8 KiB and a code.
 pub const MIN_STEP_BODY_BYTES: usize = 10 * 1024;
 
-/// The local demo tenant, added when no tenant is configured.
-pub mod demo {
-    /// Its tenant id.
-    pub const TENANT: &str = "demo";
-    /// The `iss` of its tokens.
-    pub const ISSUER: &str = "backup-codes-demo";
-    /// The `aud` of its API tokens.
-    pub const AUDIENCE: &str = "backup-codes";
-}
-
 /// The configuration's top-level keys (environment variables must start with one).
 const TOP_LEVEL_KEYS: [&str; 11] = [
     "listen",
@@ -178,6 +168,19 @@ impl Config {
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The directory the SQLite database lives in (the demo's secret goes
+    /// there too); `data` when the database is not a SQLite file.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.database_url
+            .strip_prefix("sqlite://")
+            .and_then(|p| std::path::Path::new(p.split('?').next().unwrap_or(p)).parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("data"),
+                std::path::Path::to_path_buf,
+            )
     }
 
     /// The public URL without a trailing slash, as it appears in tokens.

@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, WebhookSecret, demo};
+use super::tenant;
+use crate::config::{Config, WebhookSecret};
 use crate::http::AppState;
 use crate::http::demo::english;
 use crate::http::layers::headers::Forms;
@@ -59,7 +60,7 @@ impl Inbox {
     pub fn new(config: &Config) -> Self {
         let secret = config
             .tenants
-            .get(demo::TENANT)
+            .get(tenant::TENANT)
             .and_then(|t| t.webhooks.endpoints.get(ENDPOINT))
             .and_then(|e| WebhookSecret::parse(e.secret.expose_secret()).ok());
         Self {
@@ -162,7 +163,7 @@ mod tests {
                 previous_secret: None,
             },
         );
-        config.tenants.insert(demo::TENANT.into(), tenant);
+        config.tenants.insert(tenant::TENANT.into(), tenant);
         Inbox::new(&config)
     }
 

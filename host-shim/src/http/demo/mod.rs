@@ -5,6 +5,7 @@
 //! webhooks and lists them ([`events`]).
 
 pub mod events;
+pub mod tenant;
 
 use askama::Template;
 use axum::Router;
@@ -18,7 +19,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::config::demo;
 use crate::http::AppState;
 use crate::http::doors::step::Kind;
 use crate::http::doors::step::result::{Proof, ResultClaims, StepResult};
@@ -37,8 +37,19 @@ pub fn is_on(state: &AppState) -> bool {
         && state
             .config
             .tenants
-            .get(demo::TENANT)
-            .is_some_and(|t| t.issuer == demo::ISSUER && t.step_secret.is_some())
+            .get(tenant::TENANT)
+            .is_some_and(|t| t.issuer == tenant::ISSUER && t.step_secret.is_some())
+}
+
+impl AppState {
+    /// The demo tenant's id, as the configuration holds it, when it has one
+    /// (pages under `/demo` are branded and worded as that tenant's).
+    pub fn demo_tenant(&self) -> Option<&str> {
+        self.config
+            .tenants
+            .get_key_value(tenant::TENANT)
+            .map(|(k, _)| k.as_str())
+    }
 }
 
 /// The demo's routes (none when it is off).
@@ -100,7 +111,7 @@ fn secret(state: &AppState) -> Option<&SecretString> {
     state
         .config
         .tenants
-        .get(demo::TENANT)
+        .get(tenant::TENANT)
         .and_then(|t| t.step_secret.as_ref())
 }
 
@@ -145,7 +156,7 @@ async fn start(
     let kind = match q.action.as_deref() {
         // The demo plays the IdP: it may let its user replace codes at will.
         Some("enroll") => {
-            let status = match state.service.subject(demo::TENANT, &user) {
+            let status = match state.service.subject(tenant::TENANT, &user) {
                 Ok(who) => state.service.status(&who).await,
                 Err(e) => Err(e),
             };
@@ -160,11 +171,11 @@ async fn start(
     let (Some(secret), Some(flow_state)) = (secret(&state), random_state()) else {
         return Err(Refusal::internal());
     };
-    let step = kind.url(&base, demo::TENANT);
+    let step = kind.url(&base, tenant::TENANT);
     let cont = base.url("/demo/continue");
     let iat = u64::try_from(state.service.now()).unwrap_or(0);
     let claims = SessionClaims {
-        iss: demo::ISSUER,
+        iss: tenant::ISSUER,
         sub: &user,
         aud: &step,
         step: kind.name(),
@@ -224,7 +235,7 @@ async fn finish(
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = state.limits.leeway_seconds;
     validation.set_issuer(&[state.config.public_base()]);
-    validation.set_audience(&[demo::ISSUER]);
+    validation.set_audience(&[tenant::ISSUER]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "iat"]);
     let decoded = jsonwebtoken::decode::<ResultClaims>(
         &token,

@@ -100,11 +100,7 @@ pub fn tenant_of<'a>(state: &'a AppState, path: &str) -> Option<&'a str> {
     match segments.next()? {
         "step" | "self" | "op" | "brand" => {}
         "demo" => {
-            return state
-                .config
-                .tenants
-                .get_key_value(crate::config::demo::TENANT)
-                .map(|(k, _)| k.as_str());
+            return state.demo_tenant();
         }
         _ => return None,
     }

@@ -8,7 +8,9 @@ use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{now, random_id};
 use backup_codes_harness::shim::{InProcess, test_config};
 use backup_codes_harness::step::{StepClient, sign_hs256};
-use backup_codes_shim::server::{DEMO_AUDIENCE, DEMO_ISSUER, DEMO_TENANT};
+use backup_codes_shim::demo::{
+    AUDIENCE as DEMO_AUDIENCE, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT,
+};
 use backup_codes_shim::webhooks::sign::{WebhookSecret, signature_header};
 use base64::Engine as _;
 use reqwest::StatusCode;
@@ -22,7 +24,7 @@ use serde_json::{Value, json};
 async fn the_demo_tenant_keeps_one_secret_per_purpose() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let mut config = test_config(&db.url, BTreeMap::new());
-    assert!(backup_codes_shim::server::with_demo_tenant(&mut config, db.dir.path()).unwrap());
+    assert!(backup_codes_shim::demo::add_to(&mut config, db.dir.path()).unwrap());
     let demo = &config.tenants[DEMO_TENANT];
     let (api, step) = (
         demo.hs256_secret

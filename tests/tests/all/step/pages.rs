@@ -5,7 +5,7 @@ use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::shim::InProcess;
 use backup_codes_harness::step::{Page, StepClient};
 use backup_codes_shim::config::Config;
-use backup_codes_shim::server::{self, DEMO_ISSUER, DEMO_TENANT};
+use backup_codes_shim::demo::{self, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use secrecy::ExposeSecret;
@@ -42,7 +42,7 @@ async fn start_demo() -> Shim {
         ..Config::default()
     };
     config.plugin.cache_dir = None;
-    assert!(server::with_demo_tenant(&mut config, db.dir.path()).unwrap());
+    assert!(demo::add_to(&mut config, db.dir.path()).unwrap());
     assert!(config.demo);
     let shim = InProcess::start_on(listener, &config).await.unwrap();
     let step_secret = config.tenants[DEMO_TENANT].step_secret.as_ref().unwrap();
