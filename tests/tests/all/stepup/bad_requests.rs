@@ -167,7 +167,7 @@ fn hints_signed_wrongly(env: &Env, claims: &Value, base: &Request) -> Vec<Case> 
         ),
         (
             "hint ES256 (a key of the JWKS, another algorithm)",
-            with(base, "id_token_hint", Some(&idp.sign(Alg::Es256, &claims))),
+            with(base, "id_token_hint", Some(&idp.sign(Alg::Es256, claims))),
             Some("invalid_request"),
         ),
     ]
