@@ -20,6 +20,7 @@
 //! - [`server`]: assembling all of it from the configuration, and serving it.
 
 pub mod auth;
+mod bindings;
 pub mod config;
 pub mod http;
 pub mod import;
@@ -35,13 +36,13 @@ pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig}
 
 #[cfg(test)]
 mod layering {
-    //! Imports run one way: random → config → plugin → import → store → service →
+    //! Imports run one way: random → bindings → config → plugin → import → store → service →
     //! auth → webhooks → http → server (and `main` above all). A module may
     //! import only those before it.
 
-    const ORDER: [&str; 10] = [
-        "random", "config", "plugin", "import", "store", "service", "auth", "webhooks", "http",
-        "server",
+    const ORDER: [&str; 11] = [
+        "random", "bindings", "config", "plugin", "import", "store", "service", "auth", "webhooks",
+        "http", "server",
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

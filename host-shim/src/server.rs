@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::auth::stepup::StepUp;
-use crate::config::{CodeOrder, Config, ConfigError, PolicyOverrides};
+use crate::config::{Config, ConfigError, PolicyOverrides};
 use crate::http::AppState;
 use crate::plugin::{
     self, CallError, Clock, Plugin, PluginConfig, PluginError, Policy, SystemClock,
@@ -99,10 +99,7 @@ pub fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
         replace_on_use => replace_on_use,
     );
     if let Some(order) = o.order {
-        p.order = match order {
-            CodeOrder::AnyOrder => plugin::CodeOrder::AnyOrder,
-            CodeOrder::Numbered => plugin::CodeOrder::Numbered,
-        };
+        p.order = order;
     }
     p
 }
@@ -402,7 +399,7 @@ mod tests {
         let o = PolicyOverrides {
             count: Some(12),
             hash_memory_kib: Some(8192),
-            order: Some(CodeOrder::Numbered),
+            order: Some(crate::config::CodeOrder::Numbered),
             ..PolicyOverrides::default()
         };
         let p = apply_overrides(&o, base);

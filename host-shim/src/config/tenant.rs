@@ -23,14 +23,21 @@ pub enum JwtAlgorithm {
     EdDSA,
 }
 
-/// In which order a set's codes may be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CodeOrder {
-    /// Any unused code works.
-    AnyOrder,
-    /// Codes must be used in number order (the next number is shown).
-    Numbered,
+/// In which order a set's codes may be used: the contract's own type, read
+/// from its WIT name (`any-order`, `numbered`).
+pub use crate::bindings::exports::authn::backup_codes::engine::CodeOrder;
+
+/// Reads a [`CodeOrder`] from its WIT name.
+fn code_order<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CodeOrder>, D::Error> {
+    const NAMES: [&str; 2] = ["any-order", "numbered"];
+    let Some(name) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match name.as_str() {
+        "any-order" => Ok(Some(CodeOrder::AnyOrder)),
+        "numbered" => Ok(Some(CodeOrder::Numbered)),
+        other => Err(serde::de::Error::unknown_variant(other, &NAMES)),
+    }
 }
 
 /// One identity provider.
@@ -104,6 +111,7 @@ pub struct PolicyOverrides {
     /// Display group size.
     pub group_size: Option<u8>,
     /// `any-order` or `numbered`.
+    #[serde(deserialize_with = "code_order")]
     pub order: Option<CodeOrder>,
     /// Argon2 memory, KiB.
     pub hash_memory_kib: Option<u32>,
@@ -275,6 +283,28 @@ pub(super) mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("must differ from public_url")
+        );
+    }
+
+    #[test]
+    fn code_orders_are_read_by_their_wit_names() {
+        let read = |v: serde_json::Value| serde_json::from_value::<PolicyOverrides>(v);
+        let order = |v| read(v).map(|p| p.order);
+        assert_eq!(order(serde_json::json!({})).unwrap(), None);
+        assert_eq!(
+            order(serde_json::json!({"order": "numbered"})).unwrap(),
+            Some(CodeOrder::Numbered)
+        );
+        assert_eq!(
+            order(serde_json::json!({"order": "any-order"})).unwrap(),
+            Some(CodeOrder::AnyOrder)
+        );
+        let refused = read(serde_json::json!({"order": "Numbered"})).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("unknown variant `Numbered`, expected `any-order` or `numbered`"),
+            "{refused}"
         );
     }
 }

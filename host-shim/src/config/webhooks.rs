@@ -12,6 +12,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::usable_url;
+use crate::bindings::exports::authn::backup_codes::engine::Event;
 
 /// The prefix of a secret's text.
 const PREFIX: &str = "whsec_";
@@ -123,6 +124,21 @@ impl EventKind {
             Self::Exhausted => "exhausted",
             Self::Replaced => "replaced",
             Self::Imported => "imported",
+        }
+    }
+
+    /// The kind of one of the component's events.
+    pub fn of(event: &Event) -> Self {
+        match event {
+            Event::Issued(_) => Self::Issued,
+            Event::Activated(_) => Self::Activated,
+            Event::Used(_) => Self::Used,
+            Event::Failed(_) => Self::Failed,
+            Event::Locked(_) => Self::Locked,
+            Event::Low(_) => Self::Low,
+            Event::Exhausted(_) => Self::Exhausted,
+            Event::Replaced(_) => Self::Replaced,
+            Event::Imported(_) => Self::Imported,
         }
     }
 

@@ -28,15 +28,7 @@ use self::errors::{classify, wasmtime_error};
 pub use self::runtime::PluginConfig;
 use self::runtime::{HostState, Limiter, TICK, Ticker, engine_config};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        world: "plugin",
-        path: "../wit",
-        imports: { default: trappable },
-        additional_derives: [PartialEq, Eq],
-    });
-}
-
+use crate::bindings;
 use bindings::exports::authn::backup_codes::engine as wit;
 pub use wit::{
     AllauthSet, CodeFormatError, CodeOrder, CredentialStatus, Error as PluginError, Event,

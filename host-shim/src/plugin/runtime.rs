@@ -11,8 +11,8 @@ use std::time::Duration;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::Clock;
-use super::bindings;
 use super::errors::{LoadError, wasmtime_error};
+use crate::bindings;
 use crate::config::PluginSettings;
 
 /// Epoch tick used for deadlines.

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use crate::config::EventKind;
 use crate::plugin::{Event, FailureReason, PluginError};
 use crate::store::AuditRecord;
 
@@ -23,35 +24,22 @@ pub fn audit_records(events: &[Event], at: i64) -> Vec<AuditRecord> {
         .collect()
 }
 
-/// An event's kind and its details as JSON.
+/// An event's kind (named once, by [`EventKind`]) and its details as JSON.
 pub fn describe(event: &Event) -> (&'static str, serde_json::Value) {
-    match event {
-        Event::Issued(e) => (
-            "issued",
-            json!({"set_id": e.set_id, "count": e.count, "pending": e.pending}),
-        ),
-        Event::Activated(e) => ("activated", json!({"set_id": e.set_id})),
-        Event::Used(e) => (
-            "used",
-            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
-        ),
-        Event::Failed(e) => (
-            "failed",
-            json!({"set_id": e.set_id, "reason": reason_name(e.reason), "consecutive_failures": e.consecutive_failures}),
-        ),
-        Event::Locked(e) => ("locked", json!({"set_id": e.set_id, "until": e.until})),
-        Event::Low(e) => (
-            "low",
-            json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
-        ),
-        Event::Exhausted(e) => ("exhausted", json!({"set_id": e.set_id})),
-        Event::Replaced(e) => ("replaced", json!({"set_id": e.set_id, "number": e.number})),
-        Event::Imported(e) => (
-            "imported",
-            json!({"set_id": e.set_id, "source": source_name(e.source), "count": e.count,
-                "remaining": e.remaining, "legacy": e.legacy}),
-        ),
-    }
+    let detail = match event {
+        Event::Issued(e) => json!({"set_id": e.set_id, "count": e.count, "pending": e.pending}),
+        Event::Activated(e) => json!({"set_id": e.set_id}),
+        Event::Used(e) => json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
+        Event::Failed(e) => json!({"set_id": e.set_id, "reason": reason_name(e.reason),
+            "consecutive_failures": e.consecutive_failures}),
+        Event::Locked(e) => json!({"set_id": e.set_id, "until": e.until}),
+        Event::Low(e) => json!({"set_id": e.set_id, "number": e.number, "remaining": e.remaining}),
+        Event::Exhausted(e) => json!({"set_id": e.set_id}),
+        Event::Replaced(e) => json!({"set_id": e.set_id, "number": e.number}),
+        Event::Imported(e) => json!({"set_id": e.set_id, "source": source_name(e.source),
+            "count": e.count, "remaining": e.remaining, "legacy": e.legacy}),
+    };
+    (EventKind::of(event).name(), detail)
 }
 
 /// Stable name of an identity server sets are imported from.
