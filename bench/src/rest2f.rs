@@ -84,7 +84,7 @@ hash_iterations = {iterations}
     );
     let bin = crate::load::shim_binary(args.shim.as_deref())?;
     let shim = ShimProcess::start_binary(&bin, dir.path(), "shim", &config).await?;
-    let http = backup_codes_shim::auth::client::builder().build()?;
+    let http = backup_codes_shim::http_client().build()?;
     let key = crate::load::TokenKey {
         issuer: "backup-codes-bench".into(),
         audience: "backup-codes".into(),

@@ -199,7 +199,7 @@ async fn run_async(args: &WebhooksArgs, out: &mut impl Write) -> BoxResult<()> {
     let dir = tempfile::tempdir()?;
     let bin = shim_binary(args.shim.as_deref())?;
     let (memory, iterations) = if args.quick { (1024, 1) } else { (19_456, 2) };
-    let http = backup_codes_shim::auth::client::builder().build()?;
+    let http = backup_codes_shim::http_client().build()?;
 
     // 1. Delivery latency, healthy receiver.
     let secret = new_secret();

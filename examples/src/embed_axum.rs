@@ -192,7 +192,7 @@ mod tests {
         let get = |path: &str| {
             let url = format!("{base}{path}");
             async move {
-                let http = backup_codes_shim::auth::client::builder().build().unwrap();
+                let http = backup_codes_shim::http_client().build().unwrap();
                 let r = http.get(&url).send().await.unwrap();
                 (r.status().as_u16(), r.text().await.unwrap())
             }

@@ -1,38 +1,66 @@
 //! Host for the backup-code WebAssembly component, and the service identity
 //! providers call.
 //!
-//! Layers, each usable on its own by platform teams, each importing only the
-//! ones before it:
-//! - [`config`]: typed configuration, checked at start.
-//! - [`plugin`]: load the component (embedded, or a file pinned by SHA-256) and
-//!   call it through a typed API — `issue`, `activate`, `verify`, `status` — each
-//!   call in a fresh, limited wasmtime store that fails closed.
-//! - [`import`]: reading other identity servers' exports of recovery codes.
-//! - [`store`]: credentials in SQLite or PostgreSQL, changed only by
-//!   compare-and-swap together with their audit events.
-//! - [`service`]: the operations (plugin + store, with retries on conflicts and
-//!   an async queue in front of the plugin's instances).
-//! - [`auth`]: IdP bearer tokens (JWKS or HS256, pinned algorithms, scopes,
-//!   single-use `jti`).
-//! - [`webhooks`]: events signed for the IdP's receivers (Standard Webhooks).
-//! - [`http`]: the axum router ([`http::app`]): the JSON API, the login step's
-//!   pages, the demo, health and metrics.
-//! - [`server`]: assembling all of it from the configuration, and serving it.
+//! # The public API
+//! What an embedding service needs is re-exported here and is what this
+//! crate keeps stable within a minor version:
+//! - [`Plugin`], [`PluginConfig`] and the contract's types in [`plugin`]: load
+//!   the component (embedded, or a file pinned by SHA-256) and call it through a
+//!   typed API — `issue`, `activate`, `verify`, `status` — each call in a fresh,
+//!   limited wasmtime store that fails closed ([`CallError`], [`LoadError`]).
+//! - [`Config`] ([`config`]): typed configuration, checked at start.
+//! - [`Service`], [`Subject`], [`Attempt`], [`ServiceError`] ([`service`]): the
+//!   operations every door uses (plugin + [`store`], one component call per
+//!   attempt, compare-and-swap with audit rows and webhook events).
+//! - [`server::build`] to assemble an [`AppState`] from a [`Config`], [`app`] to
+//!   mount its router under any prefix, [`server::serve`] with graceful
+//!   shutdown, [`StartError`].
+//! - [`demo`]: the local demo tenant; [`http_client`]: the HTTP client with the
+//!   TLS provider the shim uses; [`random_secret`] for new secrets.
+//! - [`import`] (other identity servers' exports) and [`webhooks::sign`]
+//!   (checking the shim's signed events in a Rust receiver).
+//!
+//! Everything else (the doors, their pages, token checks, the webhook worker)
+//! is internal (`pub(crate)`) and may change in any release.
+//!
+//! # Layers
+//! Each importing only the ones before it (checked by a test): `random` →
+//! `bindings` (the one `bindgen!`) → [`config`] → [`plugin`] → [`import`] →
+//! [`store`] → [`service`] → `auth` (IdP bearer tokens: JWKS or HS256, pinned
+//! algorithms, scopes, single-use `jti`) → [`webhooks`] → [`http`] (the axum
+//! router: the JSON API, the login step, the REST second factor, self-service,
+//! the step-up OpenID provider, the demo, health and metrics) → [`server`].
 
-pub mod auth;
+pub(crate) mod auth;
 mod bindings;
 pub mod config;
 pub mod http;
 pub mod import;
 pub mod plugin;
-pub mod random;
+pub(crate) mod random;
 pub mod server;
 pub mod service;
 pub mod store;
 pub mod webhooks;
 
+pub use auth::JWKS_REFETCH_INTERVAL;
+pub use auth::client::builder as http_client;
+pub use config::Config;
 pub use http::demo::tenant as demo;
+pub use http::{AppState, app};
 pub use plugin::{CallError, Issued, IssuedCode, LoadError, Plugin, PluginConfig};
+pub use random::{SourceFailed, secret as random_secret};
+pub use server::StartError;
+pub use service::{Attempt, Service, ServiceError, Subject};
+
+/// What the project's own test harness needs beyond the API above (minting
+/// self-service tokens to check they are refused where they do not belong):
+/// not for embedders, not stable, only with the `test-support` feature.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod test_support {
+    pub use crate::http::doors::selfservice::tokens::{Keys, Purpose};
+}
 
 #[cfg(test)]
 mod layering {

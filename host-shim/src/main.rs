@@ -322,7 +322,7 @@ fn token(config: &Config, subject: &str, ttl: u64, scope: &str) -> anyhow::Resul
 
 /// A random secret for `tenant-init` (an error when the OS source fails).
 fn random_secret(bytes: usize) -> anyhow::Result<SecretString> {
-    Ok(backup_codes_shim::random::secret(bytes)?)
+    Ok(backup_codes_shim::random_secret(bytes)?)
 }
 
 async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ impl ShimClient {
     /// A client for the shim at `base` (for example `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> Result<Self, HarnessError> {
         Ok(Self {
-            http: backup_codes_shim::auth::client::builder()
+            http: backup_codes_shim::http_client()
                 .timeout(std::time::Duration::from_secs(120))
                 .pool_max_idle_per_host(64)
                 .build()?,

@@ -3,7 +3,7 @@
 //! callback, the session cookie it ends with, and the forms; plus the session
 //! and form tokens a test holding the tenant's `session_secret` forges.
 
-use backup_codes_shim::http::selfservice_tokens::{Keys, Purpose};
+use backup_codes_shim::test_support::{Keys, Purpose};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use secrecy::SecretString;
@@ -39,7 +39,7 @@ impl SelfBrowser {
     /// A browser for `tenant` of the shim at `base`.
     pub fn new(base: &str, tenant: &str) -> Result<Self, HarnessError> {
         Ok(Self {
-            http: backup_codes_shim::auth::client::builder()
+            http: backup_codes_shim::http_client()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(60))
                 .build()?,

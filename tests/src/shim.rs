@@ -254,7 +254,7 @@ impl ShimProcess {
     }
 
     async fn wait_ready(&mut self, within: Duration) -> Result<(), HarnessError> {
-        let http = backup_codes_shim::auth::client::builder().build()?;
+        let http = backup_codes_shim::http_client().build()?;
         let deadline = tokio::time::Instant::now() + within;
         while tokio::time::Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {

@@ -135,7 +135,7 @@ impl StepClient {
         step_secret: &str,
     ) -> Result<Self, HarnessError> {
         Ok(Self {
-            http: backup_codes_shim::auth::client::builder()
+            http: backup_codes_shim::http_client()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(60))
                 .build()?,

@@ -181,7 +181,7 @@ pub async fn check_id_token(
     client_id: &str,
     token: &str,
 ) -> Result<(Value, Value), HarnessError> {
-    let http = backup_codes_shim::auth::client::builder().build()?;
+    let http = backup_codes_shim::http_client().build()?;
     let discovery: Value = http
         .get(format!("{issuer}/.well-known/openid-configuration"))
         .send()

@@ -157,7 +157,7 @@ impl Client {
     /// A client for the bench tenant of the shim at `base`.
     pub fn new(base: &str, secrets: &Secrets) -> BoxResult<Self> {
         Ok(Self {
-            http: backup_codes_shim::auth::client::builder()
+            http: backup_codes_shim::http_client()
                 .timeout(std::time::Duration::from_secs(120))
                 .build()?,
             base: base.trim_end_matches('/').to_owned(),

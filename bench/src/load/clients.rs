@@ -167,7 +167,7 @@ pub(super) async fn run_clients(
     let n = clients.len();
     let stop = Arc::new(AtomicBool::new(false));
     let record = Arc::new(AtomicBool::new(false));
-    let http = backup_codes_shim::auth::client::builder()
+    let http = backup_codes_shim::http_client()
         .pool_max_idle_per_host(n.max(1))
         .timeout(Duration::from_secs(60))
         .build()?;

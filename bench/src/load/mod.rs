@@ -199,7 +199,7 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
     let shim = start_shim(args, hash).await?;
     write_reference(out, args, &shim, &bounds, parallel)?;
 
-    let http = backup_codes_shim::auth::client::builder().build()?;
+    let http = backup_codes_shim::http_client().build()?;
     // Wrong but well-formed codes: a set nobody verifies against.
     let donor = enrol(&http, &shim, "donor").await?;
     let wrong = donor.codes.first().cloned().ok_or("donor has no codes")?;

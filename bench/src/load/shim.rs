@@ -228,7 +228,7 @@ hash_iterations = {t}
 }
 
 async fn wait_ready(shim: &Shim) -> BoxResult<()> {
-    let http = backup_codes_shim::auth::client::builder().build()?;
+    let http = backup_codes_shim::http_client().build()?;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(r) = http.get(format!("{}/readyz", shim.url)).send().await

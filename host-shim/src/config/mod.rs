@@ -6,10 +6,10 @@
 //! Secrets are [`SecretString`]s: their `Debug` output is redacted, so the
 //! configuration can be logged as a whole. This module imports nothing else of
 //! the crate: every other layer reads it. One file per part of the file: the
-//! process (here), the component ([`plugin`]), request limits ([`limits`]), a
-//! tenant ([`tenant`]), its pages' languages ([`language`]) and branding
-//! ([`branding`]), its optional ways in ([`rest2f`], [`selfservice`],
-//! [`stepup`]), and webhooks ([`webhooks`]: the delivery worker's settings and
+//! process (here), the component (`plugin`), request limits (`limits`), a
+//! tenant (`tenant`), its pages' languages (`language`) and branding
+//! (`branding`), its optional ways in (`rest2f`, `selfservice`,
+//! `stepup`), and webhooks (`webhooks`: the delivery worker's settings and
 //! a tenant's endpoints).
 
 mod branding;

@@ -2,29 +2,28 @@
 //! composes the doors with the cross-cutting layers. Each part is found by its
 //! role:
 //!
-//! - [`doors`]: what identity providers and users call, one module each: the
-//!   JSON API ([`doors::api`]), the login step ([`doors::step`]), the REST
-//!   second factor ([`doors::rest2f`]), self-service ([`doors::selfservice`])
-//!   and the step-up OpenID provider ([`doors::oidc_provider`]). A door parses
+//! - `doors`: what identity providers and users call, one module each: the
+//!   JSON API (`doors::api`), the login step (`doors::step`), the REST
+//!   second factor (`doors::rest2f`), self-service (`doors::selfservice`)
+//!   and the step-up OpenID provider (`doors::oidc_provider`). A door parses
 //!   its input, calls the service once and renders the answer.
-//! - [`layers`]: what wraps every door: request ids, spans and the refusal log
-//!   ([`layers::observe`]), per-address limits and the body reader
-//!   ([`layers::limits`]), security headers ([`layers::headers`]).
-//! - [`views`]: what the pages are made of: rendering and refusal pages
-//!   ([`views::pages`], [`views::refusal`]), the page frame ([`views::chrome`]),
-//!   prefixes ([`views::base`]), languages ([`views::i18n`]), tenants' brands
-//!   ([`views::brand`]) and codes sealed in forms ([`views::sealed`]).
-//! - [`operator`]: health, readiness, metrics, the OpenAPI document and assets.
-//! - [`demo`]: the local demo identity provider.
+//! - `layers`: what wraps every door: request ids, spans and the refusal log
+//!   (`layers::observe`), per-address limits and the body reader
+//!   (`layers::limits`), security headers (`layers::headers`).
+//! - `views`: what the pages are made of: rendering and refusal pages
+//!   (`views::pages`, `views::refusal`), the page frame (`views::chrome`),
+//!   prefixes (`views::base`), languages (`views::i18n`), tenants' brands
+//!   (`views::brand`) and codes sealed in forms (`views::sealed`).
+//! - `operator`: health, readiness, metrics, the OpenAPI document and assets.
+//! - `demo`: the local demo identity provider.
 
-pub mod demo;
-pub mod doors;
-pub mod layers;
-pub mod operator;
-pub mod views;
+pub(crate) mod demo;
+pub(crate) mod doors;
+pub(crate) mod layers;
+pub(crate) mod operator;
+pub(crate) mod views;
 
 pub use self::doors::api::body::{AttemptBody, IssuedBody, StatusBody};
-pub use self::doors::selfservice::tokens as selfservice_tokens;
 pub use self::views::brand::Brand;
 
 use std::collections::BTreeMap;
@@ -115,7 +114,7 @@ impl AppState {
         self
     }
 
-    /// The same state serving these brands (see [`brand::load_all`]).
+    /// The same state serving these brands (see `brand::load_all`).
     #[must_use]
     pub fn with_brands(mut self, brands: brand::Brands) -> Self {
         self.brands = Arc::new(brands);

@@ -327,7 +327,7 @@ async fn unknown_kid_refetches_the_jwks_at_most_once_per_interval() {
         "a storm of unknown kids right after a fetch fetches nothing"
     );
     tokio::time::sleep(
-        backup_codes_shim::auth::JWKS_REFETCH_INTERVAL + std::time::Duration::from_millis(200),
+        backup_codes_shim::JWKS_REFETCH_INTERVAL + std::time::Duration::from_millis(200),
     )
     .await;
     for _ in 0..5 {

@@ -54,7 +54,7 @@ fn config(idp: &TestIdp, db: &TestDb, branding: Option<BrandingConfig>) -> Confi
 }
 
 fn http() -> reqwest::Client {
-    backup_codes_shim::auth::client::builder().build().unwrap()
+    backup_codes_shim::http_client().build().unwrap()
 }
 
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {

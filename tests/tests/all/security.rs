@@ -22,7 +22,7 @@ use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::{StepClient, sign_hs256};
 use backup_codes_harness::stepup::Rp;
 use backup_codes_shim::config::{Config, TenantConfig};
-use backup_codes_shim::http::selfservice_tokens::{Keys, Purpose};
+use backup_codes_shim::test_support::{Keys, Purpose};
 use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::json;

@@ -117,7 +117,7 @@ fn posted_error(page: &Page) -> (String, Option<String>, String) {
 
 /// A GET through the shim's own client builder (rustls on ring).
 async fn http_get(url: String) -> reqwest::Result<reqwest::Response> {
-    backup_codes_shim::auth::client::builder()
+    backup_codes_shim::http_client()
         .build()?
         .get(url)
         .send()

@@ -15,10 +15,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 /// The header carrying the request id in answers.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// A request's id, random, for matching an answer to the shim's log lines.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// Why a door refused a request (or a code): set on the answer by each
 /// door's error type, logged at `info` by [`observe`] with the tenant and the
 /// request id. Reasons are stable codes; a detail names a field or a check,
@@ -106,7 +102,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .ok()
         .and_then(|p| path_tenant(&p))
         .unwrap_or_default();
-    let mut request = Request::from_parts(parts, body);
+    let request = Request::from_parts(parts, body);
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -114,7 +110,6 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .to_owned();
     let method = request.method().clone();
     let id = new_request_id();
-    request.extensions_mut().insert(RequestId(id.clone()));
     let span =
         tracing::info_span!("request", %method, route = %route, tenant = %tenant, request_id = %id);
     let started = Instant::now();

@@ -85,11 +85,6 @@ impl Refusal {
         self.retry_after = Some(seconds);
         self
     }
-
-    /// Its status code.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl IntoResponse for Refusal {
@@ -153,7 +148,7 @@ pub struct OnwardLink {
     pub label: &'static str,
 }
 
-/// A refusal waiting for its page (see [`refusals`]).
+/// A refusal waiting for its page (see [`refusals`](crate::http::layers::refusal_pages::refusals)).
 #[derive(Clone)]
 pub struct PendingRefusal {
     /// What happened and what to do (its `.title`: the page's title).

@@ -38,8 +38,7 @@ async fn a_hung_jwks_refetch_never_stalls_requests_with_known_keys() {
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(idp.jwks_fetches(), 1);
     // Past the refetch interval, the IdP's JWKS hangs.
-    tokio::time::sleep(backup_codes_shim::auth::JWKS_REFETCH_INTERVAL + Duration::from_millis(200))
-        .await;
+    tokio::time::sleep(backup_codes_shim::JWKS_REFETCH_INTERVAL + Duration::from_millis(200)).await;
     idp.hold_jwks(true);
     let attack = {
         let api = api.clone();
@@ -168,7 +167,7 @@ async fn slow_clients_are_cut_off_with_408_and_413() {
         .await
         .unwrap();
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
-    let metrics = backup_codes_shim::auth::client::builder()
+    let metrics = backup_codes_shim::http_client()
         .build()
         .unwrap()
         .get(format!("{}/metrics", env.shim.url))

@@ -6,7 +6,7 @@ use backup_codes_harness::client::{RawBody, ShimClient};
 use backup_codes_harness::idp::{Alg, random_id};
 use backup_codes_harness::step::{Page, sign_hs256};
 use backup_codes_harness::stepup::{authorize, enter_code};
-use backup_codes_shim::http::selfservice_tokens::Purpose;
+use backup_codes_shim::test_support::Purpose;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -565,7 +565,7 @@ async fn each_token_works_where_minted_for(env: &Env, held: &Held) {
         r.text
     );
     // A self-service session opens the user's page (it only reads).
-    let home = backup_codes_shim::auth::client::builder()
+    let home = backup_codes_shim::http_client()
         .build()
         .unwrap()
         .get(format!("{}/self/{TENANT}/", env.shim.url))

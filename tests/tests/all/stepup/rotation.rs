@@ -55,13 +55,11 @@ async fn rotation(backend: Backend) {
             .refresh(second.service.store(), t1)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    let slots = |r: &backup_codes_shim::auth::signing::Ring| {
-        r.keys
-            .iter()
-            .map(|k| (k.slot, k.kid.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(slots(&a), slots(&b), "two instances, one set of keys");
+    let (slots_a, slots_b): (Vec<_>, Vec<_>) = (
+        a.keys.iter().map(|k| (k.slot, k.kid.clone())).collect(),
+        b.keys.iter().map(|k| (k.slot, k.kid.clone())).collect(),
+    );
+    assert_eq!(slots_a, slots_b, "two instances, one set of keys");
     assert_eq!(
         a.keys.len(),
         3,

@@ -12,8 +12,8 @@
 //!
 //! The user types a backup code on the login step's own page (same engine,
 //! same cookies and CSRF check, same lockout); the flow carries an
-//! [`answer::OpAnswer`], so its result is form-posted to the relying party as
-//! an ID token or an OpenID error ([`answer`]). [`claims`] reads the `claims`
+//! [`OpAnswer`](crate::http::doors::step::oidc_answer::OpAnswer), so its result
+//! is form-posted to the relying party as an ID token or an OpenID error. [`claims`] reads the `claims`
 //! parameter.
 
 mod authorize;

@@ -55,8 +55,7 @@ use axum_extra::extract::cookie::CookieJar;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-pub use self::result::StepResult;
-pub use self::session::{Kind, continue_url};
+pub use self::session::Kind;
 use crate::http::AppState;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;

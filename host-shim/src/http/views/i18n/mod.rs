@@ -1,6 +1,6 @@
 //! What the pages say, in the reader's language: Fluent catalogues under
 //! `locales/{en,fr,de}/` compiled into the binary, a [`Tr`] handle the pages
-//! format their sentences with, and [`negotiate`] to pick the language.
+//! format their sentences with, and [`negotiate()`] to pick the language.
 //!
 //! Catalogues hold no markup (templates keep it) and no plaintext secret ever
 //! passes through them: codes are shown by the templates, never as arguments.
@@ -166,11 +166,6 @@ impl Tr {
             .filter(|z| z.len() <= MAX_ZONE_BYTES)
             .and_then(|z| jiff::tz::TimeZone::get(z).ok().map(|tz| (z.to_owned(), tz)));
         Self { lang, zone }
-    }
-
-    /// The language.
-    pub fn lang(&self) -> Language {
-        self.lang
     }
 
     /// The language's tag, for `lang` and `Content-Language`.
