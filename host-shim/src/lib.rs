@@ -238,26 +238,4 @@ mod layering {
         }
         assert!(edges.len() > 10, "{} parts seen", edges.len());
     }
-
-    /// One concern per file keeps files short: a file of more than 600 lines
-    /// says in its header (`//!`) why it is longer ("Longer than").
-    #[test]
-    fn files_are_short_or_say_why() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut all = Vec::new();
-        files(&src, &mut all);
-        for path in all {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let header_says_why = text
-                .lines()
-                .take_while(|l| l.starts_with("//!"))
-                .any(|l| l.contains("Longer than"));
-            assert!(
-                text.lines().count() <= 600 || header_says_why,
-                "{}: {} lines, and its header does not say why",
-                path.display(),
-                text.lines().count()
-            );
-        }
-    }
 }

@@ -13,12 +13,6 @@ use crate::state::{CodeEntry, DIGEST_LEN, Digest};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashError;
 
-#[cfg(test)]
-std::thread_local! {
-    /// Argon2 evaluations made on this thread (tests count them).
-    pub static EVALUATIONS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
-}
-
 /// argon2id(`code`, `salt`, `params`, secret = `pepper`) → 32 bytes.
 pub fn digest(
     code: &[u8],
@@ -27,7 +21,7 @@ pub fn digest(
     pepper: Option<&[u8]>,
 ) -> Result<Zeroizing<[u8; DIGEST_LEN]>, HashError> {
     #[cfg(test)]
-    EVALUATIONS.with(|n| n.set(n.get() + 1));
+    crate::EVALUATIONS.with(|n| n.set(n.get() + 1));
     let params = Params::new(
         params.memory_kib,
         params.iterations,

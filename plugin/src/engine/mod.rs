@@ -545,3 +545,5 @@ mod tests;
 mod tests_answer;
 #[cfg(test)]
 mod tests_foreign;
+#[cfg(test)]
+mod tests_lockout;

@@ -1,8 +1,8 @@
 //! Native unit tests for every rule of the lifecycle.
 
 use super::*;
+use crate::EVALUATIONS;
 use crate::alphabet::FormatError;
-use crate::hashing::EVALUATIONS;
 use crate::policy::HashParams;
 use alloc::collections::BTreeSet;
 use alloc::format;
@@ -11,10 +11,10 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-const T0: u64 = 1_800_000_000;
+pub(super) const T0: u64 = 1_800_000_000;
 
 /// Cheap hashing so the suite stays fast; the rules do not depend on the cost.
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy {
         hash: HashParams {
             memory_kib: 1024,
@@ -25,12 +25,12 @@ fn policy() -> Policy {
     }
 }
 
-fn rng(seed: u64) -> StdRng {
+pub(super) fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
 /// `verify` with a fixed random source (replacement codes are not asked for here).
-fn verify(
+pub(super) fn verify(
     current: &[u8],
     code: &str,
     p: &Policy,
@@ -41,7 +41,7 @@ fn verify(
 }
 
 /// `activate` with a fixed random source.
-fn activate(
+pub(super) fn activate(
     current: &[u8],
     code: &str,
     p: &Policy,
@@ -51,12 +51,12 @@ fn activate(
     super::activate(current, None, code, p, pepper, &mut rng(0), now)
 }
 
-fn evaluations() -> u64 {
+pub(super) fn evaluations() -> u64 {
     EVALUATIONS.with(core::cell::Cell::get)
 }
 
 /// An active set (issued without activation) and its codes.
-fn active(policy: &Policy, seed: u64) -> (Vec<u8>, Vec<String>) {
+pub(super) fn active(policy: &Policy, seed: u64) -> (Vec<u8>, Vec<String>) {
     let p = Policy {
         require_activation: false,
         ..policy.clone()
@@ -67,7 +67,7 @@ fn active(policy: &Policy, seed: u64) -> (Vec<u8>, Vec<String>) {
 }
 
 /// A code of the set that is not any of `codes`, with a valid check symbol.
-fn wrong_code(codes: &[String]) -> String {
+pub(super) fn wrong_code(codes: &[String]) -> String {
     let mut r = rng(99);
     loop {
         let mut v: Vec<u8> = (0..13).map(|_| r.random_range(0..32u8)).collect();
@@ -303,85 +303,6 @@ fn numbered_order_asks_for_the_lowest_unused_code() {
     assert_eq!(r.outcome, Outcome::Accepted(1));
     let s = status(&r.credential, &p, T0).unwrap();
     assert_eq!(s.active.unwrap().next_number, Some(2));
-}
-
-#[test]
-fn lockout_backs_off_exponentially_and_holds_without_hashing() {
-    let p = policy();
-    let (mut cred, codes) = active(&p, 8);
-    let wrong = wrong_code(&codes);
-    let mut now = T0;
-    for i in 1..=4 {
-        let r = verify(&cred, &wrong, &p, None, now).unwrap();
-        assert!(
-            matches!(r.outcome, Outcome::Rejected { consecutive_failures, locked_until: None, .. } if consecutive_failures == i)
-        );
-        cred = r.credential;
-    }
-    let r = verify(&cred, &wrong, &p, None, now).unwrap();
-    assert!(matches!(r.outcome, Outcome::Rejected { locked_until: Some(t), .. } if t == now + 30));
-    assert!(r.events.contains(&Event::Locked {
-        set_id: Credential::decode(&cred).unwrap().active.unwrap().id_text(),
-        until: Some(now + 30)
-    }));
-    cred = r.credential;
-
-    // While locked, even the right code is refused unchecked and nothing changes.
-    let before = evaluations();
-    let r = verify(&cred, &codes[0], &p, None, now + 29).unwrap();
-    assert_eq!(r.outcome, Outcome::Locked(Some(now + 30)));
-    assert_eq!(r.credential, cred);
-    assert!(r.events.is_empty());
-    assert_eq!(evaluations(), before);
-    assert_eq!(
-        status(&cred, &p, now + 29).unwrap().locked_until,
-        Some(now + 30)
-    );
-
-    now += 30;
-    let r = verify(&cred, &wrong, &p, None, now).unwrap();
-    assert!(matches!(r.outcome, Outcome::Rejected { locked_until: Some(t), .. } if t == now + 60));
-    cred = r.credential;
-    now += 60;
-
-    // Success resets the counter.
-    let r = verify(&cred, &codes[0], &p, None, now).unwrap();
-    assert_eq!(r.outcome, Outcome::Accepted(1));
-    let s = status(&r.credential, &p, now).unwrap();
-    assert_eq!((s.consecutive_failures, s.locked_until), (0, None));
-}
-
-#[test]
-fn never_more_than_the_maximum_of_consecutive_failures() {
-    let p = Policy {
-        free_failures: 100,
-        max_failures: 100,
-        ..policy()
-    };
-    let (mut cred, codes) = active(&p, 9);
-    let wrong = wrong_code(&codes);
-    for _ in 0..99 {
-        cred = verify(&cred, &wrong, &p, None, T0).unwrap().credential;
-    }
-    let r = verify(&cred, &wrong, &p, None, T0).unwrap();
-    assert!(matches!(
-        r.outcome,
-        Outcome::Rejected {
-            consecutive_failures: 100,
-            permanent: true,
-            ..
-        }
-    ));
-    cred = r.credential;
-    let r = verify(&cred, &codes[0], &p, None, T0 + 10_000_000).unwrap();
-    assert_eq!(r.outcome, Outcome::Locked(None));
-    assert!(status(&cred, &p, T0).unwrap().locked_permanently);
-    // A new set ends it.
-    let issued = issue(Some(&cred), &p, None, &mut rng(10), T0).unwrap();
-    let fresh = &issued.codes[0].code;
-    let activated = activate(&issued.credential, fresh, &p, None, T0).unwrap();
-    let r = verify(&activated.credential, fresh, &p, None, T0).unwrap();
-    assert_eq!(r.outcome, Outcome::Accepted(1));
 }
 
 #[test]

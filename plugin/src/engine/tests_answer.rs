@@ -3,7 +3,7 @@
 //! wrong one by the same single evaluation; interrupted attempts counted.
 
 use super::*;
-use crate::hashing::EVALUATIONS;
+use crate::EVALUATIONS;
 use crate::policy::HashParams;
 use alloc::string::ToString;
 use rand::SeedableRng;

@@ -4,8 +4,8 @@
 //! a replaced code works once and the set keeps its size.
 
 use super::*;
+use crate::EVALUATIONS;
 use crate::foreign::{Source, keycloak_digest};
-use crate::hashing::EVALUATIONS;
 use crate::policy::HashParams;
 use crate::state::{Credential, Scheme};
 use alloc::string::ToString;

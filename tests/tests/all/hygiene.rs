@@ -70,25 +70,17 @@ fn leaks(text: &str, secrets: &HashSet<[u8; 16]>) -> Option<String> {
     None
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn no_code_digest_token_or_secret_leaks_at_trace_level() {
-    let idp = TestIdp::start().await.unwrap();
-    let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let config = format!(
-        // Everything at trace level except the compiler's own chatter (cranelift and
-        // wasmtime compiling the component log millions of lines, none of them ours).
-        "database_url = {:?}\nlog_format = \"json\"\n\
-         log_filter = \"trace,cranelift=info,wasmtime=info,regalloc2=info,wasmparser=info\"\n\
-         [plugin]\ncache_dir = {:?}\n{}pepper = {PEPPER:?}\n\
-         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n",
-        db.url,
-        db.dir.path().join("cache").display().to_string(),
-        idp.tenant_toml(TENANT, Alg::Hs256),
-    );
-    let mut shim = ShimProcess::start(db.dir.path(), "hygiene", &config)
-        .await
-        .unwrap();
-    let c = ShimClient::new(&shim.url).unwrap();
+/// What one run sent and received: every code issued, every token used and
+/// every error body answered.
+struct Traffic {
+    codes: Vec<String>,
+    tokens: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// Every operation, right and wrong codes, typos, malformed bodies and a
+/// replayed token, against the shim at `c`.
+async fn drive(c: &ShimClient, idp: &TestIdp) -> Traffic {
     let mut tokens = Vec::new();
     let mut token = |s: &str| {
         let t = idp.token(Alg::Hs256, s);
@@ -149,14 +141,16 @@ async fn no_code_digest_token_or_secret_leaks_at_trace_level() {
     let other = codes(&c.issue(TENANT, "other", &token("other")).await.unwrap());
     c.delete(TENANT, "other", &token("other")).await.unwrap();
     all_codes.extend(first.iter().chain(&second).chain(&other).cloned());
+    Traffic {
+        codes: all_codes,
+        tokens,
+        errors,
+    }
+}
 
-    shim.terminate().await.unwrap();
-    let log = shim.log();
-    assert!(
-        log.contains("backup-code event") && log.contains("TRACE"),
-        "trace logging is on"
-    );
-
+/// Digest and salt windows of the stored credentials, and the database files'
+/// bytes.
+async fn stored(db: &TestDb) -> (HashSet<[u8; 16]>, Vec<(String, Vec<u8>)>) {
     // Stored credentials, for their digest and salt material.
     let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT credential FROM credentials")
@@ -178,6 +172,42 @@ async fn no_code_digest_token_or_secret_leaks_at_trace_level() {
         }
     }
     assert!(!files.is_empty());
+
+    (digests, files)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_code_digest_token_or_secret_leaks_at_trace_level() {
+    let idp = TestIdp::start().await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let config = format!(
+        // Everything at trace level except the compiler's own chatter (cranelift and
+        // wasmtime compiling the component log millions of lines, none of them ours).
+        "database_url = {:?}\nlog_format = \"json\"\n\
+         log_filter = \"trace,cranelift=info,wasmtime=info,regalloc2=info,wasmparser=info\"\n\
+         [plugin]\ncache_dir = {:?}\n{}pepper = {PEPPER:?}\n\
+         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n",
+        db.url,
+        db.dir.path().join("cache").display().to_string(),
+        idp.tenant_toml(TENANT, Alg::Hs256),
+    );
+    let mut shim = ShimProcess::start(db.dir.path(), "hygiene", &config)
+        .await
+        .unwrap();
+    let c = ShimClient::new(&shim.url).unwrap();
+    let Traffic {
+        codes: all_codes,
+        tokens,
+        errors,
+    } = drive(&c, &idp).await;
+    shim.terminate().await.unwrap();
+    let log = shim.log();
+    assert!(
+        log.contains("backup-code event") && log.contains("TRACE"),
+        "trace logging is on"
+    );
+
+    let (digests, files) = stored(&db).await;
 
     let forms = |code: &str| {
         let canonical = code.replace('-', "");

@@ -29,4 +29,5 @@ mod selfservice_claims;
 mod step;
 mod stepup;
 mod timing;
+mod tree;
 mod webhooks;
