@@ -4,6 +4,7 @@
 //! the component.
 
 pub mod api;
+pub mod form;
 pub mod oidc_provider;
 pub mod rest2f;
 pub mod selfservice;

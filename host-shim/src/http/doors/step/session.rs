@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use axum::http::StatusCode;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
@@ -41,8 +41,10 @@ pub const MAX_STATE_BYTES: usize = 2048;
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
 /// The step a session token opens, named in its required `step` claim and by
-/// the entry path. Each token opens exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// the entry path. Each token opens exactly one. A flow token carries it by
+/// the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Type a code (`/step/{tenant}/login`).
     Login,
