@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::selfservice::ctx::SignedIn;
 use crate::http::doors::selfservice::login::start_login;
 use crate::http::doors::selfservice::pages::{Home, HomeView, Notice};
@@ -77,19 +78,7 @@ pub(super) async fn home_page(
     ))
 }
 
+/// The self-service page for a service error (the doors' one reading of it).
 pub(super) fn service_refusal(e: ServiceError) -> Refusal {
-    match e {
-        ServiceError::RateLimited(_) => Refusal::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "refusal-self-too-many-attempts",
-        )
-        .retry_after(60),
-        ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => {
-            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-self-unavailable").retry_after(5)
-        }
-        other => {
-            tracing::warn!(error = %other, "self-service request failed");
-            Refusal::internal()
-        }
-    }
+    Fault::of(e).page(Pages::SelfService)
 }

@@ -1,7 +1,9 @@
 //! How a flow ends or stops: its signed answers (success, failure,
-//! cancelled), the lockout and rate answers, the pages for service errors,
-//! and the single-use mark that says a flow has finished.
+//! cancelled), the lockout and rate answers, the pages for service errors
+//! (from the doors' one reading of them, [`Fault`], with the step's signed
+//! failure), and the single-use mark that says a flow has finished.
 
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::flow::Flow;
 use crate::http::doors::step::refusals::{self, expired_flow};
@@ -10,7 +12,7 @@ use crate::http::doors::step::{StepTenant, spend};
 use crate::http::views::handoff::Handoff;
 use crate::http::views::refusal::{self, Refusal};
 use crate::http::views::text::attempts_note;
-use crate::plugin::{PluginError, Rejection};
+use crate::plugin::Rejection;
 use crate::service::ServiceError;
 
 impl StepCtx {
@@ -67,40 +69,15 @@ impl StepCtx {
 
     /// The page for a service error, with the signed failure where one applies.
     pub fn refusal(&self, e: ServiceError) -> Refusal {
-        self.refusal_page(e).for_reader(self.reader())
+        self.fault(Fault::of(e))
     }
 
-    fn refusal_page(&self, e: ServiceError) -> Refusal {
-        match e {
-            ServiceError::NotEnrolled | ServiceError::Refused(PluginError::NoActiveSet) => {
-                refusals::not_enrolled().back(self.failure(Reason::NotEnrolled))
-            }
-            ServiceError::AlreadyEnrolled => {
-                refusals::already_enrolled().back(self.failure(Reason::AlreadyEnrolled))
-            }
-            ServiceError::Refused(PluginError::NoPendingSet) => {
-                refusals::no_pending_set().back(self.failure(Reason::NoPendingSet))
-            }
-            ServiceError::InvalidSubject | ServiceError::UnknownTenant => {
-                refusals::invalid_subject()
-            }
-            ServiceError::RateLimited(_) => refusals::too_many_attempts(),
-            ServiceError::Engine(_)
-            | ServiceError::Contended
-            | ServiceError::Store(_)
-            | ServiceError::Random
-            // Only the import command imports; a step never meets this.
-            | ServiceError::ImportCost(_) => {
-                if let ServiceError::Store(err) = &e {
-                    tracing::error!(error = %err, "store failed during a step");
-                }
-                refusals::engine_unavailable().back(self.failure(Reason::Unavailable))
-            }
-            ServiceError::Refused(other) => {
-                tracing::warn!(error = ?other, "the plugin refused a step request");
-                Refusal::internal().back(self.failure(Reason::Error))
-            }
-        }
+    /// The page for a fault, with the signed failure where one applies.
+    pub fn fault(&self, fault: Fault) -> Refusal {
+        fault
+            .page(Pages::Step)
+            .back(reason(fault).and_then(|r| self.failure(r)))
+            .for_reader(self.reader())
     }
 
     /// Has the flow finished (its result was handed back)?
@@ -174,5 +151,18 @@ fn finished_id<'a>(t: &'a StepTenant, flow: &'a Flow) -> crate::store::Mark<'a> 
     crate::store::Mark::StepFinished {
         tenant: t.id(),
         fid: &flow.fid,
+    }
+}
+
+/// The reason a step's signed failure gives for a fault (`None`: the page
+/// alone, no answer to the IdP).
+fn reason(fault: Fault) -> Option<Reason> {
+    match fault {
+        Fault::NotEnrolled | Fault::NoActiveSet => Some(Reason::NotEnrolled),
+        Fault::AlreadyEnrolled => Some(Reason::AlreadyEnrolled),
+        Fault::NoPendingSet => Some(Reason::NoPendingSet),
+        Fault::InvalidSubject | Fault::UnknownTenant | Fault::RateLimited(_) => None,
+        Fault::Busy | Fault::StoreDown | Fault::Failed => Some(Reason::Unavailable),
+        Fault::InvalidCode(_) | Fault::Unexpected => Some(Reason::Error),
     }
 }

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::http::doors::answer::Fault;
 use crate::http::doors::form::Posted;
 use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::flow::{Flow, MAX_FLOW_BYTES, Stage};
@@ -144,8 +145,7 @@ pub async fn activate(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             let Some(fingerprint) = pending_fingerprint(ctx, &set).await else {
-                let stale = ServiceError::Refused(PluginError::NoPendingSet);
-                return Err(ctx.refusal(stale));
+                return Err(ctx.fault(Fault::NoPendingSet));
             };
             let error = format_message(&tr, f);
             return confirm_again(ctx, &set, &fingerprint, error);

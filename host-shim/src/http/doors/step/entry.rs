@@ -11,11 +11,12 @@ use serde::Deserialize;
 
 use crate::config::TenantConfig;
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::flow::{self, Flow};
 use crate::http::doors::step::login::code_page;
 use crate::http::doors::step::pages::EnrollPage;
-use crate::http::doors::step::refusals::{self, already_enrolled, bad_link, link_too_long};
+use crate::http::doors::step::refusals::{self, bad_link, link_too_long};
 use crate::http::doors::step::result::Reason;
 use crate::http::doors::step::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
 use crate::http::doors::step::{FLOW_TTL, now, sha256_hex, spend, step_tenant};
@@ -103,7 +104,9 @@ pub async fn open(
     };
     if kind == Kind::Enroll && replacing {
         return Err(refuse(
-            already_enrolled().back(ctx.failure(Reason::AlreadyEnrolled)),
+            Fault::AlreadyEnrolled
+                .page(Pages::Step)
+                .back(ctx.failure(Reason::AlreadyEnrolled)),
         ));
     }
     let horizon = now(&state).saturating_add(FLOW_TTL).max(session.expires);

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
+use crate::http::doors::answer::Fault;
 use crate::http::doors::form::Posted;
 use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::pages::{CodePage, HandoffPage, LowPage, ReplacedPage, hand_back};
@@ -30,7 +31,7 @@ pub async fn code_page(ctx: &StepCtx, error: Option<String>) -> Result<Response,
         .await
         .map_err(|e| ctx.refusal(e))?;
     let Some(active) = status.active.as_ref() else {
-        return Err(ctx.refusal(ServiceError::NotEnrolled));
+        return Err(ctx.fault(Fault::NotEnrolled));
     };
     if status.locked_permanently {
         return Err(ctx.locked(None));
