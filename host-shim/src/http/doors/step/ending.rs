@@ -6,8 +6,9 @@
 use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::flow::Flow;
+use crate::http::doors::step::oidc_answer;
 use crate::http::doors::step::refusals::{self, expired_flow};
-use crate::http::doors::step::result::{Failure, Reason, Signed, StepResult};
+use crate::http::doors::step::result::{Destination, Failure, Reason, Signed, StepResult};
 use crate::http::doors::step::{StepTenant, spend};
 use crate::http::views::handoff::Handoff;
 use crate::http::views::refusal::{self, Refusal};
@@ -16,29 +17,19 @@ use crate::plugin::Rejection;
 use crate::service::ServiceError;
 
 impl StepCtx {
-    /// A signed result of this flow, ready to post back.
+    /// A signed result of this flow, ready to post back: to the relying
+    /// party for a step-up flow, else to the IdP's continue URL.
     pub fn hand_back(&self, result: StepResult) -> Result<Handoff, Refusal> {
-        let (flow, t) = (&self.flow, &self.tenant);
+        let flow = &self.flow;
         if let Some(answer) = &flow.answer {
-            return crate::http::doors::step::oidc_answer::handoff(
-                &self.state,
-                t.id(),
-                answer,
-                &flow.cont,
-                &flow.state,
-                result,
-            )
-            .map_err(|_| Refusal::internal());
+            return oidc_answer::handoff(self, answer, result).map_err(|_| Refusal::internal());
         }
-        Signed::handoff(
-            &self.state,
-            t,
-            &flow.cont,
-            &flow.state,
-            Some(flow.sub.as_str()),
-            result,
-        )
-        .map_err(|_| Refusal::internal())
+        let to = Destination {
+            cont: &flow.cont,
+            state: &flow.state,
+            sub: Some(flow.sub.as_str()),
+        };
+        Signed::handoff(&self.state, &self.tenant, to, result).map_err(|_| Refusal::internal())
     }
 
     /// The signed failure of this flow.

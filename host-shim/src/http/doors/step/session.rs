@@ -27,7 +27,7 @@ use url::Url;
 use crate::config::{TenantConfig, usable_url};
 use crate::http::AppState;
 use crate::http::doors::step::refusals::invalid_link;
-use crate::http::doors::step::result::{Action, Reason, Signed};
+use crate::http::doors::step::result::{Action, Destination, Reason, Signed};
 use crate::http::doors::step::{StepTenant, now, sha256_hex};
 use crate::http::views::base::Base;
 use crate::http::views::refusal::Refusal;
@@ -219,15 +219,12 @@ pub fn check(
     let sub = claims.sub.and_then(|s| SubjectId::parse(&s).ok());
     let fail = |status: StatusCode, id: &'static str, reason: Reason| {
         tracing::info!(tenant = t.id(), step = kind.name(), reason = %reason.name(), "session token refused");
-        Refusal::new(status, id).back(Signed::failure(
-            state,
-            t,
-            kind.action(),
-            &cont,
-            flow_state,
-            sub.as_ref().map(SubjectId::as_str),
-            reason,
-        ))
+        let to = Destination {
+            cont: &cont,
+            state: flow_state,
+            sub: sub.as_ref().map(SubjectId::as_str),
+        };
+        Refusal::new(status, id).back(Signed::failure(state, t, to, kind.action(), reason))
     };
     let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(0);
     let now = now(state);
