@@ -68,11 +68,13 @@ struct Discovered {
     jwks: Jwks,
 }
 
-/// One IdP the shim signs users in with.
+/// One IdP the shim signs users in with. Its clones share one client and
+/// one discovery (a request's context holds one).
+#[derive(Clone)]
 pub struct Provider {
     issuer: Url,
     http: reqwest::Client,
-    discovered: tokio::sync::OnceCell<Discovered>,
+    discovered: std::sync::Arc<tokio::sync::OnceCell<Discovered>>,
     leeway: u64,
 }
 
@@ -158,7 +160,7 @@ impl Provider {
         Ok(Self {
             issuer,
             http,
-            discovered: tokio::sync::OnceCell::new(),
+            discovered: std::sync::Arc::new(tokio::sync::OnceCell::new()),
             leeway,
         })
     }

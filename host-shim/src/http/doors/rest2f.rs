@@ -34,8 +34,9 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{Rest2fConfig, parse_sha256};
 use crate::http::AppState;
+use crate::http::doors::answer::Fault;
 use crate::http::doors::api::error::{ApiError, format_reason};
-use crate::plugin::{Outcome, PluginError};
+use crate::plugin::Outcome;
 use crate::service::{ServiceError, Subject, TenantId, reason_name};
 
 /// Longest code the endpoint passes to the engine, bytes.
@@ -236,15 +237,19 @@ async fn verify(
     // checks its own decoy state: the same cost, the same lockout).
     let attempt = match state.service.verify_like_enrolled(&who, code).await {
         Ok(a) => a,
-        Err(ServiceError::RateLimited(_)) => return Ok(Rest2fAnswer::refused("rate_limited")),
-        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            tracing::debug!(
-                reason = format_reason(f),
-                "REST second factor: malformed code"
-            );
-            return Ok(Rest2fAnswer::refused("invalid_code"));
+        Err(e) => {
+            return match Fault::of(e) {
+                Fault::RateLimited(_) => Ok(Rest2fAnswer::refused("rate_limited")),
+                Fault::InvalidCode(f) => {
+                    tracing::debug!(
+                        reason = format_reason(f),
+                        "REST second factor: malformed code"
+                    );
+                    Ok(Rest2fAnswer::refused("invalid_code"))
+                }
+                fault => Err(ApiError::from(fault).into()),
+            };
         }
-        Err(e) => return Err(ApiError::from(e).into()),
     };
     Ok(match attempt.outcome {
         Outcome::Accepted(number) => Rest2fAnswer {

@@ -8,10 +8,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
+use crate::http::doors::answer::Fault;
 use crate::http::doors::api::body::ErrorBody;
 use crate::http::layers::limits::Refuse;
 use crate::http::layers::observe::Refused;
-use crate::plugin::{CallError, CodeFormatError, PluginError};
+use crate::plugin::CodeFormatError;
 use crate::service::ServiceError;
 
 /// Errors a request can end in, each with its status code.
@@ -97,25 +98,24 @@ pub fn format_reason(e: CodeFormatError) -> &'static str {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        match e {
-            ServiceError::UnknownTenant => Self::UnknownTenant,
-            ServiceError::InvalidSubject => Self::InvalidSubject,
-            ServiceError::NotEnrolled => Self::NotEnrolled,
-            ServiceError::AlreadyEnrolled => Self::Conflict("backup codes are already enrolled"),
-            ServiceError::Refused(PluginError::InvalidCode(f)) => Self::InvalidCode(f),
-            ServiceError::Refused(PluginError::NoActiveSet) => {
-                Self::Conflict("no active set: activate the pending set first")
-            }
-            ServiceError::Refused(PluginError::NoPendingSet) => {
-                Self::Conflict("no pending set to activate")
-            }
-            ServiceError::RateLimited(wait) => Self::RateLimited(wait),
-            ServiceError::Engine(CallError::Busy) | ServiceError::Contended => Self::Unavailable,
-            ServiceError::Engine(_) => Self::Unavailable,
-            other => {
-                tracing::error!(error = %other, "request failed");
-                Self::Internal
-            }
+        Fault::of(e).into()
+    }
+}
+
+/// The API's answer to each fault (the doors' one reading of service errors).
+impl From<Fault> for ApiError {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::UnknownTenant => Self::UnknownTenant,
+            Fault::InvalidSubject => Self::InvalidSubject,
+            Fault::NotEnrolled => Self::NotEnrolled,
+            Fault::AlreadyEnrolled => Self::Conflict("backup codes are already enrolled"),
+            Fault::InvalidCode(f) => Self::InvalidCode(f),
+            Fault::NoActiveSet => Self::Conflict("no active set: activate the pending set first"),
+            Fault::NoPendingSet => Self::Conflict("no pending set to activate"),
+            Fault::RateLimited(wait) => Self::RateLimited(wait),
+            Fault::Busy => Self::Unavailable,
+            Fault::StoreDown | Fault::Failed | Fault::Unexpected => Self::Internal,
         }
     }
 }

@@ -376,7 +376,7 @@ async fn authorize(
         }
     }
     tracing::info!(tenant, client = %client.client_id, "step-up flow opened");
-    open_login(state, base, jar, t.id, &flow, csrf).await
+    open_login(state, base, jar, flow, csrf).await
 }
 
 fn replayed(answering: &Answering<'_>, t: &OpTenant<'_>, what: &str) -> Refusal {

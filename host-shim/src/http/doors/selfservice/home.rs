@@ -7,10 +7,12 @@ use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
+use crate::http::doors::selfservice::ctx::SignedIn;
 use crate::http::doors::selfservice::login::start_login;
-use crate::http::doors::selfservice::pages::{Home, Notice};
-use crate::http::doors::selfservice::session::{SessionClaims, form_token, session};
-use crate::http::doors::selfservice::tenant::{Tenant, tenant};
+use crate::http::doors::selfservice::pages::{Home, HomeView, Notice};
+use crate::http::doors::selfservice::session::{form_token, session};
+use crate::http::doors::selfservice::tenant::tenant;
 use crate::http::layers::headers::Forms;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;
@@ -34,52 +36,49 @@ pub(super) async fn home(
         account: Some(session.sub.as_str().to_owned()),
         ..chrome
     };
-    let page = home_page(&state, &t, &base, &chrome, &session, None).await?;
-    Ok((jar, page))
+    let user = SignedIn {
+        state,
+        tenant: t,
+        base,
+        chrome,
+        jar,
+        session,
+    };
+    let page = home_page(&user, None).await?;
+    Ok((user.jar, page))
 }
 
+/// The home page of a signed-in user, with a note at the top.
 pub(super) async fn home_page(
-    state: &AppState,
-    t: &Tenant<'_>,
-    base: &Base,
-    chrome: &Chrome,
-    session: &SessionClaims,
+    user: &SignedIn,
     notice: Option<Notice>,
 ) -> Result<Response, Refusal> {
-    let status = match state.service.status(&t.subject(&session.sub)).await {
+    let status = match user.state.service.status(&user.subject()).await {
         Ok(s) => Some(s),
         Err(ServiceError::NotEnrolled) => None,
         Err(e) => return Err(service_refusal(e)),
     };
-    let page = Home::new(
-        chrome,
-        base,
-        t.id,
-        session.sub.as_str(),
-        status.as_ref(),
-        session.strong_enough(t),
-        form_token(t, session, None)?,
+    let (t, session) = (&user.tenant, &user.session);
+    let view = HomeView {
+        subject: session.sub.as_str(),
+        status: status.as_ref(),
+        strong: user.strong_enough(),
+        flow: form_token(t, session, None)?,
         notice,
-    );
+    };
+    let page = Home::new(&user.chrome, &user.base, t.id(), view);
     // Replacing or deleting codes after a weak login sends the browser on to
     // the IdP; `form-action` applies to that redirect too.
     let idp = t.provider.authorization_origin().await.ok();
-    Ok(render_in(StatusCode::OK, &page, Forms::Own(idp), chrome))
+    Ok(render_in(
+        StatusCode::OK,
+        &page,
+        Forms::Own(idp),
+        &user.chrome,
+    ))
 }
 
+/// The self-service page for a service error (the doors' one reading of it).
 pub(super) fn service_refusal(e: ServiceError) -> Refusal {
-    match e {
-        ServiceError::RateLimited(_) => Refusal::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "refusal-self-too-many-attempts",
-        )
-        .retry_after(60),
-        ServiceError::Engine(_) | ServiceError::Contended | ServiceError::Store(_) => {
-            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-self-unavailable").retry_after(5)
-        }
-        other => {
-            tracing::warn!(error = %other, "self-service request failed");
-            Refusal::internal()
-        }
-    }
+    Fault::of(e).page(Pages::SelfService)
 }

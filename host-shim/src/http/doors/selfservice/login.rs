@@ -63,24 +63,24 @@ pub(super) async fn login(
 }
 
 pub(super) async fn start_login(
-    t: &Tenant<'_>,
+    t: &Tenant,
     base: &Base,
     jar: CookieJar,
     strong: bool,
 ) -> Result<(CookieJar, Response), Refusal> {
     let claims = LoginClaims {
         iss: Keys::issuer(Purpose::Login).into(),
-        aud: t.id.into(),
+        aud: t.id().into(),
         exp: t.now.saturating_add(LOGIN_TTL),
         state: random()?,
         nonce: random()?,
         verifier: random()?,
         strong,
     };
-    let client = client(t.config, strong);
+    let client = client(&t.config, strong);
     let pkce = Pkce::new(claims.verifier.clone());
     let ask = if strong {
-        strong_ask(t.config)
+        strong_ask(&t.config)
     } else {
         Ask::default()
     };
@@ -88,7 +88,7 @@ pub(super) async fn start_login(
         .provider
         .authorize_url(
             client,
-            &redirect_uri(base, t.id),
+            &redirect_uri(base, t.id()),
             &claims.state,
             &claims.nonce,
             &pkce,
@@ -97,14 +97,14 @@ pub(super) async fn start_login(
         .await
         .map_err(|e| idp_unavailable(&e))?;
     let token = t
-        .keys
+        .keys()
         .sign(Purpose::Login, &claims)
         .ok_or_else(Refusal::internal)?;
     // Lax: the IdP's redirect back is a top-level navigation from its site.
     let mut c = cookie(
         base,
-        &self_path(t.id),
-        login_cookie_name(t.id),
+        &self_path(t.id()),
+        login_cookie_name(t.id()),
         token,
         LOGIN_TTL,
     );
@@ -174,11 +174,11 @@ pub(super) async fn callback(
     let t = tenant(&state, &tenant_id)?;
     match complete_login(&state, &t, &base, &jar, query).await {
         Ok(session_cookie) => Ok((
-            jar.remove(login_cookie(&base, t.id)).add(session_cookie),
-            Redirect::to(&base.path(&self_path(t.id))).into_response(),
+            jar.remove(login_cookie(&base, t.id())).add(session_cookie),
+            Redirect::to(&base.path(&self_path(t.id()))).into_response(),
         )),
         Err(refusal) => Ok((
-            jar.remove(login_cookie(&base, t.id)),
+            jar.remove(login_cookie(&base, t.id())),
             refusal.into_response(),
         )),
     }
@@ -198,22 +198,22 @@ fn login_cookie(base: &Base, tenant: &str) -> axum_extra::extract::cookie::Cooki
 /// The callback's checks; the new session's cookie when they all hold.
 async fn complete_login(
     state: &AppState,
-    t: &Tenant<'_>,
+    t: &Tenant,
     base: &Base,
     jar: &CookieJar,
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum_extra::extract::cookie::Cookie<'static>, Refusal> {
     let refused = |why: &str| {
-        tracing::info!(tenant = t.id, reason = why, "self-service login refused");
+        tracing::info!(tenant = t.id(), reason = why, "self-service login refused");
         Refusal::new(StatusCode::FORBIDDEN, "refusal-self-login-not-completed")
-            .link(self_path(t.id), "link-open-self")
+            .link(self_path(t.id()), "link-open-self")
     };
     let Ok(Query(q)) = query else {
         return Err(refused("no parameters"));
     };
     let transaction: LoginClaims = jar
-        .get(&login_cookie_name(t.id))
-        .and_then(|c| t.keys.open(Purpose::Login, c.value()))
+        .get(&login_cookie_name(t.id()))
+        .and_then(|c| t.keys().open(Purpose::Login, c.value()))
         .ok_or_else(|| refused("no login transaction"))?;
     let same_state = q
         .state
@@ -229,7 +229,7 @@ async fn complete_login(
         hex::encode(sha2::Sha256::digest(transaction.state.as_bytes()))
     };
     let mark = Mark::SelfLogin {
-        tenant: t.id,
+        tenant: t.id(),
         state_sha256: &state_sha256,
     };
     match state.service.spend(mark, transaction.exp).await {
@@ -244,13 +244,13 @@ async fn complete_login(
         return Err(refused("the IdP answered an error"));
     }
     let code = q.code.ok_or_else(|| refused("no code"))?;
-    let client = client(t.config, transaction.strong);
+    let client = client(&t.config, transaction.strong);
     let id_token = t
         .provider
         .exchange(
             client,
             &code,
-            &redirect_uri(base, t.id),
+            &redirect_uri(base, t.id()),
             &transaction.verifier,
         )
         .await
@@ -268,7 +268,7 @@ async fn complete_login(
         )
         .await
         .map_err(|e| {
-            tracing::info!(tenant = t.id, error = %e, "self-service ID token refused");
+            tracing::info!(tenant = t.id(), error = %e, "self-service ID token refused");
             refused("ID token")
         })?;
     let sub = match t.config.subject_claim.as_deref() {
@@ -283,7 +283,7 @@ async fn complete_login(
     .ok_or_else(|| refused("subject"))?;
     let session = SessionClaims {
         iss: Keys::issuer(Purpose::Session).into(),
-        aud: t.id.into(),
+        aud: t.id().into(),
         exp: now(state).saturating_add(SESSION_TTL),
         sid: random()?,
         sub,
@@ -292,13 +292,13 @@ async fn complete_login(
         strong: transaction.strong,
     };
     let token = t
-        .keys
+        .keys()
         .sign(Purpose::Session, &session)
         .ok_or_else(Refusal::internal)?;
     let mut c = cookie(
         base,
-        &self_path(t.id),
-        session_cookie_name(t.id),
+        &self_path(t.id()),
+        session_cookie_name(t.id()),
         token,
         SESSION_TTL,
     );

@@ -16,6 +16,7 @@
 //! `callback` (back from it), and the forms `issue`, `activate`, `done`,
 //! `delete`, `cancel`, `logout`.
 
+mod ctx;
 mod forms;
 mod home;
 mod login;
@@ -57,5 +58,5 @@ async fn to_home(
     base: Base,
 ) -> Result<Redirect, Refusal> {
     let t = tenant(&state, &tenant_id)?;
-    Ok(Redirect::to(&base.path(&self_path(t.id))))
+    Ok(Redirect::to(&base.path(&self_path(t.id()))))
 }

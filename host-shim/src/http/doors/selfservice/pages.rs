@@ -8,10 +8,10 @@ use axum::response::Response;
 use crate::http::layers::headers::Forms;
 use crate::http::views::base::Base;
 use crate::http::views::chrome::Chrome;
-use crate::http::views::codes::{Actions, CodesPage, SetView, rows};
+use crate::http::views::codes::{Actions, CodesPage, SetView};
 use crate::http::views::i18n::Arg;
 use crate::http::views::pages::render_in;
-use crate::plugin::{CredentialStatus, Issued};
+use crate::plugin::CredentialStatus;
 
 /// A note at the top of the home page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +57,30 @@ pub struct Home<'a> {
     flow: String,
 }
 
+/// What the home page shows of the signed-in user.
+pub struct HomeView<'a> {
+    /// The subject signed in.
+    pub subject: &'a str,
+    /// Their codes' status (`None`: no codes).
+    pub status: Option<&'a CredentialStatus>,
+    /// Whether the session may replace or delete codes.
+    pub strong: bool,
+    /// The home page's form token.
+    pub flow: String,
+    /// The note at the top.
+    pub notice: Option<Notice>,
+}
+
 impl<'a> Home<'a> {
-    /// The home page of `subject`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        c: &'a Chrome,
-        base: &Base,
-        tenant: &str,
-        subject: &str,
-        status: Option<&CredentialStatus>,
-        strong: bool,
-        flow: String,
-        notice: Option<Notice>,
-    ) -> Self {
+    /// The home page of `tenant` for the user `view` shows.
+    pub fn new(c: &'a Chrome, base: &Base, tenant: &str, view: HomeView<'_>) -> Self {
+        let HomeView {
+            subject,
+            status,
+            strong,
+            flow,
+            notice,
+        } = view;
         let t = &c.t;
         let active = status.and_then(|s| s.active.as_ref());
         let num = |n: u8| Arg::Num(i64::from(n));
@@ -116,7 +127,8 @@ impl<'a> Home<'a> {
     }
 }
 
-fn actions(base: &Base, tenant: &str) -> Actions {
+/// The paths of the self-service forms.
+pub(super) fn actions(base: &Base, tenant: &str) -> Actions {
     let at = |route: &str| base.path(&format!("/self/{tenant}/{route}"));
     Actions {
         login: at("login"),
@@ -127,40 +139,23 @@ fn actions(base: &Base, tenant: &str) -> Actions {
     }
 }
 
-/// A new set, shown once, with its confirmation form.
+/// A set's codes with its confirmation form: a new set, shown once, or
+/// (`error` set) the confirmation again after a code that did not confirm
+/// it, with the set's codes when the form carried them.
 pub fn codes(
     c: &Chrome,
-    base: &Base,
-    tenant: &str,
-    issued: &Issued,
-    issued_at: i64,
+    actions: &Actions,
+    view: SetView,
     flow: String,
     error: Option<String>,
 ) -> Response {
-    let actions = actions(base, tenant);
-    let view = SetView {
-        codes: rows(issued),
-        fingerprint: issued.fingerprint.clone(),
-        issued_at,
-        pending: issued.pending(),
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
     };
-    let page = CodesPage::new(c, &actions, view, flow, error);
-    render_in(StatusCode::OK, &page, Forms::Own(None), c)
-}
-
-/// The confirmation again after a code that did not confirm the set, with
-/// the set's codes when the form carried them.
-pub fn confirm_again(
-    c: &Chrome,
-    base: &Base,
-    tenant: &str,
-    flow: String,
-    error: String,
-    view: SetView,
-) -> Response {
-    let actions = actions(base, tenant);
-    let page = CodesPage::new(c, &actions, view, flow, Some(error));
-    render_in(StatusCode::UNPROCESSABLE_ENTITY, &page, Forms::Own(None), c)
+    let page = CodesPage::new(c, actions, view, flow, error);
+    render_in(status, &page, Forms::Own(None), c)
 }
 
 #[derive(Template)]

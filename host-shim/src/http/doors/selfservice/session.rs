@@ -1,19 +1,14 @@
-//! The self-service session: its cookie, the tokens of its forms, and the
-//! extractor every posted form goes through ([`Post`]).
+//! The self-service session: its cookie and the tokens of its forms (what a
+//! posted form is checked against is in [`ctx`](super::ctx)).
 
-use axum::extract::{Form, Path};
-use axum::http::StatusCode;
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
-use crate::http::doors::selfservice::tenant::{Tenant, self_path, tenant};
+use crate::http::doors::selfservice::tenant::Tenant;
 use crate::http::doors::selfservice::tokens::{Keys, Purpose};
-use crate::http::views::base::Base;
-use crate::http::views::chrome::Chrome;
-use crate::http::views::refusal::{Refusal, bad_form};
+use crate::http::views::refusal::Refusal;
 use crate::service::SubjectId;
 use crate::store::Mark;
 
@@ -57,18 +52,18 @@ pub(super) fn session_cookie_name(tenant: &str) -> String {
 /// would have expired). Fails closed when the store cannot say.
 pub(super) async fn session(
     state: &AppState,
-    t: &Tenant<'_>,
+    t: &Tenant,
     jar: &CookieJar,
 ) -> Result<Option<SessionClaims>, Refusal> {
-    let Some(claims) = jar.get(&session_cookie_name(t.id)).and_then(|token| {
-        t.keys
+    let Some(claims) = jar.get(&session_cookie_name(t.id())).and_then(|token| {
+        t.keys()
             .open::<SessionClaims>(Purpose::Session, token.value())
     }) else {
         return Ok(None);
     };
     let sid_sha256 = claims.sid_sha256();
     let ended = Mark::SelfSessionEnded {
-        tenant: t.id,
+        tenant: t.id(),
         sid_sha256: &sid_sha256,
     };
     match state.service.spent(ended).await {
@@ -92,8 +87,8 @@ impl SessionClaims {
 impl SessionClaims {
     /// May this session replace or delete codes? A login at most `max_age`
     /// old, with one of the tenant's `replace_acr` values when it lists some.
-    pub(super) fn strong_enough(&self, t: &Tenant<'_>) -> bool {
-        self.strong_enough_at(t.config, t.now)
+    pub(super) fn strong_enough(&self, t: &Tenant) -> bool {
+        self.strong_enough_at(&t.config, t.now)
     }
 
     /// [`Self::strong_enough`] at `now`. An `auth_time` after `now` is never
@@ -114,7 +109,7 @@ impl SessionClaims {
 }
 
 pub(super) fn form_token(
-    t: &Tenant<'_>,
+    t: &Tenant,
     session: &SessionClaims,
     set: Option<String>,
 ) -> Result<String, Refusal> {
@@ -124,21 +119,21 @@ pub(super) fn form_token(
 /// A form token that also carries its set's codes, sealed; without them when
 /// the token would be too long to be posted back (very large sets).
 pub(super) fn form_token_sealed(
-    t: &Tenant<'_>,
+    t: &Tenant,
     session: &SessionClaims,
     set: Option<String>,
     sealed: Option<String>,
 ) -> Result<String, Refusal> {
     let claims = FormClaims {
         iss: Keys::issuer(Purpose::Form).into(),
-        aud: t.id.into(),
+        aud: t.id().into(),
         exp: session.exp,
         sid: session.sid.clone(),
         set,
         sealed,
     };
     let token = t
-        .keys
+        .keys()
         .sign(Purpose::Form, &claims)
         .ok_or_else(Refusal::internal)?;
     if token.len() <= MAX_FORM_TOKEN_BYTES || claims.sealed.is_none() {
@@ -149,77 +144,6 @@ pub(super) fn form_token_sealed(
 
 /// Longest form token the pages post back, bytes (what [`Keys::open`] reads).
 const MAX_FORM_TOKEN_BYTES: usize = 8192;
-
-/// The fields of a self-service form.
-#[derive(Deserialize)]
-pub(super) struct SelfForm {
-    pub(super) flow: Option<String>,
-    pub(super) code: Option<secrecy::SecretString>,
-}
-
-/// A posted form of this session: the form token must be one made for it.
-pub(super) async fn posted(
-    state: &AppState,
-    t: &Tenant<'_>,
-    jar: &CookieJar,
-    form: &SelfForm,
-) -> Result<(SessionClaims, FormClaims), Refusal> {
-    let expired = || {
-        Refusal::new(StatusCode::FORBIDDEN, "refusal-self-expired")
-            .link(self_path(t.id), "link-open-self")
-    };
-    let session = session(state, t, jar).await?.ok_or_else(expired)?;
-    let token = form.flow.as_deref().ok_or_else(bad_form)?;
-    let claims: FormClaims = t.keys.open(Purpose::Form, token).ok_or_else(expired)?;
-    if !bool::from(claims.sid.as_bytes().ct_eq(session.sid.as_bytes())) {
-        return Err(expired());
-    }
-    Ok((session, claims))
-}
-
-/// A posted self-service form with its session and form token checked: the
-/// prelude of every form, as an extractor (nothing else is ever accepted).
-pub(super) struct Post {
-    pub(super) tenant: String,
-    pub(super) base: Base,
-    pub(super) chrome: Chrome,
-    pub(super) jar: CookieJar,
-    pub(super) form: SelfForm,
-    pub(super) session: SessionClaims,
-    pub(super) claims: FormClaims,
-}
-
-impl axum::extract::FromRequest<AppState> for Post {
-    type Rejection = Refusal;
-
-    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Refusal> {
-        use axum::extract::FromRequestParts as _;
-        let (mut parts, body) = req.into_parts();
-        let Ok(Path(tenant_id)) = Path::<String>::from_request_parts(&mut parts, state).await
-        else {
-            return Err(bad_form());
-        };
-        let Ok(base) = Base::from_request_parts(&mut parts, state).await;
-        let Ok(mut chrome) = Chrome::from_request_parts(&mut parts, state).await;
-        let jar = CookieJar::from_headers(&parts.headers);
-        let req = axum::extract::Request::from_parts(parts, body);
-        let Form(form) = Form::<SelfForm>::from_request(req, state)
-            .await
-            .map_err(|_| bad_form())?;
-        let t = tenant(state, &tenant_id)?;
-        let (session, claims) = posted(state, &t, &jar, &form).await?;
-        chrome.account = Some(session.sub.as_str().to_owned());
-        Ok(Self {
-            tenant: tenant_id,
-            base,
-            chrome,
-            jar,
-            form,
-            session,
-            claims,
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {

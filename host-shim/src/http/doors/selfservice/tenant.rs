@@ -9,25 +9,27 @@ use crate::http::AppState;
 use crate::http::doors::selfservice::tokens::Keys;
 use crate::http::views::refusal::Refusal;
 use crate::service::{Subject, SubjectId, TenantId};
+use secrecy::SecretString;
 
 /// How long a self-service session lasts, seconds.
 pub(super) const SESSION_TTL: i64 = 900;
 /// How long a login at the IdP may take, seconds.
 pub(super) const LOGIN_TTL: i64 = 600;
 
-/// A tenant with self-service.
-pub(super) struct Tenant<'a> {
-    pub(super) id: &'a str,
+/// A tenant with self-service, looked up once per request; owned, so a
+/// request's context holds it.
+pub(super) struct Tenant {
+    id: String,
     /// The same tenant, as the service knows it.
     pub(super) tenant: TenantId,
     /// Now, by the service's clock (when the request came in).
     pub(super) now: i64,
-    pub(super) config: &'a SelfServiceConfig,
-    pub(super) provider: &'a Provider,
-    pub(super) keys: Keys<'a>,
+    pub(super) config: SelfServiceConfig,
+    pub(super) provider: Provider,
+    secret: SecretString,
 }
 
-pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>, Refusal> {
+pub(super) fn tenant(state: &AppState, id: &str) -> Result<Tenant, Refusal> {
     let config = state
         .config
         .tenants
@@ -38,22 +40,32 @@ pub(super) fn tenant<'a>(state: &'a AppState, id: &'a str) -> Result<Tenant<'a>,
         (Some(config), Some(provider), Ok(tenant)) => {
             let secret = config
                 .session_secret
-                .as_ref()
+                .clone()
                 .ok_or_else(Refusal::internal)?;
             Ok(Tenant {
-                id,
+                id: id.to_owned(),
                 tenant,
                 now: state.service.now(),
-                config,
-                provider,
-                keys: Keys::new(id, secret),
+                config: config.clone(),
+                provider: provider.clone(),
+                secret,
             })
         }
         _ => Err(Refusal::new(StatusCode::NOT_FOUND, "refusal-self-unknown")),
     }
 }
 
-impl Tenant<'_> {
+impl Tenant {
+    /// The tenant's id.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The keys of its tokens.
+    pub(super) fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.id, &self.secret)
+    }
+
     /// A subject of this tenant (its id was checked when its session was read).
     pub(super) fn subject(&self, id: &SubjectId) -> Subject {
         Subject::new(self.tenant.clone(), id.clone())

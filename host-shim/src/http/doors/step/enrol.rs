@@ -2,108 +2,99 @@
 //! codes typed back as proof of saving (`.../enroll/activate`) or, without that
 //! policy, the user's word (`.../enroll/done`); the result is signed back.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::http::AppState;
-use crate::http::doors::step::flow::{self, EnrolForms, Flow, MAX_FLOW_BYTES, Posted, finish};
-use crate::http::doors::step::pages::{HandoffPage, hand_back, own};
-use crate::http::doors::step::refusals::{exhausted, expired_flow, too_many_sets};
-use crate::http::doors::step::result::{Enrolment, Proof, Reason, StepResult};
-use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::{MAX_ISSUES_PER_FLOW, StepTenant, chrome, now, spend};
-use crate::http::views::base::Base;
-use crate::http::views::codes::{Actions, CodesPage, SetView, rows};
+use crate::http::doors::answer::Fault;
+use crate::http::doors::form::Posted;
+use crate::http::doors::step::ctx::StepCtx;
+use crate::http::doors::step::flow::{Flow, MAX_FLOW_BYTES, Stage};
+use crate::http::doors::step::pages::{HandoffPage, hand_back};
+use crate::http::doors::step::posted::EnrolForms;
+use crate::http::doors::step::refusals::{expired_flow, too_many_sets};
+use crate::http::doors::step::result::{Enrolment, Reason};
+use crate::http::doors::step::{MAX_ISSUES_PER_FLOW, spend};
+use crate::http::views::codes::{CodesPage, SetView, rows};
 use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::sealed;
 use crate::http::views::text::{activation_message, format_message};
 use crate::plugin::{Outcome, PluginError};
-use crate::service::{IssueMode, ServiceError, Subject};
+use crate::service::ServiceError;
 
 /// `POST .../enroll/issue`: a new set, shown once.
-pub async fn issue(
-    State(state): State<AppState>,
-    base: Base,
-    posted: Posted<EnrolForms>,
-) -> Result<Response, Refusal> {
-    let t = &posted.tenant;
-    let mut flow = posted.flow.clone();
+pub async fn issue(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
+    let mut ctx = posted.ctx;
+    let t = &ctx.tenant;
     let mut allowed = false;
     for n in 0..MAX_ISSUES_PER_FLOW {
         let id = crate::store::Mark::StepIssue {
             tenant: t.id(),
-            fid: &flow.fid,
+            fid: &ctx.flow.fid,
             n,
         };
-        if spend(&state, id, flow::marks_until(&state, &flow)).await? {
+        if spend(&ctx.state, id, ctx.marks_until()).await? {
             allowed = true;
             break;
         }
     }
     if !allowed {
         return Err(too_many_sets()
-            .back(flow.failure(&state, t, Reason::TooManySets))
-            .for_reader(flow.reader()));
+            .back(ctx.failure(Reason::TooManySets))
+            .for_reader(ctx.reader()));
     }
-    // A first enrolment never replaces codes, whatever happened since its entry
-    // page (decided on the version the new set is written over).
-    let mode = if flow.kind() == Some(Kind::Enroll) {
-        IssueMode::First
-    } else {
-        IssueMode::Replace
-    };
-    let issued = state
+    // A first enrolment never replaces codes (decided on the version the new
+    // set is written over).
+    let issued = ctx
+        .state
         .service
-        .issue_as(&t.subject(&flow.sub), mode)
+        .issue_as(&ctx.subject(), ctx.flow.issue_mode())
         .await
-        .map_err(|e| flow.refusal(&state, t, e))?;
-    flow.set = Some(issued.set_id.clone());
-    flow.pending = issued.pending();
+        .map_err(|e| ctx.refusal(e))?;
+    let mut flow = ctx
+        .flow
+        .clone()
+        .issued(issued.set_id.clone(), issued.pending());
     let codes = rows(&issued);
-    let issued_at = now(&state);
+    let issued_at = ctx.now();
     // While the set waits to be confirmed, its codes travel sealed in the flow
     // so a typo while confirming shows them again; when the grown flow would
     // not fit through the form (very large sets), they are shown this once.
-    flow.sealed = None;
     if flow.pending {
+        let t = &ctx.tenant;
         let sealed = sealed::step_key(t.id(), &t.secret)
             .and_then(|key| sealed::seal(&key, &flow.fid, &issued.set_id, issued_at, &codes));
         let with = Flow {
             sealed,
             ..flow.clone()
         };
-        if with.sign(t).is_ok_and(|f| f.len() <= MAX_FLOW_BYTES) {
+        if ctx.sign(&with).is_ok_and(|f| f.len() <= MAX_FLOW_BYTES) {
             flow = with;
         }
     }
-    let actions = Actions::new(&base, t.id());
-    let c = chrome(&state, &base, t, &flow);
+    ctx.flow = flow;
+    let actions = ctx.actions();
     let view = SetView {
         codes,
         fingerprint: issued.fingerprint.clone(),
         issued_at,
-        pending: flow.pending,
+        pending: ctx.flow.pending,
     };
-    let page = CodesPage::new(&c, &actions, view, flow.sign(t)?, None);
-    Ok(own(StatusCode::OK, &page, &flow.cont, &c))
+    let page = CodesPage::new(&ctx.chrome, &actions, view, ctx.sign(&ctx.flow)?, None);
+    Ok(ctx.page(StatusCode::OK, &page))
 }
 
 /// The confirmation form again, with why: with the codes when the flow
 /// carries them sealed, else the form alone. `fingerprint` is the short form
 /// of the flow's set, which [`activate`] found to be the one waiting (codes of
 /// a set replaced or confirmed since are never shown: a stale tab, Back).
-async fn confirm_again(
-    state: &AppState,
-    t: &StepTenant,
-    base: &Base,
-    actions: &Actions,
-    flow: &Flow,
+fn confirm_again(
+    ctx: &StepCtx,
+    set: &str,
     fingerprint: &str,
     error: String,
 ) -> Result<Response, Refusal> {
-    let set = flow.set.as_deref().unwrap_or_default();
+    let (flow, t) = (&ctx.flow, &ctx.tenant);
     let (issued_at, codes) = flow
         .sealed
         .as_deref()
@@ -114,58 +105,52 @@ async fn confirm_again(
     } else {
         fingerprint.to_owned()
     };
-    let c = chrome(state, base, t, flow);
     let view = SetView {
         codes,
         fingerprint,
         issued_at,
         pending: true,
     };
-    let page = CodesPage::new(&c, actions, view, flow.sign(t)?, Some(error));
-    Ok(own(StatusCode::UNPROCESSABLE_ENTITY, &page, &flow.cont, &c))
+    let actions = ctx.actions();
+    let page = CodesPage::new(&ctx.chrome, &actions, view, ctx.sign(flow)?, Some(error));
+    Ok(ctx.page(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-/// The short form of the subject's pending set, when it is `set` (`None`:
-/// another set waits, none does, or the status cannot be read). Only a typo
-/// needs it: every attempt's answer carries its set's fingerprint.
-async fn pending_fingerprint(state: &AppState, who: &Subject, set: &str) -> Option<String> {
-    state
+/// The short form of the flow's subject's pending set, when it is `set`
+/// (`None`: another set waits, none does, or the status cannot be read).
+/// Only a typo needs it: every attempt's answer carries its set's fingerprint.
+async fn pending_fingerprint(ctx: &StepCtx, set: &str) -> Option<String> {
+    ctx.state
         .service
-        .status(who)
+        .status(&ctx.subject())
         .await
         .ok()
         .and_then(|s| s.pending.filter(|p| p.set_id == set).map(|p| p.fingerprint))
 }
 
 /// `POST .../enroll/activate`: one code of the new set typed back.
-pub async fn activate(
-    State(state): State<AppState>,
-    base: Base,
-    posted: Posted<EnrolForms>,
-) -> Result<Response, Refusal> {
-    let t = &posted.tenant;
-    let flow = &posted.flow;
-    let Some(set) = flow.set.clone() else {
-        return Err(expired_flow());
+pub async fn activate(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
+    let ctx = &posted.ctx;
+    let set = match ctx.flow.stage() {
+        Stage::Confirming(set) | Stage::Saved(set) => set.to_owned(),
+        Stage::Login | Stage::Enrolling => return Err(expired_flow()),
     };
-    let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    let who = t.subject(&flow.sub);
-    let actions = Actions::new(&base, t.id());
-    let tr = flow.tr();
+    let code = posted.code.ok_or_else(bad_form)?;
+    let who = ctx.subject();
+    let tr = ctx.flow.tr();
     // Only this flow's set may be confirmed from its page: a stale page (a
     // set replaced or confirmed since) is refused by the engine before any
     // evaluation, and changes nothing.
-    let attempt = match state.service.activate(&who, Some(&set), code).await {
+    let attempt = match ctx.state.service.activate(&who, Some(&set), code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            let Some(fingerprint) = pending_fingerprint(&state, &who, &set).await else {
-                let stale = ServiceError::Refused(PluginError::NoPendingSet);
-                return Err(flow.refusal(&state, t, stale));
+            let Some(fingerprint) = pending_fingerprint(ctx, &set).await else {
+                return Err(ctx.fault(Fault::NoPendingSet));
             };
             let error = format_message(&tr, f);
-            return confirm_again(&state, t, &base, &actions, flow, &fingerprint, error).await;
+            return confirm_again(ctx, &set, &fingerprint, error);
         }
-        Err(e) => return Err(flow.refusal(&state, t, e)),
+        Err(e) => return Err(ctx.refusal(e)),
     };
     let shown = Shown {
         set: &set,
@@ -174,51 +159,45 @@ pub async fn activate(
     };
     match attempt.outcome {
         Outcome::Accepted(number) if attempt.set_id.as_deref() == Some(set.as_str()) => {
-            finish(&state, t, flow).await?;
-            enrolled(&state, t, &base, flow, shown, Some(number)).await
+            ctx.finish().await?;
+            enrolled(ctx, shown, Some(number))
         }
         Outcome::Accepted(_) => Err(expired_flow()),
         Outcome::Rejected(r) => {
-            let note = flow::rejected(&state, t, flow, r).await?;
+            let note = ctx.rejected(r).await?;
             let error = activation_message(&tr, r.reason, &note);
-            confirm_again(&state, t, &base, &actions, flow, &shown.fingerprint, error).await
+            confirm_again(ctx, &set, &shown.fingerprint, error)
         }
-        Outcome::Locked(until) => Err(flow::lock(&state, t, flow, until).await),
-        Outcome::Exhausted => {
-            Err(exhausted(flow.failure(&state, t, Reason::Exhausted)).for_reader(flow.reader()))
-        }
+        Outcome::Locked(until) => Err(ctx.lock(until).await),
+        Outcome::Exhausted => Err(ctx.exhausted()),
     }
 }
 
 /// `POST .../enroll/done`: without proof of saving (policy
 /// `require_activation = false`), the user says the set is saved; the set must
 /// be the one issued in this flow and active.
-pub async fn done(
-    State(state): State<AppState>,
-    base: Base,
-    posted: Posted<EnrolForms>,
-) -> Result<Response, Refusal> {
-    let t = &posted.tenant;
-    let flow = &posted.flow;
-    let Some(set) = flow.set.clone().filter(|_| !flow.pending) else {
+pub async fn done(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
+    let ctx = &posted.ctx;
+    let Stage::Saved(set) = ctx.flow.stage() else {
         return Err(expired_flow());
     };
-    let status = state
+    let status = ctx
+        .state
         .service
-        .status(&t.subject(&flow.sub))
+        .status(&ctx.subject())
         .await
-        .map_err(|e| flow.refusal(&state, t, e))?;
+        .map_err(|e| ctx.refusal(e))?;
     let active = status
         .active
         .filter(|a| a.set_id == set)
         .ok_or_else(expired_flow)?;
-    finish(&state, t, flow).await?;
+    ctx.finish().await?;
     let shown = Shown {
-        set: &set,
+        set,
         fingerprint: active.fingerprint,
         remaining: active.remaining,
     };
-    enrolled(&state, t, &base, flow, shown, None).await
+    enrolled(ctx, shown, None)
 }
 
 /// The set an enrolment made active, as the result names it.
@@ -230,14 +209,7 @@ struct Shown<'a> {
 
 /// The signed success of an enrolment (after a login: the login's result with
 /// the new set).
-async fn enrolled(
-    state: &AppState,
-    t: &StepTenant,
-    base: &Base,
-    flow: &Flow,
-    shown: Shown<'_>,
-    number: Option<u8>,
-) -> Result<Response, Refusal> {
+fn enrolled(ctx: &StepCtx, shown: Shown<'_>, number: Option<u8>) -> Result<Response, Refusal> {
     let fingerprint = shown.fingerprint;
     let enrolment = Enrolment {
         set_id: shown.set.to_owned(),
@@ -245,24 +217,15 @@ async fn enrolled(
         count: shown.remaining,
         confirmed_with: number,
     };
-    let result = match (&flow.after, flow.kind()) {
-        (Some(login), _) => {
-            let mut login = login.clone();
-            login.regenerated = Some(Box::new(StepResult::success(Proof::Enroll(enrolment))));
-            StepResult::success(Proof::Verify(login))
-        }
-        (None, Some(Kind::Regenerate)) => StepResult::success(Proof::Regenerate(enrolment)),
-        (None, _) => StepResult::success(Proof::Enroll(enrolment)),
-    };
-    let c = chrome(state, base, t, flow);
+    let c = &ctx.chrome;
     let page = HandoffPage {
         title: c.msg("handoff-enrolled-title"),
         message: c.t.with(
             "handoff-enrolled",
             &[("fingerprint", Arg::Str(fingerprint))],
         ),
-        c: &c,
-        handoff: flow.hand_back(state, t, result)?,
+        c,
+        handoff: ctx.hand_back(ctx.flow.enrolled(enrolment))?,
     };
-    Ok(hand_back(&page, &page.handoff, &c))
+    Ok(hand_back(&page, &page.handoff, c))
 }

@@ -11,15 +11,16 @@ use serde::Deserialize;
 
 use crate::config::TenantConfig;
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
+use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::flow::{self, Flow};
 use crate::http::doors::step::login::code_page;
-use crate::http::doors::step::pages::{EnrollPage, own};
-use crate::http::doors::step::refusals::{self, already_enrolled, bad_link, link_too_long};
-use crate::http::doors::step::result::{Reason, Signed};
+use crate::http::doors::step::pages::EnrollPage;
+use crate::http::doors::step::refusals::{self, bad_link, link_too_long};
+use crate::http::doors::step::result::Reason;
 use crate::http::doors::step::session::{self, Kind, MAX_TOKEN_BYTES, valid_state};
-use crate::http::doors::step::{COOKIE_TTL, FLOW_TTL, chrome, now, sha256_hex, spend, step_tenant};
+use crate::http::doors::step::{FLOW_TTL, now, sha256_hex, spend, step_tenant};
 use crate::http::views::base::Base;
-use crate::http::views::codes::Actions;
 use crate::http::views::cookies;
 use crate::http::views::i18n::{Preferences, Tr, negotiate};
 use crate::http::views::refusal::Reader;
@@ -72,17 +73,6 @@ pub async fn open(
     let session = session::check(&state, &t, &base, &token, &flow_state, kind)?;
     let reader = reader(&session, &t.config, &headers);
     let refuse = |r: Refusal| r.for_reader(reader.clone());
-    let fail = |reason: Reason| {
-        Signed::failure(
-            &state,
-            &t,
-            kind.action(),
-            &session.cont,
-            &flow_state,
-            Some(session.sub.as_str()),
-            reason,
-        )
-    };
     let (flow, mut csrf) = Flow::start(
         &tenant,
         kind,
@@ -95,23 +85,28 @@ pub async fn open(
     flow.fid = flow::entry_fid(&t, &session.id)?;
     // A flow that could not travel through every page of the step is refused
     // now, while nothing is spent (a long `state` with a long continue URL).
-    if !flow::fits(&flow.sign(&t)?) {
-        return Err(refuse(link_too_long().back(fail(Reason::InvalidRequest))));
+    let mut ctx = StepCtx::new(&state, base, t, flow, jar);
+    if !flow::fits(&ctx.sign(&ctx.flow)?) {
+        return Err(refuse(
+            link_too_long().back(ctx.failure(Reason::InvalidRequest)),
+        ));
     }
     // Whether a set would be replaced, known before anything is spent: a first
     // enrolment never replaces codes (that needs a `regenerate` token).
     let replacing = if kind.enrols() {
-        match state.service.status(&t.subject(&flow.sub)).await {
+        match state.service.status(&ctx.subject()).await {
             Ok(s) => s.active.is_some(),
             Err(ServiceError::NotEnrolled) => false,
-            Err(e) => return Err(flow.refusal(&state, &t, e)),
+            Err(e) => return Err(ctx.refusal(e)),
         }
     } else {
         false
     };
     if kind == Kind::Enroll && replacing {
         return Err(refuse(
-            already_enrolled().back(fail(Reason::AlreadyEnrolled)),
+            Fault::AlreadyEnrolled
+                .page(Pages::Step)
+                .back(ctx.failure(Reason::AlreadyEnrolled)),
         ));
     }
     let horizon = now(&state).saturating_add(FLOW_TTL).max(session.expires);
@@ -122,7 +117,7 @@ pub async fn open(
     };
     // What a reload must show to go on: this token, this state, and the
     // cookie value minted when they were first opened (random, HttpOnly).
-    let fid = flow.fid.clone();
+    let fid = ctx.flow.fid.clone();
     fn resume<'a>(tenant: &'a str, fid: &'a str, state: &'a str, csrf: &'a str) -> Mark<'a> {
         Mark::StepResume {
             tenant,
@@ -136,7 +131,7 @@ pub async fn open(
     } else {
         // A reload or Back in the browser that opened this flow: the flow
         // goes on where it was, unless it has finished.
-        let cookie = cookies::value(&jar, &cookies::name(&flow.fid)).unwrap_or("");
+        let cookie = cookies::value(&ctx.jar, &cookies::name(&fid)).unwrap_or("");
         let opened_here = !cookie.is_empty()
             && state
                 .service
@@ -153,16 +148,16 @@ pub async fn open(
                 })?;
         if !opened_here {
             return Err(refuse(
-                refusals::state_reused().back(fail(Reason::StateReused)),
+                refusals::state_reused().back(ctx.failure(Reason::StateReused)),
             ));
         }
-        if flow::finished(&state, &t, &flow).await? {
+        if ctx.finished().await? {
             return Err(refuse(
-                refusals::finished_flow().back(fail(Reason::StateReused)),
+                refusals::finished_flow().back(ctx.failure(Reason::StateReused)),
             ));
         }
         csrf = cookie.to_owned();
-        flow.csrf = sha256_hex(csrf.as_bytes());
+        ctx.flow.csrf = sha256_hex(csrf.as_bytes());
         true
     };
     let token_id = Mark::StepSession {
@@ -172,7 +167,7 @@ pub async fn open(
     if !resumed {
         if !spend(&state, token_id, horizon).await? {
             return Err(refuse(
-                refusals::replayed().back(fail(Reason::ReplayedToken)),
+                refusals::replayed().back(ctx.failure(Reason::ReplayedToken)),
             ));
         }
         let csrf_sha256 = sha256_hex(csrf.as_bytes());
@@ -183,27 +178,25 @@ pub async fn open(
         )
         .await?;
     }
-    let actions = Actions::new(&base, &tenant);
     let response = if kind.enrols() {
-        let c = chrome(&state, &base, &t, &flow);
+        let actions = ctx.actions();
         let page = EnrollPage {
-            title: c.msg(if replacing {
+            title: ctx.chrome.msg(if replacing {
                 "enroll-title-replace"
             } else {
                 "enroll-title-first"
             }),
-            c: &c,
+            c: &ctx.chrome,
             actions: &actions,
-            flow: flow.sign(&t)?,
+            flow: ctx.sign(&ctx.flow)?,
             replacing,
             error: None,
         };
-        own(StatusCode::OK, &page, &flow.cont, &c)
+        ctx.page(StatusCode::OK, &page)
     } else {
-        code_page(&state, &t, &base, &actions, &flow, None).await?
+        code_page(&ctx, None).await?
     };
-    let jar = jar.add(cookies::flow(&base, &tenant, &flow.fid, csrf, COOKIE_TTL));
-    Ok((jar, response))
+    Ok((ctx.cookies_with(&ctx.flow, csrf), response))
 }
 
 /// Who the flow's pages are for: the language the IdP or the browser asks

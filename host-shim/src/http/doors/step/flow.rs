@@ -1,33 +1,23 @@
 //! The flow token: what travels between the step's pages (hidden form field),
 //! signed with a key derived from the tenant's `step_secret` for this purpose
-//! only, valid [`FLOW_TTL`](crate::http::doors::step::FLOW_TTL) seconds, and bound to the flow's
-//! cookie (CSRF, compared in constant time). [`posted`] is the prelude of every
-//! posted form: a finished or expired flow is refused there, before anything
-//! reaches the engine.
+//! only, valid [`FLOW_TTL`](crate::http::doors::step::FLOW_TTL) seconds. Its
+//! kind and stage ([`Stage`]) say what its next form may do; its methods are
+//! the transitions from one page to the next. The checks of a posted flow
+//! (expiry, CSRF cookie, finished) are in [`posted`](crate::http::doors::step::posted).
 
-use std::marker::PhantomData;
-
-use axum::extract::{Form, FromRequest, FromRequestParts, Path, Request};
-use axum_extra::extract::cookie::CookieJar;
 use hmac::Mac as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 
-use crate::http::AppState;
 use crate::http::doors::step::oidc_answer::OpAnswer;
-use crate::http::doors::step::refusals::{self, expired_flow, foreign_form};
-use crate::http::doors::step::result::{Action, Failure, Reason, Signed, StepResult, Verified};
+use crate::http::doors::step::refusals::expired_flow;
+use crate::http::doors::step::result::{Action, Enrolment, Proof, StepResult, Verified};
 use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::{StepTenant, sha256_hex, spend, step_tenant};
-use crate::http::views::cookies;
-use crate::http::views::handoff::Handoff;
+use crate::http::doors::step::{StepTenant, sha256_hex};
 use crate::http::views::i18n::{Language, Tr};
-use crate::http::views::refusal::{self, Reader, Refusal, bad_form};
-use crate::http::views::text::attempts_note;
-use crate::plugin::{PluginError, Rejection};
-use crate::service::{ServiceError, SubjectId};
+use crate::http::views::refusal::{Reader, Refusal};
+use crate::service::{IssueMode, SubjectId};
 
 /// Longest flow token accepted from a form, bytes.
 pub const MAX_FLOW_BYTES: usize = 8192;
@@ -38,6 +28,20 @@ pub const FLOW_GROWTH: usize = 1024;
 const _: () = assert!(MAX_FLOW_BYTES + 2048 <= crate::config::MIN_STEP_BODY_BYTES);
 const FLOW_ISSUER: &str = "backup-codes-shim/flow";
 
+/// Where a flow is, as its next form sees it ([`Flow::stage`]); the flow's
+/// methods are its transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage<'a> {
+    /// A login: a code to type.
+    Login,
+    /// An enrolment whose set is not issued yet.
+    Enrolling,
+    /// An enrolment whose set waits for one of its codes typed back.
+    Confirming(&'a str),
+    /// An enrolment whose set is active: the user's word is enough.
+    Saved(&'a str),
+}
+
 /// What the shim's own flow token carries between pages.
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Flow {
@@ -47,9 +51,10 @@ pub struct Flow {
     pub aud: String,
     /// Expiry (Unix seconds).
     pub exp: i64,
-    /// The step the IdP's session token opened: `login`, `enroll` or
-    /// `regenerate` (also the new-set flow offered after a login with few codes left).
-    pub kind: String,
+    /// The step the IdP's session token opened (also the new-set flow
+    /// offered after a login with few codes left): in the token by its name,
+    /// so a token of no known kind does not decode.
+    pub kind: Kind,
     /// The subject (checked as the token is read).
     pub sub: SubjectId,
     /// The IdP's `state`.
@@ -103,7 +108,7 @@ impl Flow {
             iss: FLOW_ISSUER.into(),
             aud: tenant.into(),
             exp: now.saturating_add(crate::http::doors::step::FLOW_TTL),
-            kind: kind.name().into(),
+            kind,
             sub: sub.clone(),
             state: state.into(),
             cont: cont.into(),
@@ -152,17 +157,72 @@ impl Flow {
         self.reader().tr
     }
 
-    /// The kind of the flow.
-    pub fn kind(&self) -> Option<Kind> {
-        Kind::parse(&self.kind)
-    }
-
     /// The `action` its results name: the step the IdP asked for.
     pub fn action(&self) -> Action {
-        match (&self.after, self.kind()) {
+        match self.after {
             // A new set taken after a login: the IdP asked for a login.
-            (Some(_), _) | (None, None | Some(Kind::Login)) => Action::Verify,
-            (None, Some(k)) => k.action(),
+            Some(_) => Action::Verify,
+            None => self.kind.action(),
+        }
+    }
+
+    /// Where the flow is: what its next form may do.
+    pub fn stage(&self) -> Stage<'_> {
+        match (self.kind, self.set.as_deref()) {
+            (Kind::Login, _) => Stage::Login,
+            (_, None) => Stage::Enrolling,
+            (_, Some(set)) if self.pending => Stage::Confirming(set),
+            (_, Some(set)) => Stage::Saved(set),
+        }
+    }
+
+    /// How its set is issued: a first enrolment never replaces codes,
+    /// whatever happened since its entry page.
+    pub fn issue_mode(&self) -> IssueMode {
+        match self.kind {
+            Kind::Enroll => IssueMode::First,
+            Kind::Login | Kind::Regenerate => IssueMode::Replace,
+        }
+    }
+
+    /// Enrolling → Confirming or Saved: the flow once `set` is issued
+    /// (`pending`: it waits for a code typed back), its codes not sealed yet.
+    #[must_use]
+    pub fn issued(self, set: String, pending: bool) -> Self {
+        Self {
+            set: Some(set),
+            pending,
+            sealed: None,
+            ..self
+        }
+    }
+
+    /// Login → Enrolling: the new-set flow offered after a login with few
+    /// codes left, carrying that login's result; with its CSRF cookie value.
+    pub fn offer_new_set(&self, login: Verified, now: i64) -> Result<(Self, String), Refusal> {
+        let (mut next, csrf) = Self::start(
+            &self.aud,
+            Kind::Regenerate,
+            &self.sub,
+            &self.state,
+            &self.cont,
+            now,
+        )?;
+        next.after = Some(login);
+        Ok((next.for_reader(&self.reader()), csrf))
+    }
+
+    /// Confirming or Saved → the result: the signed success of the
+    /// enrolment (after a login: the login's result with the new set).
+    pub fn enrolled(&self, enrolment: Enrolment) -> StepResult {
+        match (&self.after, self.kind) {
+            (Some(login), _) => {
+                let mut login = login.clone();
+                login.regenerated = Some(Box::new(StepResult::success(Proof::Enroll(enrolment))));
+                StepResult::success(Proof::Verify(login))
+            }
+            (None, Kind::Regenerate) => StepResult::success(Proof::Regenerate(enrolment)),
+            (None, _) => StepResult::success(Proof::Enroll(enrolment)),
         }
     }
 
@@ -174,99 +234,6 @@ impl Flow {
             &EncodingKey::from_secret(&key(t)?),
         )
         .map_err(|_| Refusal::internal())
-    }
-
-    /// A signed result of this flow, ready to post back.
-    pub fn hand_back(
-        &self,
-        state: &AppState,
-        t: &StepTenant,
-        result: StepResult,
-    ) -> Result<Handoff, Refusal> {
-        if let Some(answer) = &self.answer {
-            return crate::http::doors::step::oidc_answer::handoff(
-                state,
-                t.id(),
-                answer,
-                &self.cont,
-                &self.state,
-                result,
-            )
-            .map_err(|_| Refusal::internal());
-        }
-        Signed::handoff(
-            state,
-            t,
-            &self.cont,
-            &self.state,
-            Some(self.sub.as_str()),
-            result,
-        )
-        .map_err(|_| Refusal::internal())
-    }
-
-    /// The signed failure of this flow.
-    pub fn failure(&self, state: &AppState, t: &StepTenant, reason: Reason) -> Option<Handoff> {
-        self.hand_back(
-            state,
-            t,
-            StepResult::Failed(Failure::new(self.action(), reason)),
-        )
-        .ok()
-    }
-
-    /// The page for a posted form of a flow that has expired or finished: a
-    /// way back to the IdP (a signed `cancelled`), nothing changed.
-    pub fn ended(&self, state: &AppState, t: &StepTenant) -> Refusal {
-        refusals::finished_flow()
-            .back(self.failure(state, t, Reason::Cancelled))
-            .for_reader(self.reader())
-    }
-
-    /// A lockout page with its signed failure.
-    pub fn locked(&self, state: &AppState, t: &StepTenant, until: Option<i64>) -> Refusal {
-        let failure = Failure::locked(self.action(), until);
-        let handoff = self.hand_back(state, t, StepResult::Failed(failure)).ok();
-        refusals::locked(until, crate::http::doors::step::now(state), handoff)
-            .for_reader(self.reader())
-    }
-
-    /// The page for a service error, with the signed failure where one applies.
-    pub fn refusal(&self, state: &AppState, t: &StepTenant, e: ServiceError) -> Refusal {
-        self.refusal_page(state, t, e).for_reader(self.reader())
-    }
-
-    fn refusal_page(&self, state: &AppState, t: &StepTenant, e: ServiceError) -> Refusal {
-        match e {
-            ServiceError::NotEnrolled | ServiceError::Refused(PluginError::NoActiveSet) => {
-                refusals::not_enrolled().back(self.failure(state, t, Reason::NotEnrolled))
-            }
-            ServiceError::AlreadyEnrolled => {
-                refusals::already_enrolled().back(self.failure(state, t, Reason::AlreadyEnrolled))
-            }
-            ServiceError::Refused(PluginError::NoPendingSet) => {
-                refusals::no_pending_set().back(self.failure(state, t, Reason::NoPendingSet))
-            }
-            ServiceError::InvalidSubject | ServiceError::UnknownTenant => {
-                refusals::invalid_subject()
-            }
-            ServiceError::RateLimited(_) => refusals::too_many_attempts(),
-            ServiceError::Engine(_)
-            | ServiceError::Contended
-            | ServiceError::Store(_)
-            | ServiceError::Random
-            // Only the import command imports; a step never meets this.
-            | ServiceError::ImportCost(_) => {
-                if let ServiceError::Store(err) = &e {
-                    tracing::error!(error = %err, "store failed during a step");
-                }
-                refusals::engine_unavailable().back(self.failure(state, t, Reason::Unavailable))
-            }
-            ServiceError::Refused(other) => {
-                tracing::warn!(error = ?other, "the plugin refused a step request");
-                Refusal::internal().back(self.failure(state, t, Reason::Error))
-            }
-        }
     }
 }
 
@@ -284,144 +251,21 @@ fn flow_key(tenant: &str, secret: &SecretString) -> Result<[u8; 32], Refusal> {
     Ok(mac.finalize().into_bytes().into())
 }
 
-/// The fields every form of a flow posts.
-#[derive(Deserialize)]
-pub struct FlowForm {
-    /// The flow token.
-    pub flow: Option<String>,
-    /// A typed code, for the forms that take one.
-    pub code: Option<SecretString>,
-}
-
-/// Which flows a form takes.
-pub trait Accepts {
-    /// Does the form take a flow of `kind`?
-    fn accepts(kind: Kind) -> bool;
-}
-
-/// Forms of the login step.
-pub struct LoginForms;
-/// Forms of an enrolment (first set or regeneration).
-pub struct EnrolForms;
-/// Forms every flow has (cancel).
-pub struct AnyForms;
-
-impl Accepts for LoginForms {
-    fn accepts(kind: Kind) -> bool {
-        kind == Kind::Login
+/// A flow token of this tenant, its signature, issuer and audience checked;
+/// its expiry is not (a flow past it still gets a way back to the IdP).
+pub fn open(token: &str, t: &StepTenant) -> Result<Flow, Refusal> {
+    if token.len() > MAX_FLOW_BYTES {
+        return Err(expired_flow());
     }
-}
-
-impl Accepts for EnrolForms {
-    fn accepts(kind: Kind) -> bool {
-        kind.enrols()
-    }
-}
-
-impl Accepts for AnyForms {
-    fn accepts(_: Kind) -> bool {
-        true
-    }
-}
-
-/// A posted step form with its checked flow: the prelude of every posted form,
-/// as an extractor. The flow's signature, expiry and kind (one `A` accepts) and
-/// its CSRF cookie are checked, and a finished flow is refused, before any
-/// handler runs; anything else is a refusal page.
-pub struct Posted<A> {
-    /// The tenant of the path (its step configured), looked up once.
-    pub tenant: StepTenant,
-    /// The form.
-    pub form: FlowForm,
-    /// Its flow.
-    pub flow: Flow,
-    /// The browser's cookies (the response adds to them).
-    pub jar: CookieJar,
-    accepts: PhantomData<A>,
-}
-
-impl<A: Accepts + Send> FromRequest<AppState> for Posted<A> {
-    type Rejection = Refusal;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Refusal> {
-        let (mut parts, body) = req.into_parts();
-        let Path(tenant) = Path::<String>::from_request_parts(&mut parts, state)
-            .await
-            .map_err(|_| refusals::unknown_step())?;
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Form(form) = Form::<FlowForm>::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|_| bad_form())?;
-        let t = step_tenant(state, &tenant)?;
-        let flow = check(state, &t, &jar, &form, A::accepts).await?;
-        Ok(Self {
-            tenant: t,
-            form,
-            flow,
-            jar,
-            accepts: PhantomData,
-        })
-    }
-}
-
-async fn check(
-    state: &AppState,
-    t: &StepTenant,
-    jar: &CookieJar,
-    form: &FlowForm,
-    accepts: fn(Kind) -> bool,
-) -> Result<Flow, Refusal> {
-    let token = form
-        .flow
-        .as_deref()
-        .filter(|f| f.len() <= MAX_FLOW_BYTES)
-        .ok_or_else(expired_flow)?;
-    // The signature is checked first and the expiry apart: a page of this
-    // step that has expired or finished (a reload, Back, a second tab) gets a
-    // way back to the IdP, a signed `cancelled`; anything else is refused flat.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.validate_exp = false;
     validation.set_issuer(&[FLOW_ISSUER]);
     validation.set_audience(&[t.id()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-    let flow =
-        jsonwebtoken::decode::<Flow>(token, &DecodingKey::from_secret(&key(t)?), &validation)
-            .map_err(|_| expired_flow())?
-            .claims;
-    if !flow.kind().is_some_and(accepts) {
-        return Err(expired_flow());
-    }
-    let now = crate::http::doors::step::now(state);
-    // Past its grace period an expired flow gets no signed answer at all.
-    if now
-        >= flow.exp.saturating_add(
-            crate::http::doors::step::COOKIE_TTL - crate::http::doors::step::FLOW_TTL,
-        )
-    {
-        return Err(expired_flow());
-    }
-    let presented = cookies::value(jar, &cookies::name(&flow.fid)).unwrap_or("");
-    let digest = sha256_hex(presented.as_bytes());
-    if presented.is_empty() || !bool::from(digest.as_bytes().ct_eq(flow.csrf.as_bytes())) {
-        return Err(foreign_form());
-    }
-    if flow.exp <= now || finished(state, t, &flow).await? {
-        return Err(flow.ended(state, t));
-    }
-    Ok(flow)
-}
-
-/// Has the flow finished (its result was handed back)?
-pub async fn finished(state: &AppState, t: &StepTenant, flow: &Flow) -> Result<bool, Refusal> {
-    state
-        .service
-        .spent(finished_id(t, flow))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the single-use store is unavailable");
-            refusal::unavailable()
-        })
+    jsonwebtoken::decode::<Flow>(token, &DecodingKey::from_secret(&key(t)?), &validation)
+        .map(|d| d.claims)
+        .map_err(|_| expired_flow())
 }
 
 /// The flow id of a flow the IdP's session token `session_id` opened: the
@@ -440,71 +284,9 @@ pub fn entry_fid(t: &StepTenant, session_id: &str) -> Result<String, Refusal> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]))
 }
 
-/// The single-use mark of a finished flow.
-fn finished_id<'a>(t: &'a StepTenant, flow: &'a Flow) -> crate::store::Mark<'a> {
-    crate::store::Mark::StepFinished {
-        tenant: t.id(),
-        fid: &flow.fid,
-    }
-}
-
-/// Until when a flow's single-use marks (finished, sets issued) are kept: past
-/// every flow sharing its id. Reloads of one entry link reopen the flow, each
-/// with a fresh expiry, for as long as the IdP's session token is valid.
-pub fn marks_until(state: &AppState, flow: &Flow) -> i64 {
-    let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(i64::MAX);
-    flow.exp
-        .saturating_add(crate::http::doors::step::session::MAX_SESSION_LIFETIME)
-        .saturating_add(leeway.saturating_mul(3))
-        .saturating_add(60)
-}
-
-/// Mark the flow finished; refused when it already was.
-pub async fn finish(state: &AppState, t: &StepTenant, flow: &Flow) -> Result<(), Refusal> {
-    if spend(state, finished_id(t, flow), marks_until(state, flow)).await? {
-        Ok(())
-    } else {
-        Err(expired_flow())
-    }
-}
-
 /// Is the flow small enough to travel through every page of the step?
 pub fn fits(signed: &str) -> bool {
     signed.len() <= MAX_FLOW_BYTES - FLOW_GROWTH
-}
-
-/// A wrong code: the note on attempts left for the page shown again, or, when
-/// it locked the set for good, the end of the flow.
-pub async fn rejected(
-    state: &AppState,
-    t: &StepTenant,
-    flow: &Flow,
-    r: Rejection,
-) -> Result<String, Refusal> {
-    if r.permanent {
-        finish(state, t, flow).await?;
-        return Err(flow.locked(state, t, None));
-    }
-    let free = state
-        .service
-        .tenant(t.id())
-        .map_or(0, |x| x.policy.free_failures);
-    let until = r.locked_until.and_then(|u| i64::try_from(u).ok());
-    Ok(attempts_note(
-        &flow.tr(),
-        free,
-        r.consecutive_failures,
-        until,
-        crate::http::doors::step::now(state),
-    ))
-}
-
-/// Attempts are locked: the flow ends with a signed `locked`.
-pub async fn lock(state: &AppState, t: &StepTenant, flow: &Flow, until: Option<u64>) -> Refusal {
-    if let Err(refusal) = finish(state, t, flow).await {
-        return refusal;
-    }
-    flow.locked(state, t, until.and_then(|u| i64::try_from(u).ok()))
 }
 
 #[cfg(test)]

@@ -3,23 +3,17 @@
 //! `replace_on_use`; or, when few codes are left, with the offer of a new set);
 //! a wrong one shows the page again with the attempts left.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
-use crate::http::AppState;
-use crate::http::doors::step::flow::{self, Flow, LoginForms, Posted, finish};
-use crate::http::doors::step::pages::{
-    CodePage, HandoffPage, LowPage, ReplacedPage, hand_back, own,
-};
-use crate::http::doors::step::refusals::exhausted;
-use crate::http::doors::step::result::{Proof, Reason, StepResult, Verified};
-use crate::http::doors::step::session::Kind;
-use crate::http::doors::step::{COOKIE_TTL, StepTenant, chrome, now};
-use crate::http::views::base::Base;
-use crate::http::views::codes::{Actions, CodeRow};
-use crate::http::views::cookies;
+use crate::http::doors::answer::Fault;
+use crate::http::doors::form::Posted;
+use crate::http::doors::step::ctx::StepCtx;
+use crate::http::doors::step::pages::{CodePage, HandoffPage, LowPage, ReplacedPage, hand_back};
+use crate::http::doors::step::posted::LoginForms;
+use crate::http::doors::step::result::{Proof, StepResult, Verified};
+use crate::http::views::codes::CodeRow;
 use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::text::{format_message, rejection_message};
@@ -29,92 +23,80 @@ use crate::service::{Attempt, ServiceError};
 /// The code-entry page, or a refusal when no code can be accepted now. After a
 /// wrong code (`error` set) a lockout that code just started is shown on the
 /// page itself, with its end time; the next attempt meets the lockout.
-pub async fn code_page(
-    state: &AppState,
-    t: &StepTenant,
-    base: &Base,
-    actions: &Actions,
-    flow: &Flow,
-    error: Option<String>,
-) -> Result<Response, Refusal> {
-    let status = state
+pub async fn code_page(ctx: &StepCtx, error: Option<String>) -> Result<Response, Refusal> {
+    let status = ctx
+        .state
         .service
-        .status(&t.subject(&flow.sub))
+        .status(&ctx.subject())
         .await
-        .map_err(|e| flow.refusal(state, t, e))?;
+        .map_err(|e| ctx.refusal(e))?;
     let Some(active) = status.active.as_ref() else {
-        return Err(flow.refusal(state, t, ServiceError::NotEnrolled));
+        return Err(ctx.fault(Fault::NotEnrolled));
     };
     if status.locked_permanently {
-        return Err(flow.locked(state, t, None));
+        return Err(ctx.locked(None));
     }
     if let Some(until) = status.locked_until.and_then(|u| i64::try_from(u).ok())
-        && until > now(state)
+        && until > ctx.now()
         && error.is_none()
     {
-        return Err(flow.locked(state, t, Some(until)));
+        return Err(ctx.locked(Some(until)));
     }
     if active.exhausted {
-        return Err(exhausted(flow.failure(state, t, Reason::Exhausted)).for_reader(flow.reader()));
+        return Err(ctx.exhausted());
     }
-    render_code_page(state, t, base, actions, flow, active.next_number, error)
+    render_code_page(ctx, active.next_number, error)
 }
 
 /// The code page, asking for `next_number` when the tenant's policy uses
 /// codes in order; from what the page or the last attempt already knows.
 fn render_code_page(
-    state: &AppState,
-    t: &StepTenant,
-    base: &Base,
-    actions: &Actions,
-    flow: &Flow,
+    ctx: &StepCtx,
     next_number: Option<u8>,
     error: Option<String>,
 ) -> Result<Response, Refusal> {
-    let numbered = state
+    let numbered = ctx
+        .state
         .service
-        .tenant(t.id())
+        .tenant(ctx.tenant.id())
         .is_ok_and(|x| x.policy.order == CodeOrder::Numbered);
     let status_code = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    let c = chrome(state, base, t, flow);
     let next_number = numbered.then_some(next_number).flatten();
-    let page = CodePage::new(&c, actions, flow.sign(t)?, next_number, error);
-    Ok(own(status_code, &page, &flow.cont, &c))
+    let actions = ctx.actions();
+    let page = CodePage::new(
+        &ctx.chrome,
+        &actions,
+        ctx.sign(&ctx.flow)?,
+        next_number,
+        error,
+    );
+    Ok(ctx.page(status_code, &page))
 }
 
 /// `POST /step/{tenant}/login`: check the typed code.
-pub async fn submit(
-    State(state): State<AppState>,
-    base: Base,
-    posted: Posted<LoginForms>,
-) -> Result<(CookieJar, Response), Refusal> {
-    let t = &posted.tenant;
-    let (flow, jar) = (&posted.flow, posted.jar.clone());
-    let actions = Actions::new(&base, t.id());
-    let code = posted.form.code.clone().ok_or_else(bad_form)?;
-    let tr = flow.tr();
-    let attempt = match state.service.verify(&t.subject(&flow.sub), code).await {
+pub async fn submit(posted: Posted<LoginForms>) -> Result<(CookieJar, Response), Refusal> {
+    let ctx = &posted.ctx;
+    let code = posted.code.ok_or_else(bad_form)?;
+    let tr = ctx.flow.tr();
+    let attempt = match ctx.state.service.verify(&ctx.subject(), code).await {
         Ok(a) => a,
         Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
             let error = Some(format_message(&tr, f));
-            return Ok((
-                jar,
-                code_page(&state, t, &base, &actions, flow, error).await?,
-            ));
+            return Ok((ctx.jar.clone(), code_page(ctx, error).await?));
         }
-        Err(e) => return Err(flow.refusal(&state, t, e)),
+        Err(e) => return Err(ctx.refusal(e)),
     };
     match attempt.outcome {
         Outcome::Accepted(number) => {
-            finish(&state, t, flow).await?;
-            success(&state, t, &base, &actions, jar, flow, number, &attempt).await
+            ctx.finish().await?;
+            success(ctx, number, &attempt)
         }
         Outcome::Rejected(r) => {
-            let note = flow::rejected(&state, t, flow, r).await?;
+            let note = ctx.rejected(r).await?;
             let error = Some(rejection_message(
                 &tr,
                 r.reason,
@@ -123,15 +105,12 @@ pub async fn submit(
             ));
             // The attempt's answer has what the page shows: no second call.
             let next = attempt.next_number;
-            Ok((
-                jar,
-                render_code_page(&state, t, &base, &actions, flow, next, error)?,
-            ))
+            Ok((ctx.jar.clone(), render_code_page(ctx, next, error)?))
         }
-        Outcome::Locked(until) => Err(flow::lock(&state, t, flow, until).await),
+        Outcome::Locked(until) => Err(ctx.lock(until).await),
         Outcome::Exhausted => {
-            finish(&state, t, flow).await?;
-            Err(exhausted(flow.failure(&state, t, Reason::Exhausted)).for_reader(flow.reader()))
+            ctx.finish().await?;
+            Err(ctx.exhausted())
         }
     }
 }
@@ -150,22 +129,12 @@ pub fn verified(number: u8, a: &Attempt) -> Verified {
 /// The signed success; when few codes are left, first the offer of a new set,
 /// in a fresh flow that carries this login's result (password and a backup
 /// code were just proven).
-#[allow(clippy::too_many_arguments)]
-async fn success(
-    state: &AppState,
-    t: &StepTenant,
-    base: &Base,
-    actions: &Actions,
-    jar: CookieJar,
-    flow: &Flow,
-    number: u8,
-    attempt: &Attempt,
-) -> Result<(CookieJar, Response), Refusal> {
+fn success(ctx: &StepCtx, number: u8, attempt: &Attempt) -> Result<(CookieJar, Response), Refusal> {
     let result = verified(number, attempt);
-    let handoff = flow.hand_back(state, t, StepResult::success(Proof::Verify(result.clone())))?;
+    let handoff = ctx.hand_back(StepResult::success(Proof::Verify(result.clone())))?;
     // A step-up flow answers its relying party at once: the offer of a new
     // set belongs to the user's own sign-in service.
-    let c = chrome(state, base, t, flow);
+    let c = &ctx.chrome;
     let n = Arg::Num(i64::from(number));
     // The used code was replaced (`replace_on_use`): the new one is shown
     // now, once, before the user goes back (a step-up answer included).
@@ -175,35 +144,22 @@ async fn success(
             number: new.number,
             code: new.code.expose_secret().clone(),
         };
-        let fingerprint: String = result
-            .set_id
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .take(4)
-            .collect();
-        let page = ReplacedPage::new(&c, actions, row, fingerprint, now(state), handoff);
-        return Ok((jar, hand_back(&page, &page.handoff, &c)));
+        // The set's short form, as the engine names it in the attempt's answer.
+        let fingerprint = attempt.fingerprint.clone().unwrap_or_default();
+        let actions = ctx.actions();
+        let page = ReplacedPage::new(c, &actions, row, fingerprint, ctx.now(), handoff);
+        return Ok((ctx.jar.clone(), hand_back(&page, &page.handoff, c)));
     }
-    if !attempt.low || flow.answer.is_some() {
+    if !attempt.low || ctx.flow.answer.is_some() {
         let page = HandoffPage {
             title: c.msg("handoff-accepted-title"),
             message: c.t.with("handoff-accepted", &[("number", n)]),
-            c: &c,
+            c,
             handoff,
         };
-        return Ok((jar, hand_back(&page, &page.handoff, &c)));
+        return Ok((ctx.jar.clone(), hand_back(&page, &page.handoff, c)));
     }
-    let (mut regen, csrf) = Flow::start(
-        t.id(),
-        Kind::Regenerate,
-        &flow.sub,
-        &flow.state,
-        &flow.cont,
-        now(state),
-    )?;
-    regen.after = Some(result);
-    let regen = regen.for_reader(&flow.reader());
+    let (regen, csrf) = ctx.flow.offer_new_set(result, ctx.now())?;
     let notice = format!(
         "{} {}",
         c.t.with("low-accepted", &[("number", n)]),
@@ -212,14 +168,15 @@ async fn success(
             &[("remaining", Arg::Num(i64::from(attempt.remaining)))]
         )
     );
+    let actions = ctx.actions();
     let page = LowPage {
         title: c.msg("low-title"),
-        c: &c,
-        actions,
+        c,
+        actions: &actions,
         notice,
         handoff,
-        flow: regen.sign(t)?,
+        flow: ctx.sign(&regen)?,
     };
-    let jar = jar.add(cookies::flow(base, t.id(), &regen.fid, csrf, COOKIE_TTL));
-    Ok((jar, hand_back(&page, &page.handoff, &c)))
+    let jar = ctx.cookies_with(&regen, csrf);
+    Ok((jar, hand_back(&page, &page.handoff, c)))
 }

@@ -32,18 +32,23 @@
 //! result is form-posted to the relying party as an ID token or an OpenID error
 //! instead of a signed result to a continue URL; everything else is the same.
 //!
-//! Files: [`session`] (the IdP's token), [`flow`] (the flow token and the prelude
-//! of every posted form), [`result`] (the signed answer), [`cookies`], [`pages`]
-//! (templates), [`text`] and [`refusals`] (what users read), [`entry`],
-//! [`login`], [`enrol`] and [`cancel`] (the handlers).
+//! Files: [`session`] (the IdP's token), [`flow`] (the flow token, its stages
+//! and transitions, its keys), [`posted`] (the prelude of every posted form:
+//! the flow and its CSRF cookie checked into a [`ctx::StepCtx`]), [`ending`]
+//! (signed answers, lockouts, the pages for service errors, finished flows),
+//! [`result`] (the signed answer), [`pages`] (templates), [`refusals`] (what
+//! users read), [`entry`], [`login`], [`enrol`] and [`cancel`] (the handlers).
 
 mod cancel;
+pub(crate) mod ctx;
+mod ending;
 mod enrol;
 mod entry;
 pub(crate) mod flow;
 mod login;
 pub mod oidc_answer;
 pub(crate) mod pages;
+pub(crate) mod posted;
 mod refusals;
 pub mod result;
 pub mod session;
@@ -58,8 +63,6 @@ use sha2::{Digest, Sha256};
 pub use self::session::Kind;
 use crate::http::AppState;
 use crate::http::views::base::Base;
-use crate::http::views::chrome::Chrome;
-use crate::http::views::cookies;
 use crate::http::views::refusal::{self, Refusal};
 use std::sync::Arc;
 
@@ -148,21 +151,13 @@ pub(crate) async fn open_login(
     state: &AppState,
     base: &Base,
     jar: CookieJar,
-    tenant: &str,
-    flow: &flow::Flow,
+    flow: flow::Flow,
     csrf: String,
 ) -> Result<(CookieJar, Response), Refusal> {
-    let t = step_tenant(state, tenant)?;
-    let actions = crate::http::views::codes::Actions::new(base, tenant);
-    let response = login::code_page(state, &t, base, &actions, flow, None).await?;
-    let jar = jar.add(cookies::flow(base, tenant, &flow.fid, csrf, COOKIE_TTL));
-    Ok((jar, response))
-}
-
-/// The frame of a flow's pages: the tenant's brand, the flow's reader.
-fn chrome(state: &AppState, base: &Base, t: &StepTenant, flow: &flow::Flow) -> Chrome {
-    let reader = flow.reader();
-    Chrome::new(state, base, Some(t.id()), reader.tr, reader.account)
+    let t = step_tenant(state, &flow.aud)?;
+    let ctx = ctx::StepCtx::new(state, base.clone(), t, flow, jar);
+    let response = login::code_page(&ctx, None).await?;
+    Ok((ctx.cookies_with(&ctx.flow, csrf), response))
 }
 
 /// Spend a single-use id in the store (fails closed when the store is down).

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::AppState;
+use crate::http::doors::step::ctx::StepCtx;
 use crate::http::doors::step::result::{Failure, Proof, Reason, StepResult};
 use crate::http::views::handoff::{Field, Handoff};
 
@@ -125,15 +125,15 @@ pub fn error_handoff(redirect: &str, origin: &str, state: Option<&str>, error: O
 #[error("signing the ID token failed")]
 pub struct SigningFailed;
 
-/// The answer of a finished step-up flow of `tenant`.
-pub fn handoff(
-    state: &AppState,
-    tenant: &str,
+/// The answer of a finished step-up flow (`answer`, the flow's), to the
+/// relying party's redirect URI (the flow's continue URL).
+pub(crate) fn handoff(
+    ctx: &StepCtx,
     answer: &OpAnswer,
-    redirect: &str,
-    flow_state: &str,
     result: StepResult,
 ) -> Result<Handoff, SigningFailed> {
+    let (state, tenant) = (&ctx.state, ctx.tenant.id());
+    let (redirect, flow_state) = (ctx.flow.cont.as_str(), ctx.flow.state.as_str());
     let sent_state = answer.has_state.then_some(flow_state);
     let proof = match result {
         StepResult::Success(s) => s.proof,

@@ -1,5 +1,6 @@
 //! The step's refusals: each a clear page, with the signed failure for the IdP
-//! when the session token was the IdP's.
+//! when the session token was the IdP's. The pages for service errors are
+//! the doors' shared ones ([`crate::http::doors::answer`]).
 
 use axum::http::StatusCode;
 
@@ -57,43 +58,9 @@ pub fn foreign_form() -> Refusal {
     Refusal::new(StatusCode::FORBIDDEN, "refusal-foreign-form")
 }
 
-/// Too many codes tried for one subject.
-pub fn too_many_attempts() -> Refusal {
-    Refusal::new(StatusCode::TOO_MANY_REQUESTS, "refusal-too-many-attempts").retry_after(60)
-}
-
-/// A first enrolment for a subject who already has codes.
-pub fn already_enrolled() -> Refusal {
-    Refusal::new(StatusCode::CONFLICT, "refusal-already-enrolled")
-}
-
-/// No active set to sign in with.
-pub fn not_enrolled() -> Refusal {
-    Refusal::new(StatusCode::CONFLICT, "refusal-not-enrolled")
-}
-
-/// Nothing waits for confirmation.
-pub fn no_pending_set() -> Refusal {
-    Refusal::new(StatusCode::CONFLICT, "refusal-no-pending-set")
-}
-
 /// The flow already issued as many sets as it may.
 pub fn too_many_sets() -> Refusal {
     Refusal::new(StatusCode::TOO_MANY_REQUESTS, "refusal-too-many-sets")
-}
-
-/// The engine or the store failed: nothing was accepted.
-pub fn engine_unavailable() -> Refusal {
-    Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "refusal-engine-unavailable",
-    )
-    .retry_after(5)
-}
-
-/// The subject named is not valid.
-pub fn invalid_subject() -> Refusal {
-    Refusal::new(StatusCode::BAD_REQUEST, "refusal-invalid-subject")
 }
 
 /// Attempts are locked, until `until` or for good (`None`).

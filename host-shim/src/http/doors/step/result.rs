@@ -236,25 +236,35 @@ pub struct ResultClaims {
 #[error("signing the step's result failed")]
 pub struct SigningError;
 
+/// Where a result goes back: the continue URL, with the IdP's `state`, about
+/// the subject when the session token named a valid one.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The continue URL.
+    pub cont: &'a str,
+    /// The IdP's `state`.
+    pub state: &'a str,
+    /// The subject.
+    pub sub: Option<&'a str>,
+}
+
 /// Sign a result into what the page posts back.
 pub struct Signed;
 
 impl Signed {
-    /// Sign `result` for the continue URL `cont`.
+    /// Sign `result` for `to`.
     pub fn handoff(
         state: &AppState,
         t: &StepTenant,
-        cont: &str,
-        flow_state: &str,
-        sub: Option<&str>,
+        to: Destination<'_>,
         result: StepResult,
     ) -> Result<Handoff, SigningError> {
         let iat = now(state);
         let claims = ResultClaims {
             iss: state.config.public_base().to_owned(),
             aud: t.config.issuer.clone(),
-            sub: sub.map(str::to_owned),
-            state: flow_state.to_owned(),
+            sub: to.sub.map(str::to_owned),
+            state: to.state.to_owned(),
             iat,
             exp: iat + RESULT_TTL,
             jti: random_token(16).ok_or(SigningError)?,
@@ -266,21 +276,24 @@ impl Signed {
             &EncodingKey::from_secret(t.secret.expose_secret().as_bytes()),
         )
         .map_err(|_| SigningError)?;
-        Ok(Handoff::step(cont.to_owned(), flow_state.to_owned(), token))
+        Ok(Handoff::step(
+            to.cont.to_owned(),
+            to.state.to_owned(),
+            token,
+        ))
     }
 
-    /// A signed failure (`None` when signing failed: the refusal page still shows).
+    /// A signed failure of `action` for `reason` (`None` when signing failed:
+    /// the refusal page still shows).
     pub fn failure(
         state: &AppState,
         t: &StepTenant,
+        to: Destination<'_>,
         action: Action,
-        cont: &str,
-        flow_state: &str,
-        sub: Option<&str>,
         reason: Reason,
     ) -> Option<Handoff> {
         let result = StepResult::Failed(Failure::new(action, reason));
-        Self::handoff(state, t, cont, flow_state, sub, result).ok()
+        Self::handoff(state, t, to, result).ok()
     }
 }
 

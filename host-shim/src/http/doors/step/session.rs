@@ -20,14 +20,14 @@ use std::collections::HashSet;
 use axum::http::StatusCode;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
 use crate::config::{TenantConfig, usable_url};
 use crate::http::AppState;
 use crate::http::doors::step::refusals::invalid_link;
-use crate::http::doors::step::result::{Action, Reason, Signed};
+use crate::http::doors::step::result::{Action, Destination, Reason, Signed};
 use crate::http::doors::step::{StepTenant, now, sha256_hex};
 use crate::http::views::base::Base;
 use crate::http::views::refusal::Refusal;
@@ -41,8 +41,10 @@ pub const MAX_STATE_BYTES: usize = 2048;
 pub const MAX_TOKEN_BYTES: usize = 8192;
 
 /// The step a session token opens, named in its required `step` claim and by
-/// the entry path. Each token opens exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// the entry path. Each token opens exactly one. A flow token carries it by
+/// the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Type a code (`/step/{tenant}/login`).
     Login,
@@ -217,15 +219,12 @@ pub fn check(
     let sub = claims.sub.and_then(|s| SubjectId::parse(&s).ok());
     let fail = |status: StatusCode, id: &'static str, reason: Reason| {
         tracing::info!(tenant = t.id(), step = kind.name(), reason = %reason.name(), "session token refused");
-        Refusal::new(status, id).back(Signed::failure(
-            state,
-            t,
-            kind.action(),
-            &cont,
-            flow_state,
-            sub.as_ref().map(SubjectId::as_str),
-            reason,
-        ))
+        let to = Destination {
+            cont: &cont,
+            state: flow_state,
+            sub: sub.as_ref().map(SubjectId::as_str),
+        };
+        Refusal::new(status, id).back(Signed::failure(state, t, to, kind.action(), reason))
     };
     let leeway = i64::try_from(state.limits.leeway_seconds).unwrap_or(0);
     let now = now(state);
