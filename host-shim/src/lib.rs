@@ -55,8 +55,8 @@ pub use service::{Attempt, Service, ServiceError, Subject};
 
 /// What the project's own test harness needs beyond the API above (minting
 /// self-service tokens to check they are refused where they do not belong):
-/// not for embedders, not stable, only with the `test-support` feature.
-#[cfg(feature = "test-support")]
+/// hidden from the docs, not for embedders, not stable. (Not behind a cargo
+/// feature: the harness would then build the shim's library twice.)
 #[doc(hidden)]
 pub mod test_support {
     pub use crate::http::doors::selfservice::tokens::{Keys, Purpose};

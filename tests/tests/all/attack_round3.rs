@@ -492,9 +492,10 @@ async fn import_caps_its_input_and_writes_nothing_for_a_refused_file() {
         .unwrap()
         .set_len((64 << 20) + 1)
         .unwrap();
+    let shim = binary().unwrap();
     for file in [std::path::Path::new("/dev/zero"), large.as_path()] {
         let started = Instant::now();
-        let out = std::process::Command::new(binary().unwrap())
+        let out = std::process::Command::new(&shim)
             .arg("--config")
             .arg(&config)
             .args(["import", "--from", "plaintext", "--tenant", TENANT])

@@ -1,6 +1,6 @@
 //! The self-service forms: create or replace a set, confirm it by typing one
 //! code back, delete it, leave, sign out. Each goes through
-//! [`Posted`](crate::http::doors::form::Posted) first, which looks the tenant
+//! [`Posted`] first, which looks the tenant
 //! up and checks the session and the form token ([`SelfForms`]).
 
 use axum::response::Response;

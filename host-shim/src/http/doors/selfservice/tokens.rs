@@ -87,7 +87,7 @@ impl<'a> Keys<'a> {
     }
 
     /// The key a new set's codes are sealed with in form tokens (see
-    /// [`crate::http::views::sealed`]).
+    /// `http::views::sealed`).
     pub fn sealing_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
         crate::http::views::sealed::selfservice_key(self.tenant, self.secret)
     }

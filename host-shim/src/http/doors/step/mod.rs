@@ -15,14 +15,14 @@
 //! accepted once (remembered in the store, so the rule holds across shim instances).
 //! On completion the browser is sent back with an auto-submitting `POST` to the
 //! continue URL carrying `state` and `session_token`: an HS256 JWT signed with the
-//! same `step_secret` whose `result` claim is a [`StepResult`] ([`result`] has the
+//! same `step_secret` whose `result` claim is a [`StepResult`](result::StepResult) ([`result`] has the
 //! claims). Its `action` names the step the session token opened (`login` →
 //! `verify`), so the IdP can check that the answer is for the step it asked for.
 //! Failures are sent back only when the session token's signature was valid (so
 //! its `sub` and continue URL are the IdP's).
 //!
 //! Between pages the flow travels in a signed flow token ([`flow`]) bound to a
-//! per-flow `HttpOnly; SameSite=Strict` cookie (CSRF, [`cookies`]); a finished
+//! per-flow `HttpOnly; SameSite=Strict` cookie (CSRF, [`cookies`](crate::http::views::cookies)); a finished
 //! flow is remembered in the store and refused before anything reaches the
 //! engine. Every code goes to [`crate::service::Service`]: the plugin decides
 //! everything about codes.
