@@ -152,6 +152,11 @@ pub fn binary() -> Result<PathBuf, HarnessError> {
 
 /// `cargo build` the shim binary into the profile directory of the running
 /// test (`target/<profile>/deps/<test>` → `target/<profile>/backup-codes-shim`).
+///
+/// With the workspace's test targets selected, so features resolve as for
+/// `cargo test --workspace` and the libraries that run built are reused: a
+/// `-p backup-codes-shim` build resolves sqlx's and wasmtime's features
+/// differently and recompiles them (minutes on a clean CI machine).
 fn build_binary() -> Result<PathBuf, HarnessError> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe
@@ -167,8 +172,8 @@ fn build_binary() -> Result<PathBuf, HarnessError> {
     cmd.args([
         "build",
         "--quiet",
-        "-p",
-        "backup-codes-shim",
+        "--workspace",
+        "--tests",
         "--bin",
         "backup-codes-shim",
     ]);
