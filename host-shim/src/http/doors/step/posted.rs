@@ -27,37 +27,31 @@ pub struct EnrolForms;
 /// Forms every flow has (cancel).
 pub struct AnyForms;
 
-impl Accepts for LoginForms {
-    type Context = StepCtx;
+/// The step's forms: each takes flows of some kinds only.
+pub trait StepForms {
+    /// Whether this form is part of a flow of `kind`.
+    fn takes(kind: Kind) -> bool;
+}
 
-    fn no_tenant() -> Refusal {
-        refusals::unknown_step()
-    }
-
-    fn admit(
-        state: &AppState,
-        p: Posting,
-    ) -> impl Future<Output = Result<StepCtx, Refusal>> + Send {
-        admit(state, p, |kind| kind == Kind::Login)
+impl StepForms for LoginForms {
+    fn takes(kind: Kind) -> bool {
+        kind == Kind::Login
     }
 }
 
-impl Accepts for EnrolForms {
-    type Context = StepCtx;
-
-    fn no_tenant() -> Refusal {
-        refusals::unknown_step()
-    }
-
-    fn admit(
-        state: &AppState,
-        p: Posting,
-    ) -> impl Future<Output = Result<StepCtx, Refusal>> + Send {
-        admit(state, p, Kind::enrols)
+impl StepForms for EnrolForms {
+    fn takes(kind: Kind) -> bool {
+        kind.enrols()
     }
 }
 
-impl Accepts for AnyForms {
+impl StepForms for AnyForms {
+    fn takes(_: Kind) -> bool {
+        true
+    }
+}
+
+impl<F: StepForms> Accepts for F {
     type Context = StepCtx;
 
     fn no_tenant() -> Refusal {
@@ -68,7 +62,7 @@ impl Accepts for AnyForms {
         state: &AppState,
         p: Posting,
     ) -> impl Future<Output = Result<StepCtx, Refusal>> + Send {
-        admit(state, p, |_| true)
+        admit(state, p, F::takes)
     }
 }
 
