@@ -1,10 +1,12 @@
 //! An HTTP client for the shim's JSON API, as an identity provider uses it.
 
+use base64::Engine as _;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::HarnessError;
+use crate::idp::{Alg, TestIdp};
 
 /// A response: status, headers and JSON body (`Value::Null` when empty or not JSON).
 #[derive(Debug, Clone)]
@@ -189,6 +191,19 @@ impl ShimClient {
         Ok(codes)
     }
 
+    /// [`ShimClient::enroll`] with a fresh token of `idp` (signed with `alg`)
+    /// for `subject` for each call; returns the codes.
+    pub async fn enroll_for(
+        &self,
+        idp: &TestIdp,
+        alg: Alg,
+        tenant: &str,
+        subject: &str,
+    ) -> Result<Vec<String>, HarnessError> {
+        let token = || idp.token(alg, subject);
+        self.enroll(tenant, subject, &token(), &token()).await
+    }
+
     /// Activate a pending set with one of its codes.
     pub async fn activate(
         &self,
@@ -233,6 +248,14 @@ impl RawBody {
             bytes: bytes.into(),
         }
     }
+}
+
+/// An `Authorization` header value of HTTP Basic credentials.
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
 }
 
 /// Percent-encode one path segment.

@@ -70,6 +70,24 @@ fn replace_database(url: &str, name: &str) -> String {
     out
 }
 
+/// What `store` holds for one subject, for "nothing was written" checks: the
+/// credential's bytes, if any, and the audit trail as `kind:detail`, oldest
+/// first.
+pub async fn stored(
+    store: &backup_codes_shim::store::Store,
+    tenant: &str,
+    subject: &str,
+) -> Result<(Option<Vec<u8>>, Vec<String>), HarnessError> {
+    let record = store.get(tenant, subject).await?;
+    let trail = store
+        .audit_trail(tenant, subject)
+        .await?
+        .into_iter()
+        .map(|a| format!("{}:{}", a.kind, a.detail))
+        .collect();
+    Ok((record.map(|r| r.credential), trail))
+}
+
 /// Everything a shim's store holds, in a stable order, for "nothing changed"
 /// checks: credentials, audit rows, spent single-use ids, signing keys,
 /// webhook outbox rows, replaced credentials and the attempt state of

@@ -56,5 +56,6 @@ from_error!(
     sqlx::Error,
     serde_json::Error,
     backup_codes_shim::server::StartError,
-    backup_codes_shim::config::ConfigError
+    backup_codes_shim::config::ConfigError,
+    backup_codes_shim::store::StoreError
 );

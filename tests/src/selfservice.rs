@@ -189,7 +189,7 @@ pub fn forged_session(
         "acr": acr,
         "strong": strong,
     });
-    let token = sign(tenant, secret, Purpose::Session, &claims)?;
+    let token = forge(tenant, secret, Purpose::Session, &claims)?;
     Some(format!("bc_self_{tenant}={token}"))
 }
 
@@ -201,10 +201,18 @@ pub fn forged_form(tenant: &str, secret: &str, sid: &str) -> Option<String> {
         "exp": now() + 600,
         "sid": sid,
     });
-    sign(tenant, secret, Purpose::Form, &claims)
+    forge(tenant, secret, Purpose::Form, &claims)
 }
 
-fn sign(tenant: &str, secret: &str, purpose: Purpose, claims: &Value) -> Option<String> {
+/// A token of `purpose` with `claims`, signed with the key the shim derives
+/// for `purpose` from `tenant`'s self-service `session_secret`, as the shim
+/// signs its own (`None` when the claims do not serialise).
+pub fn forge(tenant: &str, secret: &str, purpose: Purpose, claims: &Value) -> Option<String> {
     let secret = SecretString::from(secret.to_owned());
     Keys::new(tenant, &secret).sign(purpose, claims)
+}
+
+/// The self-service `session_secret` the tests configure for `tenant`.
+pub fn session_secret(tenant: &str) -> String {
+    format!("selfservice-session-secret-of-{tenant}-0123456789")
 }

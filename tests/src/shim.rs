@@ -10,13 +10,19 @@ use backup_codes_shim::http::{self, AppState};
 use backup_codes_shim::server;
 
 use crate::HarnessError;
+use crate::db::TestDb;
 
 /// Policy overrides that keep argon2 cheap in tests (the rules do not depend on it).
 pub fn cheap_policy() -> PolicyOverrides {
+    cheap(PolicyOverrides::default())
+}
+
+/// `policy` with argon2 made cheap as in [`cheap_policy`].
+pub fn cheap(policy: PolicyOverrides) -> PolicyOverrides {
     PolicyOverrides {
         hash_memory_kib: Some(1024),
         hash_iterations: Some(1),
-        ..PolicyOverrides::default()
+        ..policy
     }
 }
 
@@ -37,6 +43,25 @@ pub fn test_config(database_url: &str, tenants: BTreeMap<String, TenantConfig>) 
     config.plugin.max_concurrent = 4;
     config.plugin.queue_timeout_ms = 60_000;
     config
+}
+
+/// The configuration file of a shim process on `db` (before the `listen`
+/// line [`ShimProcess::start`] adds): `top` (top-level keys, e.g.
+/// `log_filter = "warn"`); the compiled-code cache in `db`'s directory, four
+/// engine slots and `plugin` (more `[plugin]` keys); rate limits no test
+/// reaches; then `tenants` (e.g. [`crate::idp::TestIdp::tenant_toml`]) and
+/// cheap hashing for `tenant`, as in [`cheap_policy`]. It ends inside
+/// `[tenants.{tenant}.policy]`: more policy keys, then more tables, may follow.
+pub fn process_toml(db: &TestDb, top: &str, plugin: &str, tenants: &str, tenant: &str) -> String {
+    format!(
+        "database_url = {:?}\n{top}\n\
+         [plugin]\nmax_concurrent = 4\nqueue_timeout_ms = 120000\ncache_dir = {:?}\n{plugin}\n\
+         [limits]\nper_ip_per_minute = 100000000\nper_subject_per_minute = 100000000\n\
+         {tenants}\
+         [tenants.{tenant}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n",
+        db.url,
+        db.dir.path().join("cache").display().to_string(),
+    )
 }
 
 /// A shim served in-process on real HTTP.

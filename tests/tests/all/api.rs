@@ -7,7 +7,7 @@ mod openapi;
 use std::collections::BTreeMap;
 
 use backup_codes_harness::client::{RawBody, Reply, ShimClient, codes};
-use backup_codes_harness::db::{Backend, TestDb};
+use backup_codes_harness::db::{Backend, TestDb, stored};
 use backup_codes_harness::idp::{Alg, TestIdp};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use reqwest::{Method, StatusCode};
@@ -56,28 +56,18 @@ impl Env {
 
     /// Issue and activate a set; returns its codes.
     async fn enroll(&self, subject: &str) -> Vec<String> {
-        let issued = self
-            .client
-            .issue(TENANT, subject, &self.token(subject))
+        self.client
+            .enroll_for(&self.idp, self.alg, TENANT, subject)
             .await
-            .unwrap();
-        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
-        let codes = codes(&issued);
-        let r = self
-            .client
-            .activate(TENANT, subject, &self.token(subject), &codes[0])
-            .await
-            .unwrap();
-        assert_eq!(r.json["result"], "accepted", "{}", r.text);
-        codes
+            .unwrap()
     }
 
     /// What is stored for a subject: credential bytes and audit row count.
     async fn stored(&self, subject: &str) -> (Option<Vec<u8>>, usize) {
-        let store = self.shim.state.service.store();
-        let record = store.get(TENANT, subject).await.unwrap();
-        let audit = store.audit_trail(TENANT, subject).await.unwrap();
-        (record.map(|r| r.credential), audit.len())
+        let (credential, audit) = stored(self.shim.state.service.store(), TENANT, subject)
+            .await
+            .unwrap();
+        (credential, audit.len())
     }
 }
 

@@ -11,11 +11,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use backup_codes_harness::client::{RawBody, ShimClient};
+use backup_codes_harness::client::{RawBody, ShimClient, basic_auth};
 use backup_codes_harness::db::{Backend, TestDb, snapshot};
 use backup_codes_harness::idp::{Alg, TestIdp};
 use backup_codes_harness::oidc_idp::{OidcIdp, SUBJECT};
-use backup_codes_harness::selfservice::SelfBrowser;
+use backup_codes_harness::selfservice::{SelfBrowser, session_secret};
 use backup_codes_harness::shim::{InProcess, ShimProcess, binary, cheap_policy, test_config};
 use backup_codes_shim::config::{
     ClientAuth, Config, Rest2fClient, Rest2fConfig, SelfServiceConfig, TenantConfig,
@@ -31,7 +31,6 @@ use sha2::Digest as _;
 const TENANT: &str = "acme";
 const REST2F_ID: &str = "idp-rest2f";
 const REST2F_SECRET: &str = "rest2f-secret-of-acme";
-const SESSION_SECRET: &str = "selfservice-session-secret-of-acme-0123456789";
 
 fn rest2f() -> Rest2fConfig {
     Rest2fConfig {
@@ -66,7 +65,7 @@ async fn env(configure: impl FnOnce(&mut Config)) -> Env {
         selfservice: Some(SelfServiceConfig {
             issuer: Some(oidc.issuer.parse().unwrap()),
             client: oidc.client(ClientAuth::ClientSecretBasic),
-            session_secret: Some(SecretString::from(SESSION_SECRET.to_owned())),
+            session_secret: Some(SecretString::from(session_secret(TENANT))),
             ..SelfServiceConfig::default()
         }),
         policy: cheap_policy(),
@@ -88,9 +87,8 @@ async fn env(configure: impl FnOnce(&mut Config)) -> Env {
 
 impl Env {
     async fn enrol(&self, sub: &str) -> Vec<String> {
-        let token = || self.idp.token(Alg::Hs256, sub);
         self.api
-            .enroll(TENANT, sub, &token(), &token())
+            .enroll_for(&self.idp, Alg::Hs256, TENANT, sub)
             .await
             .unwrap()
     }
@@ -101,11 +99,7 @@ impl Env {
 
     /// `POST /rest2f/acme/verify` with `body`; status and JSON answer.
     async fn rest2f(&self, body: &Value) -> (StatusCode, Value) {
-        let auth = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{REST2F_ID}:{REST2F_SECRET}"))
-        );
+        let auth = basic_auth(REST2F_ID, REST2F_SECRET);
         let r = self
             .api
             .send_authorized(
@@ -527,10 +521,7 @@ async fn every_refusal_is_logged_with_its_reason_tenant_and_request_id() {
     );
     let shim = ShimProcess::start(dir.path(), "shim", &toml).await.unwrap();
     let api = ShimClient::new(&shim.url).unwrap();
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{REST2F_ID}:{REST2F_SECRET}"))
-    );
+    let auth = basic_auth(REST2F_ID, REST2F_SECRET);
     let code = "ABCDE-FGHJK-MNPQR";
     let r = api
         .send_authorized(

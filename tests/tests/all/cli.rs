@@ -62,9 +62,10 @@ fn stored(dir: &Path, subject: &str) -> (Option<Vec<u8>>, usize) {
         let store = backup_codes_shim::store::Store::connect(&url, 1)
             .await
             .unwrap();
-        let record = store.get("demo", subject).await.unwrap();
-        let audit = store.audit_trail("demo", subject).await.unwrap();
-        (record.map(|r| r.credential), audit.len())
+        let (credential, audit) = backup_codes_harness::db::stored(&store, "demo", subject)
+            .await
+            .unwrap();
+        (credential, audit.len())
     })
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use backup_codes_harness::client::{RawBody, ShimClient, codes};
 use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp};
-use backup_codes_harness::shim::ShimProcess;
+use backup_codes_harness::shim::{ShimProcess, process_toml};
 use base64::Engine as _;
 use reqwest::Method;
 use sqlx::Connection as _;
@@ -180,16 +180,18 @@ async fn stored(db: &TestDb) -> (HashSet<[u8; 16]>, Vec<(String, Vec<u8>)>) {
 async fn no_code_digest_token_or_secret_leaks_at_trace_level() {
     let idp = TestIdp::start().await.unwrap();
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let config = format!(
+    let config = process_toml(
+        &db,
         // Everything at trace level except the compiler's own chatter (cranelift and
         // wasmtime compiling the component log millions of lines, none of them ours).
-        "database_url = {:?}\nlog_format = \"json\"\n\
-         log_filter = \"trace,cranelift=info,wasmtime=info,regalloc2=info,wasmparser=info\"\n\
-         [plugin]\ncache_dir = {:?}\n{}pepper = {PEPPER:?}\n\
-         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n",
-        db.url,
-        db.dir.path().join("cache").display().to_string(),
-        idp.tenant_toml(TENANT, Alg::Hs256),
+        "log_format = \"json\"\n\
+         log_filter = \"trace,cranelift=info,wasmtime=info,regalloc2=info,wasmparser=info\"",
+        "",
+        &format!(
+            "{}pepper = {PEPPER:?}\n",
+            idp.tenant_toml(TENANT, Alg::Hs256)
+        ),
+        TENANT,
     );
     let mut shim = ShimProcess::start(db.dir.path(), "hygiene", &config)
         .await

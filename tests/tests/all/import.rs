@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use backup_codes_harness::db::{Backend, TestDb, snapshot};
 use backup_codes_harness::idp::{Alg, TestIdp};
-use backup_codes_harness::shim::{InProcess, binary, cheap_policy, test_config};
+use backup_codes_harness::shim::{InProcess, binary, cheap_policy, process_toml, test_config};
 use backup_codes_shim::plugin::{FailureReason, Outcome};
 use backup_codes_shim::service::Attempt;
 use secrecy::SecretString;
@@ -30,17 +30,9 @@ impl Env {
         let db = TestDb::new(Backend::Sqlite).await.unwrap();
         let idp = TestIdp::start().await.unwrap();
         let config_path = db.dir.path().join("shim.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "database_url = {:?}\nlog_filter = \"warn\"\n[plugin]\ncache_dir = {:?}\n{}\
-                 [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n",
-                db.url,
-                db.dir.path().join("cache").display().to_string(),
-                idp.tenant_toml(TENANT, Alg::Hs256),
-            ),
-        )
-        .unwrap();
+        let tenants = idp.tenant_toml(TENANT, Alg::Hs256);
+        let toml = process_toml(&db, "log_filter = \"warn\"", "", &tenants, TENANT);
+        std::fs::write(&config_path, toml).unwrap();
         Self {
             db,
             idp,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use backup_codes_harness::client::{ShimClient, codes};
 use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp};
-use backup_codes_harness::shim::ShimProcess;
+use backup_codes_harness::shim::{ShimProcess, process_toml};
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 
@@ -22,25 +22,9 @@ fn config(db: &TestDb, idp: &TestIdp, extra_policy: &str) -> String {
 }
 
 fn config_with(db: &TestDb, idp: &TestIdp, extra_policy: &str, extra_plugin: &str) -> String {
-    format!(
-        "database_url = {:?}\nlog_filter = \"warn\"\n\
-         [plugin]\nmax_concurrent = 4\nqueue_timeout_ms = 120000\ncache_dir = {:?}\n{extra_plugin}\n\
-         [limits]\nper_ip_per_minute = 100000000\nper_subject_per_minute = 100000000\n\
-         {}\
-         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n{extra_policy}\n",
-        db.url,
-        db.dir.path().join("cache").display().to_string(),
-        idp.tenant_toml(TENANT, Alg::Hs256),
-    )
-}
-
-/// Issue and activate a set for `subject`; returns the codes.
-async fn enroll(client: &ShimClient, idp: &TestIdp, subject: &str) -> Vec<String> {
-    let token = || idp.token(Alg::Hs256, subject);
-    client
-        .enroll(TENANT, subject, &token(), &token())
-        .await
-        .unwrap()
+    let tenants = idp.tenant_toml(TENANT, Alg::Hs256);
+    let toml = process_toml(db, "log_filter = \"warn\"", extra_plugin, &tenants, TENANT);
+    format!("{toml}{extra_policy}\n")
 }
 
 fn load_attempts() -> usize {
@@ -70,7 +54,10 @@ async fn single_use_under_load(backend: Backend) {
     let mut enrolled = BTreeMap::new();
     for s in 0..subjects {
         let subject = format!("user-{s}");
-        let codes = enroll(&clients[s % 2], &idp, &subject).await;
+        let codes = clients[s % 2]
+            .enroll_for(&idp, Alg::Hs256, TENANT, &subject)
+            .await
+            .unwrap();
         for code in &codes[1..=codes_per_subject] {
             for _ in 0..repeats {
                 plan.push((subject.clone(), code.clone()));
@@ -197,8 +184,14 @@ async fn lockout_holds_across_instances() {
         ShimClient::new(&a.url).unwrap(),
         ShimClient::new(&b.url).unwrap(),
     );
-    let codes = enroll(&ca, &idp, "ivan").await;
-    let other = enroll(&ca, &idp, "someone").await;
+    let codes = ca
+        .enroll_for(&idp, Alg::Hs256, TENANT, "ivan")
+        .await
+        .unwrap();
+    let other = ca
+        .enroll_for(&idp, Alg::Hs256, TENANT, "someone")
+        .await
+        .unwrap();
     let t = || idp.token(Alg::Hs256, "ivan");
     for i in 0..5 {
         let client = if i % 2 == 0 { &ca } else { &cb };
@@ -240,7 +233,10 @@ async fn crash_safety(backend: Backend) {
     let subjects: Vec<String> = (0..12).map(|i| format!("crash-{i}")).collect();
     let mut known = BTreeMap::new();
     for s in &subjects {
-        known.insert(s.clone(), enroll(&cs, &idp, s).await);
+        known.insert(
+            s.clone(),
+            cs.enroll_for(&idp, Alg::Hs256, TENANT, s).await.unwrap(),
+        );
     }
     let known = Arc::new(tokio::sync::Mutex::new(known));
     let used = Arc::new(tokio::sync::Mutex::new(BTreeSet::<(String, String)>::new()));

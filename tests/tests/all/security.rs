@@ -15,15 +15,15 @@ mod rest2f;
 
 use std::collections::BTreeMap;
 
-use backup_codes_harness::client::ShimClient;
-use backup_codes_harness::db::{Backend, TestDb};
+use backup_codes_harness::client::{ShimClient, basic_auth};
+use backup_codes_harness::db::{Backend, TestDb, snapshot};
 use backup_codes_harness::idp::{Alg, TestIdp, now, random_id};
+use backup_codes_harness::selfservice::{forge, session_secret};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::{StepClient, sign_hs256};
 use backup_codes_harness::stepup::Rp;
 use backup_codes_shim::config::{Config, TenantConfig};
 use backup_codes_shim::test_support::{Keys, Purpose};
-use base64::Engine as _;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -49,26 +49,14 @@ fn rp(tenant: &str) -> Rp {
 
 /// The REST second factor's client of every test tenant.
 const REST2F_ID: &str = "idp-rest2f";
-/// Self-service session secret of a tenant.
-fn session_secret(tenant: &str) -> String {
-    format!("selfservice-session-secret-of-{tenant}-0123456789")
-}
 /// The REST second factor's secret of a tenant.
 fn rest2f_secret(tenant: &str) -> String {
     format!("rest2f-secret-of-{tenant}")
 }
 
-/// HTTP Basic credentials.
-fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
-}
-
 /// The REST second factor's Basic credentials of a tenant.
 fn rest2f_basic(tenant: &str) -> String {
-    basic(REST2F_ID, &rest2f_secret(tenant))
+    basic_auth(REST2F_ID, &rest2f_secret(tenant))
 }
 
 fn step_tenant(
@@ -177,56 +165,12 @@ impl Env {
 
     /// Everything the store holds, in a stable order.
     async fn snapshot(&self) -> Vec<String> {
-        use sqlx::Row as _;
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&self.db.url).await.unwrap();
-        let mut out = Vec::new();
-        for row in sqlx::query(
-            "SELECT tenant, subject, version, credential FROM credentials ORDER BY tenant, subject",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        {
-            let credential: Vec<u8> = row.get(3);
-            out.push(format!(
-                "credential {} {} v{} {}",
-                row.get::<String, _>(0),
-                row.get::<String, _>(1),
-                row.get::<i64, _>(2),
-                hex::encode(credential)
-            ));
-        }
-        for row in sqlx::query(
-            "SELECT tenant, subject, kind, detail, at FROM audit_events ORDER BY tenant, subject, at, kind, detail",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        {
-            out.push(format!(
-                "audit {} {} {} {}",
-                row.get::<String, _>(0),
-                row.get::<String, _>(1),
-                row.get::<String, _>(2),
-                row.get::<String, _>(3)
-            ));
-        }
-        for row in sqlx::query("SELECT id FROM used_tokens ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-        {
-            out.push(format!("used {}", row.get::<String, _>(0)));
-        }
-        pool.close().await;
-        out
+        snapshot(&self.db.url).await.unwrap()
     }
 }
 
 /// A self-service token of `purpose` for `sub`, signed as the shim signs its own.
 fn self_token(tenant: &str, purpose: Purpose, sub: &str) -> String {
-    let secret = SecretString::from(session_secret(tenant));
     let claims = json!({
         "iss": Keys::issuer(purpose),
         "aud": tenant,
@@ -240,5 +184,5 @@ fn self_token(tenant: &str, purpose: Purpose, sub: &str) -> String {
         "nonce": "n",
         "verifier": "v",
     });
-    Keys::new(tenant, &secret).sign(purpose, &claims).unwrap()
+    forge(tenant, &session_secret(tenant), purpose, &claims).unwrap()
 }

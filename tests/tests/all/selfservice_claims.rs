@@ -13,7 +13,9 @@ use backup_codes_harness::client::ShimClient;
 use backup_codes_harness::db::{Backend, TestDb, snapshot};
 use backup_codes_harness::idp::{Alg, TestIdp, now};
 use backup_codes_harness::oidc_idp::{OidcIdp, SUBJECT};
-use backup_codes_harness::selfservice::{Login, SelfBrowser, forged_form, forged_session};
+use backup_codes_harness::selfservice::{
+    Login, SelfBrowser, forged_form, forged_session, session_secret,
+};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_harness::step::Page;
 use backup_codes_shim::config::{ClientAuth, SelfServiceConfig, TenantConfig};
@@ -28,10 +30,6 @@ const CLIENT: &str = "backup-codes-self";
 const MFA: &str = "urn:test:mfa";
 /// `limits.leeway_seconds` of the test configuration (the default).
 const LEEWAY: i64 = 30;
-
-fn session_secret() -> String {
-    format!("selfservice-session-secret-of-{TENANT}-0123456789")
-}
 
 /// A shim whose tenant `acme` has self-service at an [`OidcIdp`] (its client
 /// authenticating with `auth`) and the JSON API for a [`TestIdp`] (HS256).
@@ -56,7 +54,7 @@ async fn env(auth: ClientAuth) -> Env {
             client: oidc.client(auth),
             replace_acr: vec![MFA.into()],
             max_age_seconds: 300,
-            session_secret: Some(SecretString::from(session_secret())),
+            session_secret: Some(SecretString::from(session_secret(TENANT))),
             ..SelfServiceConfig::default()
         }),
         policy: cheap_policy(),
@@ -80,9 +78,8 @@ async fn env(auth: ClientAuth) -> Env {
 impl Env {
     /// Give `sub` an active set through the JSON API; its codes.
     async fn enrol(&self, sub: &str) -> Vec<String> {
-        let token = || self.api_idp.token(Alg::Hs256, sub);
         self.api
-            .enroll(TENANT, sub, &token(), &token())
+            .enroll_for(&self.api_idp, Alg::Hs256, TENANT, sub)
             .await
             .unwrap()
     }
@@ -249,7 +246,7 @@ async fn a_future_auth_time_never_replaces_codes() {
     // Defence in depth: a session cookie signed with the tenant's secret,
     // strong, with the acr, but an auth_time a day ahead, may neither replace
     // nor delete: the shim sends the browser to the strong login instead.
-    let secret = session_secret();
+    let secret = session_secret(TENANT);
     let sid = "forged-session";
     let session =
         |auth_time| forged_session(TENANT, &secret, sid, SUBJECT, auth_time, MFA, true).unwrap();

@@ -14,10 +14,10 @@ mod tokens;
 
 use std::collections::BTreeMap;
 
-use backup_codes_harness::db::{Backend, TestDb};
-use backup_codes_harness::shim::InProcess;
+use backup_codes_harness::db::{Backend, TestDb, stored};
+use backup_codes_harness::shim::{InProcess, cheap, test_config};
 use backup_codes_harness::step::{Page, StepClient};
-use backup_codes_shim::config::{Config, JwtAlgorithm, PolicyOverrides, TenantConfig};
+use backup_codes_shim::config::{JwtAlgorithm, PolicyOverrides, TenantConfig};
 use backup_codes_shim::service::{Service, Subject};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
@@ -123,16 +123,7 @@ impl Shim {
 
     /// What the store holds for a subject: the credential row and the audit trail.
     async fn stored(&self, sub: &str) -> (Option<Vec<u8>>, Vec<String>) {
-        let store = self.service().store();
-        let record = store.get(TENANT, sub).await.unwrap();
-        let trail = store
-            .audit_trail(TENANT, sub)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|a| format!("{}:{}", a.kind, a.detail))
-            .collect();
-        (record.map(|r| r.credential), trail)
+        stored(self.service().store(), TENANT, sub).await.unwrap()
     }
 }
 
@@ -147,31 +138,20 @@ async fn start(count: u8) -> Shim {
 /// A shim whose tenant has these policy overrides (cheap hashing added).
 async fn start_with(policy: PolicyOverrides) -> Shim {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let mut config = Config {
-        database_url: db.url.clone(),
-        ..Config::default()
+    let tenant = TenantConfig {
+        issuer: ISSUER.into(),
+        audience: "backup-codes".into(),
+        algorithms: vec![JwtAlgorithm::HS256],
+        hs256_secret: Some(SecretString::from("api-secret-for-tests-0123456789abcdef")),
+        step_secret: Some(SecretString::from(STEP_SECRET)),
+        continue_urls: vec![
+            CONTINUE.parse().unwrap(),
+            "https://idp.test/interaction/".parse().unwrap(),
+        ],
+        policy: cheap(policy),
+        ..TenantConfig::default()
     };
-    config.plugin.cache_dir = None;
-    config.tenants = BTreeMap::from([(
-        TENANT.to_owned(),
-        TenantConfig {
-            issuer: ISSUER.into(),
-            audience: "backup-codes".into(),
-            algorithms: vec![JwtAlgorithm::HS256],
-            hs256_secret: Some(SecretString::from("api-secret-for-tests-0123456789abcdef")),
-            step_secret: Some(SecretString::from(STEP_SECRET)),
-            continue_urls: vec![
-                CONTINUE.parse().unwrap(),
-                "https://idp.test/interaction/".parse().unwrap(),
-            ],
-            policy: PolicyOverrides {
-                hash_memory_kib: Some(1024),
-                hash_iterations: Some(1),
-                ..policy
-            },
-            ..TenantConfig::default()
-        },
-    )]);
+    let config = test_config(&db.url, BTreeMap::from([(TENANT.to_owned(), tenant)]));
     config.validate().unwrap();
     let shim = InProcess::start(&config).await.unwrap();
     let step = StepClient::new(&shim.url, TENANT, ISSUER, STEP_SECRET).unwrap();

@@ -82,7 +82,10 @@ impl Env {
     }
 
     async fn enroll(&self, subject: &str) -> Vec<String> {
-        enroll(&self.client, &self.idp, subject).await
+        self.client
+            .enroll_for(&self.idp, Alg::Hs256, TENANT, subject)
+            .await
+            .unwrap()
     }
 
     async fn verify(&self, subject: &str, code: &str) -> serde_json::Value {
@@ -98,14 +101,6 @@ impl Env {
     async fn rows(&self) -> Vec<OutboxRow> {
         outbox(&self.db.url).await
     }
-}
-
-async fn enroll(client: &ShimClient, idp: &TestIdp, subject: &str) -> Vec<String> {
-    let token = || idp.token(Alg::Hs256, subject);
-    client
-        .enroll(TENANT, subject, &token(), &token())
-        .await
-        .unwrap()
 }
 
 /// Every outbox row of a store.

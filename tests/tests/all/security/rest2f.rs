@@ -1,10 +1,10 @@
 //! The REST second factor as LemonLDAP::NG calls it.
 
-use backup_codes_harness::client::{RawBody, Reply};
+use backup_codes_harness::client::{RawBody, Reply, basic_auth};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{Env, OTHER, REST2F_ID, TENANT, basic, env, rest2f_basic, rest2f_secret};
+use super::{Env, OTHER, REST2F_ID, TENANT, env, rest2f_basic, rest2f_secret};
 
 /// The REST second factor as LemonLDAP::NG calls it: JSON booleans, a user
 /// without codes answered as a wrong code, typed codes checked strictly, and
@@ -58,17 +58,17 @@ async fn bad_requests_are_refused(env: &Env, codes: &[String], sub: &str) {
     for (auth, body, status) in [
         (None, verify_body(&codes[1], sub), StatusCode::UNAUTHORIZED),
         (
-            Some(basic(REST2F_ID, "wrong")),
+            Some(basic_auth(REST2F_ID, "wrong")),
             verify_body(&codes[1], sub),
             StatusCode::UNAUTHORIZED,
         ),
         (
-            Some(basic("someone-else", &rest2f_secret(TENANT))),
+            Some(basic_auth("someone-else", &rest2f_secret(TENANT))),
             verify_body(&codes[1], sub),
             StatusCode::UNAUTHORIZED,
         ),
         (
-            Some(basic(REST2F_ID, &rest2f_secret(OTHER))),
+            Some(basic_auth(REST2F_ID, &rest2f_secret(OTHER))),
             verify_body(&codes[1], sub),
             StatusCode::UNAUTHORIZED,
         ),

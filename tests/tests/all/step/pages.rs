@@ -1,10 +1,11 @@
 //! The pages around the step: static assets, the demo's tiny identity
 //! provider, and the language a page speaks.
 
+use std::collections::BTreeMap;
+
 use backup_codes_harness::db::{Backend, TestDb};
-use backup_codes_harness::shim::InProcess;
+use backup_codes_harness::shim::{InProcess, test_config};
 use backup_codes_harness::step::{Page, StepClient};
-use backup_codes_shim::config::Config;
 use backup_codes_shim::demo::{self, ISSUER as DEMO_ISSUER, TENANT as DEMO_TENANT};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LANGUAGE, CONTENT_TYPE, LOCATION, SET_COOKIE};
@@ -36,12 +37,8 @@ async fn start_demo() -> Shim {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = Config {
-        public_url: base.parse().unwrap(),
-        database_url: db.url.clone(),
-        ..Config::default()
-    };
-    config.plugin.cache_dir = None;
+    let mut config = test_config(&db.url, BTreeMap::new());
+    config.public_url = base.parse().unwrap();
     assert!(demo::add_to(&mut config, db.dir.path()).unwrap());
     assert!(config.demo);
     let shim = InProcess::start_on(listener, &config).await.unwrap();

@@ -9,24 +9,23 @@ use backup_codes_harness::client::{ShimClient, codes};
 use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp};
 use backup_codes_harness::receiver::{Mode, Receiver, check_in_order, new_secret};
-use backup_codes_harness::shim::ShimProcess;
+use backup_codes_harness::shim::{ShimProcess, process_toml};
 use reqwest::StatusCode;
 
-use super::{FAST_WEBHOOKS_TOML, TENANT, all_delivered, enroll, ids, outbox};
+use super::{FAST_WEBHOOKS_TOML, TENANT, all_delivered, ids, outbox};
 
 fn process_config(db: &TestDb, idp: &TestIdp, receiver_url: &str, secret: &str) -> String {
+    let toml = process_toml(
+        db,
+        "log_filter = \"warn,backup_codes_shim::webhooks=info\"",
+        "",
+        &idp.tenant_toml(TENANT, Alg::Hs256),
+        TENANT,
+    );
     format!(
-        "database_url = {:?}\nlog_filter = \"warn,backup_codes_shim::webhooks=info\"\n\
-         [plugin]\nmax_concurrent = 4\nqueue_timeout_ms = 120000\ncache_dir = {:?}\n\
-         [limits]\nper_ip_per_minute = 100000000\nper_subject_per_minute = 100000000\n\
-         {FAST_WEBHOOKS_TOML}\
-         {}\
-         [tenants.{TENANT}.policy]\nhash_memory_kib = 1024\nhash_iterations = 1\n\
-         free_failures = 100\nmax_failures = 100\n\
-         [tenants.{TENANT}.webhooks.endpoints.crm]\nurl = {receiver_url:?}\nsecret = {secret:?}\n",
-        db.url,
-        db.dir.path().join("cache").display().to_string(),
-        idp.tenant_toml(TENANT, Alg::Hs256),
+        "{toml}free_failures = 100\nmax_failures = 100\n\
+         [tenants.{TENANT}.webhooks.endpoints.crm]\nurl = {receiver_url:?}\nsecret = {secret:?}\n\
+         {FAST_WEBHOOKS_TOML}",
     )
 }
 
@@ -199,7 +198,10 @@ async fn dead_events_are_listed_and_replayed_from_the_command_line() {
     let toml = process_config(&db, &idp, &receiver.url(), &secret);
     let shim = ShimProcess::start(db.dir.path(), "a", &toml).await.unwrap();
     let client = ShimClient::new(&shim.url).unwrap();
-    enroll(&client, &idp, "alice").await;
+    client
+        .enroll_for(&idp, Alg::Hs256, TENANT, "alice")
+        .await
+        .unwrap();
     // Both events (issued, activated) die at their first attempt.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while outbox(&db.url)
