@@ -34,6 +34,19 @@ fn load_attempts() -> usize {
         .unwrap_or(10_000)
 }
 
+/// Codes of each subject tried under load, and how often each is tried:
+/// subjects × codes × repeats = attempts; repeats stay below 100 consecutive
+/// failures per subject so no set locks for good.
+const CODES_PER_SUBJECT: usize = 5;
+const REPEATS: usize = 10;
+
+/// Each subject's codes, and the attempts to make: (subject, code) pairs.
+type Plan = (BTreeMap<String, Vec<String>>, Vec<(String, String)>);
+
+/// How many times each (subject, code) was accepted, and each subject's
+/// rejections.
+type Tally = (BTreeMap<(String, String), usize>, BTreeMap<String, usize>);
+
 async fn single_use_under_load(backend: Backend) {
     let idp = TestIdp::start().await.unwrap();
     let db = TestDb::new(backend).await.unwrap();
@@ -45,21 +58,42 @@ async fn single_use_under_load(backend: Backend) {
         ShimClient::new(&b.url).unwrap(),
     ];
 
-    // Subjects × codes × repeats = attempts; repeats stay below 100 consecutive
-    // failures per subject so no set locks for good.
-    let total = load_attempts();
-    let (codes_per_subject, repeats) = (5usize, 10usize);
-    let subjects = total.div_ceil(codes_per_subject * repeats);
+    let (enrolled, plan) = plan_load(&clients, &idp, load_attempts()).await;
+    let subjects = enrolled.len();
+    let started = Instant::now();
+    let (accepted, rejected) = run_load(&clients, Arc::new(idp), &plan).await;
+    let elapsed = started.elapsed();
+
+    // Each code succeeded exactly once.
+    assert_eq!(accepted.len(), subjects * CODES_PER_SUBJECT, "{backend:?}");
+    assert!(
+        accepted.values().all(|&n| n == 1),
+        "{backend:?}: a code succeeded twice"
+    );
+    counters_match_the_audit_trail(&db, &enrolled, &rejected).await;
+    eprintln!(
+        "{backend:?}: {} attempts over 2 shim processes on {} subjects in {:.1} s ({:.0}/s)",
+        plan.len(),
+        subjects,
+        elapsed.as_secs_f64(),
+        plan.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Enrol enough subjects for `total` attempts, alternating between the
+/// processes, and plan the attempts in a deterministic interleaving.
+async fn plan_load(clients: &[ShimClient; 2], idp: &TestIdp, total: usize) -> Plan {
+    let subjects = total.div_ceil(CODES_PER_SUBJECT * REPEATS);
     let mut plan = Vec::new();
     let mut enrolled = BTreeMap::new();
     for s in 0..subjects {
         let subject = format!("user-{s}");
         let codes = clients[s % 2]
-            .enroll_for(&idp, Alg::Hs256, TENANT, &subject)
+            .enroll_for(idp, Alg::Hs256, TENANT, &subject)
             .await
             .unwrap();
-        for code in &codes[1..=codes_per_subject] {
-            for _ in 0..repeats {
+        for code in &codes[1..=CODES_PER_SUBJECT] {
+            for _ in 0..REPEATS {
                 plan.push((subject.clone(), code.clone()));
             }
         }
@@ -73,10 +107,16 @@ async fn single_use_under_load(backend: Backend) {
         }
         h
     });
+    (enrolled, plan)
+}
 
-    let started = Instant::now();
+/// Make every planned attempt, 64 at a time over both processes; the tally.
+async fn run_load(
+    clients: &[ShimClient; 2],
+    idp: Arc<TestIdp>,
+    plan: &[(String, String)],
+) -> Tally {
     let limit = Arc::new(Semaphore::new(64));
-    let idp = Arc::new(idp);
     let mut tasks = Vec::with_capacity(plan.len());
     for (i, (subject, code)) in plan.iter().cloned().enumerate() {
         let permit = Arc::clone(&limit).acquire_owned().await.unwrap();
@@ -106,17 +146,17 @@ async fn single_use_under_load(backend: Backend) {
             other => panic!("unexpected result {other:?}: {}", r.text),
         }
     }
-    let elapsed = started.elapsed();
+    (accepted, rejected)
+}
 
-    // Each code succeeded exactly once.
-    assert_eq!(accepted.len(), subjects * codes_per_subject, "{backend:?}");
-    assert!(
-        accepted.values().all(|&n| n == 1),
-        "{backend:?}: a code succeeded twice"
-    );
-    // Failure counters are exact: the store's audit trail and counters agree.
-    // Rejections of a code used within the engine's reuse grace (a minute) are
-    // not counted and leave no `failed` row; older reuse is counted.
+/// Failure counters are exact: the store's audit trail and counters agree.
+/// Rejections of a code used within the engine's reuse grace (a minute) are
+/// not counted and leave no `failed` row; older reuse is counted.
+async fn counters_match_the_audit_trail(
+    db: &TestDb,
+    enrolled: &BTreeMap<String, Vec<String>>,
+    rejected: &BTreeMap<String, usize>,
+) {
     let store = backup_codes_shim::store::Store::connect(&db.url, 2)
         .await
         .unwrap();
@@ -124,7 +164,7 @@ async fn single_use_under_load(backend: Backend) {
     let mut policy = plugin.default_policy().unwrap();
     policy.hash.memory_kib = 1024;
     policy.hash.iterations = 1;
-    for (subject, codes) in &enrolled {
+    for (subject, codes) in enrolled {
         let trail = store.audit_trail(TENANT, subject).await.unwrap();
         let failed = trail.iter().filter(|a| a.kind == "failed").count();
         let used = trail.iter().filter(|a| a.kind == "used").count();
@@ -132,7 +172,7 @@ async fn single_use_under_load(backend: Backend) {
             failed <= rejected.get(subject).copied().unwrap_or(0),
             "{subject}: a failure row without a rejection"
         );
-        assert_eq!(used, codes_per_subject, "{subject}");
+        assert_eq!(used, CODES_PER_SUBJECT, "{subject}");
         // Versions order one subject's changes exactly (times only to the second).
         let last_use = trail
             .iter()
@@ -151,16 +191,9 @@ async fn single_use_under_load(backend: Backend) {
         );
         assert_eq!(
             status.active.unwrap().remaining as usize,
-            codes.len() - codes_per_subject
+            codes.len() - CODES_PER_SUBJECT
         );
     }
-    eprintln!(
-        "{backend:?}: {} attempts over 2 shim processes on {} subjects in {:.1} s ({:.0}/s)",
-        plan.len(),
-        subjects,
-        elapsed.as_secs_f64(),
-        plan.len() as f64 / elapsed.as_secs_f64()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -212,6 +245,20 @@ async fn lockout_holds_across_instances() {
     }
 }
 
+/// What the crash-safety workers share: the victim's client (its address
+/// changes on restart, so workers read it anew each time), the survivor's,
+/// the subjects with their latest known codes, the codes reported used, and
+/// the signal to stop.
+struct Load {
+    idp: Arc<TestIdp>,
+    cv: std::sync::RwLock<ShimClient>,
+    cs: ShimClient,
+    subjects: Vec<String>,
+    known: tokio::sync::Mutex<BTreeMap<String, Vec<String>>>,
+    used: tokio::sync::Mutex<BTreeSet<(String, String)>>,
+    stop: std::sync::atomic::AtomicBool,
+}
+
 /// Sustained issue / verify / regenerate load on two processes; one is killed
 /// with SIGKILL mid-flight and restarted, `BACKUP_CODES_CRASH_CYCLES` times (3). Afterwards every credential decodes,
 /// no code reported used can be used again, and no set is half-written.
@@ -225,10 +272,6 @@ async fn crash_safety(backend: Backend) {
     let survivor = ShimProcess::start(db.dir.path(), "survivor", &toml)
         .await
         .unwrap();
-    // Workers read the victim's address anew each time: it changes on restart.
-    let cv = Arc::new(std::sync::RwLock::new(
-        ShimClient::new(&victim.url).unwrap(),
-    ));
     let cs = ShimClient::new(&survivor.url).unwrap();
     let subjects: Vec<String> = (0..12).map(|i| format!("crash-{i}")).collect();
     let mut known = BTreeMap::new();
@@ -238,75 +281,19 @@ async fn crash_safety(backend: Backend) {
             cs.enroll_for(&idp, Alg::Hs256, TENANT, s).await.unwrap(),
         );
     }
-    let known = Arc::new(tokio::sync::Mutex::new(known));
-    let used = Arc::new(tokio::sync::Mutex::new(BTreeSet::<(String, String)>::new()));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = Arc::new(Load {
+        idp: Arc::clone(&idp),
+        cv: std::sync::RwLock::new(ShimClient::new(&victim.url).unwrap()),
+        cs: cs.clone(),
+        subjects,
+        known: tokio::sync::Mutex::new(known),
+        used: tokio::sync::Mutex::new(BTreeSet::new()),
+        stop: std::sync::atomic::AtomicBool::new(false),
+    });
 
-    let mut workers = Vec::new();
-    for w in 0..16usize {
-        let (cv, cs, idp, known, used, stop) = (
-            Arc::clone(&cv),
-            cs.clone(),
-            Arc::clone(&idp),
-            Arc::clone(&known),
-            Arc::clone(&used),
-            Arc::clone(&stop),
-        );
-        let subjects = subjects.clone();
-        workers.push(tokio::spawn(async move {
-            let mut n = w;
-            let mut done = 0usize;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let client = if w % 2 == 0 {
-                    cv.read().unwrap().clone()
-                } else {
-                    cs.clone()
-                };
-                n = n.wrapping_mul(7).wrapping_add(3);
-                let subject = &subjects[n % subjects.len()];
-                let token = idp.token(Alg::Hs256, subject);
-                match n % 10 {
-                    // Regenerate and activate.
-                    0 => {
-                        let Ok(r) = client.issue(TENANT, subject, &token).await else {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        };
-                        if r.status != StatusCode::CREATED {
-                            continue;
-                        }
-                        let fresh = codes(&r);
-                        let token = idp.token(Alg::Hs256, subject);
-                        if let Ok(a) = client.activate(TENANT, subject, &token, &fresh[0]).await
-                            && a.json["result"] == "accepted"
-                        {
-                            known.lock().await.insert(subject.clone(), fresh);
-                        }
-                    }
-                    _ => {
-                        let code = {
-                            let k = known.lock().await;
-                            let c = &k[subject];
-                            c[1 + n % (c.len() - 1)].clone()
-                        };
-                        let Ok(r) = client.verify(TENANT, subject, &token, &code).await else {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        };
-                        if r.json["result"] == "accepted" {
-                            assert!(
-                                used.lock().await.insert((subject.clone(), code)),
-                                "a code was accepted twice"
-                            );
-                        }
-                    }
-                }
-                done += 1;
-            }
-            done
-        }));
-    }
-
+    let workers: Vec<_> = (0..16usize)
+        .map(|w| tokio::spawn(work(w, Arc::clone(&load))))
+        .collect();
     let cycles: usize = std::env::var("BACKUP_CODES_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -317,18 +304,104 @@ async fn crash_safety(backend: Backend) {
         victim = ShimProcess::start(db.dir.path(), &format!("victim-{cycle}"), &toml)
             .await
             .unwrap();
-        *cv.write().unwrap() = ShimClient::new(&victim.url).unwrap();
+        *load.cv.write().unwrap() = ShimClient::new(&victim.url).unwrap();
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut operations = 0;
     for w in workers {
         operations += w.await.unwrap();
     }
 
-    let cr = ShimClient::new(&victim.url).unwrap();
+    let used = load.used.lock().await.clone();
+    nothing_lost_after_crashes(&ShimClient::new(&victim.url).unwrap(), &load, &used).await;
+    eprintln!(
+        "{backend:?}: {operations} operations, {} codes used, a shim killed with SIGKILL and restarted {cycles} times",
+        used.len()
+    );
+}
+
+/// Worker `w` of the crash-safety load until told to stop: regenerates and
+/// verifies on the victim (even `w`) or the survivor; how many operations
+/// it finished.
+async fn work(w: usize, load: Arc<Load>) -> usize {
+    let mut n = w;
+    let mut done = 0usize;
+    while !load.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let client = if w.is_multiple_of(2) {
+            load.cv.read().unwrap().clone()
+        } else {
+            load.cs.clone()
+        };
+        n = n.wrapping_mul(7).wrapping_add(3);
+        let subject = &load.subjects[n % load.subjects.len()];
+        let token = load.idp.token(Alg::Hs256, subject);
+        let finished = match n % 10 {
+            // Regenerate and activate.
+            0 => regenerate(&load, &client, subject, &token).await,
+            _ => verify_known(&load, &client, subject, &token, n).await,
+        };
+        match finished {
+            Some(true) => done += 1,
+            Some(false) => {}
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    done
+}
+
+/// Regenerate `subject`'s set and activate it, remembering its codes once
+/// activated: `None` when the shim could not be reached, `Some(false)` when
+/// the issue was refused.
+async fn regenerate(load: &Load, client: &ShimClient, subject: &str, token: &str) -> Option<bool> {
+    let r = client.issue(TENANT, subject, token).await.ok()?;
+    if r.status != StatusCode::CREATED {
+        return Some(false);
+    }
+    let fresh = codes(&r);
+    let token = load.idp.token(Alg::Hs256, subject);
+    if let Ok(a) = client.activate(TENANT, subject, &token, &fresh[0]).await
+        && a.json["result"] == "accepted"
+    {
+        load.known.lock().await.insert(subject.to_owned(), fresh);
+    }
+    Some(true)
+}
+
+/// Verify one of `subject`'s known codes, recording it as used once
+/// accepted: `None` when the shim could not be reached.
+async fn verify_known(
+    load: &Load,
+    client: &ShimClient,
+    subject: &str,
+    token: &str,
+    n: usize,
+) -> Option<bool> {
+    let code = {
+        let k = load.known.lock().await;
+        let c = &k[subject];
+        c[1 + n % (c.len() - 1)].clone()
+    };
+    let r = client.verify(TENANT, subject, token, &code).await.ok()?;
+    if r.json["result"] == "accepted" {
+        assert!(
+            load.used.lock().await.insert((subject.to_owned(), code)),
+            "a code was accepted twice"
+        );
+    }
+    Some(true)
+}
+
+/// After the crashes, through the restarted victim `cr` and the survivor:
+/// every credential decodes and no code reported used works again.
+async fn nothing_lost_after_crashes(
+    cr: &ShimClient,
+    load: &Load,
+    used: &BTreeSet<(String, String)>,
+) {
+    let (idp, cs) = (&load.idp, &load.cs);
     // Every credential decodes and is consistent.
-    for s in &subjects {
+    for s in &load.subjects {
         let r = cr
             .status(TENANT, s, &idp.token(Alg::Hs256, s))
             .await
@@ -337,9 +410,8 @@ async fn crash_safety(backend: Backend) {
         assert!(r.json["active"].is_object(), "{s} has an active set");
     }
     // No code reported used is usable again, on either instance.
-    let used = used.lock().await.clone();
     for (i, (subject, code)) in used.iter().enumerate() {
-        let client = if i % 2 == 0 { &cr } else { &cs };
+        let client = if i % 2 == 0 { cr } else { cs };
         let r = client
             .verify(TENANT, subject, &idp.token(Alg::Hs256, subject), code)
             .await
@@ -349,10 +421,6 @@ async fn crash_safety(backend: Backend) {
             "{subject}: a used code worked again"
         );
     }
-    eprintln!(
-        "{backend:?}: {operations} operations, {} codes used, a shim killed with SIGKILL and restarted {cycles} times",
-        used.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

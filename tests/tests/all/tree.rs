@@ -70,22 +70,50 @@ fn files_are_short_or_say_why() {
     );
 }
 
-/// The test functions of one file and their lengths: from the attribute to
-/// the closing brace at the `fn`'s indentation (files are rustfmt-formatted).
+/// The test functions of one file and their lengths.
 fn test_lengths(text: &str) -> Vec<(String, usize)> {
+    fn_lengths(text, false)
+}
+
+/// Is `line` (without its indentation) the start of a `fn` item, e.g.
+/// `pub(crate) async fn name(`?
+fn is_fn_item(line: &str) -> bool {
+    line.split_once("fn ").is_some_and(|(before, _)| {
+        before
+            .split_whitespace()
+            .all(|w| w.starts_with("pub") || ["const", "async", "unsafe", "extern"].contains(&w))
+    })
+}
+
+/// The functions of one file and their lengths: a test's from its attribute,
+/// any other's (when `every_fn`) from its `fn` line, to the closing brace at
+/// the `fn`'s indentation (files are rustfmt-formatted). A `fn` nested in a
+/// measured one counts as part of it; a declaration without a body is none.
+fn fn_lengths(text: &str, every_fn: bool) -> Vec<(String, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut found = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let attr = lines[i].trim_start();
-        if !(attr.starts_with("#[test]") || attr.starts_with("#[tokio::test")) {
+        let line = lines[i].trim_start();
+        let start = i;
+        let fn_at = if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
+            let Some(fn_at) = (i..lines.len()).find(|&j| lines[j].contains("fn ")) else {
+                break;
+            };
+            fn_at
+        } else if every_fn && is_fn_item(line) {
+            i
+        } else {
             i += 1;
             continue;
-        }
-        let start = i;
-        let Some(fn_at) = (i..lines.len()).find(|&j| lines[j].contains("fn ")) else {
-            break;
         };
+        let signature_end = (fn_at..lines.len())
+            .find(|&j| lines[j].trim_end().ends_with(['{', '}', ';']))
+            .unwrap_or(lines.len() - 1);
+        if lines[signature_end].trim_end().ends_with(';') {
+            i = signature_end + 1;
+            continue;
+        }
         let indent = lines[fn_at].len() - lines[fn_at].trim_start().len();
         let close = format!("{}}}", " ".repeat(indent));
         let end = (fn_at..lines.len())
@@ -103,13 +131,16 @@ fn test_lengths(text: &str) -> Vec<(String, usize)> {
     found
 }
 
+/// Test functions in every crate, and every function of the integration
+/// tests (`tests/tests/all`: their scenario helpers are tests' bodies too).
 #[test]
 fn test_functions_are_short() {
+    let all = root().join("tests/tests/all");
     let mut long = Vec::new();
     let mut seen = 0;
     for path in all_files() {
         let text = std::fs::read_to_string(&path).unwrap();
-        for (name, lines) in test_lengths(&text) {
+        for (name, lines) in fn_lengths(&text, path.starts_with(&all)) {
             seen += 1;
             if lines > MAX_TEST_LINES {
                 long.push(format!("{}: {name}: {lines} lines", path.display()));
@@ -131,6 +162,23 @@ fn test_length_counts_from_attribute_to_closing_brace() {
         test_lengths(text),
         [("a".to_owned(), 4), ("b".to_owned(), 2)]
     );
+}
+
+#[test]
+fn every_fn_counts_from_its_fn_line_to_closing_brace() {
+    let text = "/// fn in a comment\nasync fn stage(\n    x: u8,\n) {\n    fn inner() {}\n}\n\
+                trait T {\n    fn declared(&self);\n}\n\
+                impl S {\n    pub(crate) fn m(&self) -> u8 {\n        1\n    }\n}\n\
+                #[test]\nfn t() {\n    let fn_at = 1;\n}\n";
+    assert_eq!(
+        fn_lengths(text, true),
+        [
+            ("stage".to_owned(), 5),
+            ("m".to_owned(), 3),
+            ("t".to_owned(), 4)
+        ]
+    );
+    assert_eq!(fn_lengths(text, false), [("t".to_owned(), 4)]);
 }
 
 /// A crate's top-level modules (the first name under `src/`) and which of
