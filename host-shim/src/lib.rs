@@ -60,6 +60,20 @@ pub use service::{Attempt, Service, ServiceError, Subject};
 #[doc(hidden)]
 pub mod test_support {
     pub use crate::http::doors::selfservice::tokens::{Keys, Purpose};
+    pub use crate::http::views::brand::{Brand, BrandError};
+
+    /// A tenant's step-up signing keys, as the running state holds them.
+    pub fn stepup_keys<'a>(
+        state: &'a crate::AppState,
+        tenant: &str,
+    ) -> Option<&'a crate::auth::signing::KeyRing> {
+        state.stepup.get(tenant).map(|s| &s.ring)
+    }
+
+    /// A tenant's brand, as loaded at start.
+    pub fn brand(state: &crate::AppState, tenant: &str) -> Option<std::sync::Arc<Brand>> {
+        state.brands.get(tenant).cloned()
+    }
 }
 
 #[cfg(test)]

@@ -296,8 +296,8 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
          # client = {{ client_id = \"backup-codes\", client_secret = \"...\" }}\n\
          # session_secret = {ss:?}\n\
          \n\
-         # Webhooks: each event (issued, activated, used, failed, locked, low,\n\
-         # exhausted) posted to your receiver, signed the Standard Webhooks way.\n\
+         # Webhooks: each event ({kinds}) posted to your\n\
+         # receiver, signed the Standard Webhooks way.\n\
          # [tenants.{tenant}.webhooks.endpoints.idp]\n\
          # url = \"https://idp.example/hooks/backup-codes\"\n\
          # secret = {wh:?}\n\
@@ -310,6 +310,9 @@ fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()>
         h = rest2f_hash,
         ss = session.expose_secret(),
         wh = webhook,
+        kinds = backup_codes_shim::config::EventKind::ALL
+            .map(|k| k.name())
+            .join(", "),
     );
     Ok(())
 }

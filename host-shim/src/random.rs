@@ -18,6 +18,14 @@ pub fn fill(buf: &mut [u8]) -> Result<(), SourceFailed> {
     getrandom::fill(buf).map_err(|_| SourceFailed)
 }
 
+/// The same OS source as a `rand_core` 0.6 generator, for a library that
+/// draws through one (RSA key generation). Its infallible `fill_bytes` panics
+/// if the source fails, so a key is never made from weak randomness; callers
+/// run it where a panic ends only that task.
+pub fn generator() -> rand_core_06::OsRng {
+    rand_core_06::OsRng
+}
+
 /// `n` random bytes, wiped when dropped.
 pub fn bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, SourceFailed> {
     let mut raw = Zeroizing::new(vec![0u8; n]);

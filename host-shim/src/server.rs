@@ -57,12 +57,7 @@ pub enum StartError {
     Webhooks(#[from] crate::webhooks::WorkerError),
 }
 
-/// Load the component the configuration names.
-pub fn load_plugin(config: &Config, clock: Arc<dyn Clock>) -> Result<Plugin, StartError> {
-    load_plugin_with(config, PluginConfig::from(&config.plugin), clock)
-}
-
-/// [`load_plugin`], run as `runtime` says instead of as `config.plugin` does.
+/// Load the component the configuration names, run as `runtime` says.
 fn load_plugin_with(
     config: &Config,
     runtime: PluginConfig,
@@ -77,7 +72,7 @@ fn load_plugin_with(
 
 /// A tenant's policy: the plugin's default with the tenant's overrides (the
 /// plugin checks every range when the tenant's decoy is issued).
-pub fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
+pub(crate) fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
     macro_rules! set {
         ($($field:ident => $($target:ident).+),* $(,)?) => {
             $(if let Some(v) = o.$field { p.$($target).+ = v; })*
@@ -106,7 +101,10 @@ pub fn apply_overrides(o: &PolicyOverrides, mut p: Policy) -> Policy {
 
 /// Resolve each tenant's policy through the plugin (which checks every range)
 /// and check it fits the memory limit.
-pub fn tenants(config: &Config, plugin: &Plugin) -> Result<BTreeMap<String, Tenant>, StartError> {
+pub(crate) fn tenants(
+    config: &Config,
+    plugin: &Plugin,
+) -> Result<BTreeMap<String, Tenant>, StartError> {
     let base = plugin.default_policy()?;
     let mut out = BTreeMap::new();
     for (id, t) in &config.tenants {

@@ -59,15 +59,6 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Every operation.
-    pub const ALL: [Self; 5] = [
-        Self::Issue,
-        Self::Activate,
-        Self::Verify,
-        Self::Status,
-        Self::Delete,
-    ];
-
     /// Its name in a `scope` claim.
     pub fn scope(self) -> &'static str {
         match self {

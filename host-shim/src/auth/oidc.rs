@@ -118,22 +118,19 @@ impl IdClaims {
     }
 }
 
-/// A PKCE pair: the verifier kept by the shim, the S256 challenge sent.
+/// PKCE's S256 challenge, sent in the authorization request (the verifier
+/// stays in the login transaction until the code is exchanged).
 pub struct Pkce {
-    /// Kept until the code is exchanged.
-    pub verifier: String,
     /// Sent in the authorization request.
     pub challenge: String,
 }
 
 impl Pkce {
-    /// A challenge for `verifier` (43+ URL-safe characters).
-    pub fn new(verifier: String) -> Self {
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(verifier.as_bytes()));
+    /// The challenge for `verifier` (43+ URL-safe characters).
+    pub fn new(verifier: &str) -> Self {
         Self {
-            verifier,
-            challenge,
+            challenge: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes())),
         }
     }
 }

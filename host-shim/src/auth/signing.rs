@@ -378,7 +378,7 @@ fn generate(
     now: i64,
     activates_at: i64,
 ) -> Result<OpKeyRow, KeyError> {
-    let mut rng = rand_core_06::OsRng;
+    let mut rng = crate::random::generator();
     let private = rsa::RsaPrivateKey::new(&mut rng, bits).map_err(gen_err)?;
     let cert = certificate(tenant, slot, &private, now)?;
     let kid = URL_SAFE_NO_PAD.encode(Sha1::digest(&cert));

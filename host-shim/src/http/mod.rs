@@ -24,7 +24,6 @@ pub(crate) mod operator;
 pub(crate) mod views;
 
 pub use self::doors::api::body::{AttemptBody, IssuedBody, StatusBody};
-pub use self::views::brand::Brand;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,31 +55,31 @@ pub struct AppState {
     /// The backup-code service.
     pub service: Arc<Service>,
     /// Token verification.
-    pub auth: Arc<Authenticator>,
+    pub(crate) auth: Arc<Authenticator>,
     /// Rate limits.
-    pub rates: Arc<RateLimits>,
+    pub(crate) rates: Arc<RateLimits>,
     /// Request limits.
     pub limits: Limits,
     /// Prometheus rendering.
-    pub metrics: PrometheusHandle,
+    pub(crate) metrics: PrometheusHandle,
     /// The configuration the shim runs with (tenants' step settings, public URL).
     pub config: Arc<Config>,
     /// Each tenant's configuration, shared, so a request's context can hold it.
     pub(crate) tenant_configs: Arc<BTreeMap<String, Arc<crate::config::TenantConfig>>>,
     /// The IdPs of tenants with self-service, by tenant id.
-    pub providers: Arc<BTreeMap<String, Provider>>,
+    pub(crate) providers: Arc<BTreeMap<String, Provider>>,
     /// The step-up OpenID providers of tenants with `stepup`, by tenant id.
-    pub stepup: Arc<BTreeMap<String, StepUp>>,
+    pub(crate) stepup: Arc<BTreeMap<String, StepUp>>,
     /// The brands of tenants with `branding`, by tenant id (loaded at start).
-    pub brands: Arc<brand::Brands>,
+    pub(crate) brands: Arc<brand::Brands>,
     /// The demo's webhook receiver (empty when the demo is off).
-    pub demo_inbox: Arc<demo::events::Inbox>,
+    pub(crate) demo_inbox: Arc<demo::events::Inbox>,
 }
 
 impl AppState {
     /// The state for `config`, over a service, an authenticator and the
     /// self-service IdPs.
-    pub fn new(
+    pub(crate) fn new(
         service: Service,
         auth: Authenticator,
         providers: BTreeMap<String, Provider>,
@@ -109,14 +108,14 @@ impl AppState {
 
     /// The same state serving these step-up providers.
     #[must_use]
-    pub fn with_stepup(mut self, stepup: BTreeMap<String, StepUp>) -> Self {
+    pub(crate) fn with_stepup(mut self, stepup: BTreeMap<String, StepUp>) -> Self {
         self.stepup = Arc::new(stepup);
         self
     }
 
     /// The same state serving these brands (see `brand::load_all`).
     #[must_use]
-    pub fn with_brands(mut self, brands: brand::Brands) -> Self {
+    pub(crate) fn with_brands(mut self, brands: brand::Brands) -> Self {
         self.brands = Arc::new(brands);
         self
     }

@@ -8,11 +8,11 @@
 //! instance slot is busy a call fails with [`CallError::Busy`] at once, and the
 //! async service layer queues calls in front of the pool.
 //!
-//! Files: [`errors`] (load and call errors), [`runtime`] (engine settings, store
+//! Files: `errors` (load and call errors), `runtime` (engine settings, store
 //! data, the host's imports, the epoch ticker).
 
-pub mod errors;
-pub mod runtime;
+pub(crate) mod errors;
+pub(crate) mod runtime;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

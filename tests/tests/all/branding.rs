@@ -11,8 +11,8 @@ use backup_codes_harness::db::{Backend, TestDb};
 use backup_codes_harness::idp::{Alg, TestIdp};
 use backup_codes_harness::shim::{InProcess, cheap_policy, test_config};
 use backup_codes_shim::config::{BrandingConfig, Config, TenantConfig};
-use backup_codes_shim::http::Brand;
 use backup_codes_shim::server;
+use backup_codes_shim::test_support::Brand;
 use base64::Engine as _;
 use reqwest::StatusCode;
 
@@ -81,7 +81,7 @@ async fn a_branded_tenants_logo_and_stylesheet_are_served_by_the_shim() {
     let shim = InProcess::start(&config(&idp, &db, Some(branding(dir.path()))))
         .await
         .unwrap();
-    let brand = shim.state.brands.get("acme").unwrap().clone();
+    let brand = backup_codes_shim::test_support::brand(&shim.state, "acme").unwrap();
     assert_eq!(brand.display_name, "ACME Corp");
     assert_eq!(
         brand.support_url.as_deref(),
@@ -143,7 +143,7 @@ async fn a_branded_tenants_logo_and_stylesheet_are_served_by_the_shim() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(header(&r, "x-content-type-options"), "nosniff");
     }
-    assert!(shim.state.brands.get("plain").is_none());
+    assert!(backup_codes_shim::test_support::brand(&shim.state, "plain").is_none());
     shim.stop().await;
 }
 

@@ -100,12 +100,15 @@ impl Fault {
             Self::InvalidSubject | Self::UnknownTenant => {
                 Refusal::new(StatusCode::BAD_REQUEST, "refusal-invalid-subject")
             }
-            Self::RateLimited(_) => {
+            Self::RateLimited(wait) => {
                 Refusal::new(StatusCode::TOO_MANY_REQUESTS, "refusal-too-many-attempts")
-                    .retry_after(60)
+                    .retry_after(wait.as_secs().max(1))
+            }
+            Self::StoreDown => {
+                Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-unavailable").retry_after(5)
             }
             // Only the import command imports; a step never meets an import's cost.
-            Self::Busy | Self::StoreDown | Self::Failed => Refusal::new(
+            Self::Busy | Self::Failed => Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "refusal-engine-unavailable",
             )
@@ -116,11 +119,11 @@ impl Fault {
 
     fn self_page(self) -> Refusal {
         match self {
-            Self::RateLimited(_) => Refusal::new(
+            Self::RateLimited(wait) => Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "refusal-self-too-many-attempts",
             )
-            .retry_after(60),
+            .retry_after(wait.as_secs().max(1)),
             Self::Busy | Self::StoreDown => {
                 Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-self-unavailable")
                     .retry_after(5)

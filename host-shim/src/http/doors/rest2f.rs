@@ -37,7 +37,7 @@ use crate::http::AppState;
 use crate::http::doors::answer::Fault;
 use crate::http::doors::api::error::{ApiError, format_reason};
 use crate::plugin::Outcome;
-use crate::service::{ServiceError, Subject, TenantId, reason_name};
+use crate::service::{Subject, TenantId, reason_name};
 
 /// Longest code the endpoint passes to the engine, bytes.
 pub const MAX_CODE_BYTES: usize = 64;
@@ -281,7 +281,10 @@ async fn init(
             low: None,
             reason: None,
         }),
-        Ok(_) | Err(ServiceError::NotEnrolled) => Ok(Rest2fAnswer::refused("not_enrolled")),
-        Err(e) => Err(ApiError::from(e).into()),
+        Ok(_) => Ok(Rest2fAnswer::refused("not_enrolled")),
+        Err(e) => match Fault::of(e) {
+            Fault::NotEnrolled => Ok(Rest2fAnswer::refused("not_enrolled")),
+            fault => Err(ApiError::from(fault).into()),
+        },
     }
 }

@@ -113,11 +113,6 @@ pub fn bad_form() -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, "refusal-bad-form")
 }
 
-/// The store or the engine cannot answer now.
-pub fn unavailable() -> Refusal {
-    Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "refusal-unavailable").retry_after(5)
-}
-
 impl Refuse for Refusal {
     fn too_many(wait: Duration) -> Response {
         let _ = wait;

@@ -31,7 +31,9 @@ async fn rotation(backend: Backend) {
         .json::<Value>()
         .await
         .unwrap();
-    let ring = env.shim.state.stepup[TENANT].ring.ring();
+    let ring = backup_codes_shim::test_support::stepup_keys(&env.shim.state, TENANT)
+        .unwrap()
+        .ring();
     assert_eq!(ring.keys.len(), 2, "current and next");
     assert_eq!(
         kids(&published),
@@ -49,9 +51,11 @@ async fn rotation(backend: Backend) {
     let store = env.shim.state.service.store();
     let t1 = k1.activates_at + 1;
     let (a, b) = tokio::join!(
-        env.shim.state.stepup[TENANT].ring.refresh(store, t1),
-        second.stepup[TENANT]
-            .ring
+        backup_codes_shim::test_support::stepup_keys(&env.shim.state, TENANT)
+            .unwrap()
+            .refresh(store, t1),
+        backup_codes_shim::test_support::stepup_keys(&second, TENANT)
+            .unwrap()
             .refresh(second.service.store(), t1)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -73,8 +77,8 @@ async fn rotation(backend: Backend) {
     // leeway, one refresh interval).
     let retire = k1.activates_at + 300 + 30 + 60;
     assert!(kids(&a.jwks(retire - 1)).contains(&k0.kid));
-    let later = env.shim.state.stepup[TENANT]
-        .ring
+    let later = backup_codes_shim::test_support::stepup_keys(&env.shim.state, TENANT)
+        .unwrap()
         .refresh(store, retire + 1)
         .await
         .unwrap();

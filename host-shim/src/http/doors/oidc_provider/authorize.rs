@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::stepup::HintError;
 use crate::config::StepUpClient;
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::oidc_provider::claims::{self, ClaimsError};
 use crate::http::doors::oidc_provider::{OpTenant, issuer, now, op_tenant};
 use crate::http::doors::step::flow::Flow;
@@ -36,7 +37,7 @@ use crate::http::doors::step::session::{Kind, valid_state};
 use crate::http::doors::step::{self, open_login};
 use crate::http::views::base::Base;
 use crate::http::views::i18n::{Arg, Msg, Preferences, Tr, negotiate};
-use crate::http::views::refusal::{self, Reader, Refusal};
+use crate::http::views::refusal::{Reader, Refusal};
 use crate::store::Mark;
 
 /// Longest `nonce` accepted, bytes.
@@ -358,10 +359,7 @@ async fn authorize(
         match state.service.spent(*id).await {
             Ok(false) => {}
             Ok(true) => return Err(replayed(&answering, &t, what)),
-            Err(e) => {
-                tracing::error!(error = %e, "the single-use store is unavailable");
-                return Err(refusal::unavailable());
-            }
+            Err(e) => return Err(Fault::of(e).page(Pages::Step)),
         }
     }
     let keep_until = horizon.max(now).saturating_add(60);
@@ -369,10 +367,7 @@ async fn authorize(
         match state.service.spend(*id, keep_until).await {
             Ok(true) => {}
             Ok(false) => return Err(replayed(&answering, &t, what)),
-            Err(e) => {
-                tracing::error!(error = %e, "the single-use store is unavailable");
-                return Err(refusal::unavailable());
-            }
+            Err(e) => return Err(Fault::of(e).page(Pages::Step)),
         }
     }
     tracing::info!(tenant, client = %client.client_id, "step-up flow opened");

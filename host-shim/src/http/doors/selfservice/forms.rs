@@ -6,9 +6,10 @@
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 
+use crate::http::doors::answer::Fault;
 use crate::http::doors::form::Posted;
 use crate::http::doors::selfservice::ctx::{SelfForms, SelfPost, SignedIn};
-use crate::http::doors::selfservice::home::{home_page, service_refusal};
+use crate::http::doors::selfservice::home::{home_page, self_page, service_refusal};
 use crate::http::doors::selfservice::login::start_login;
 use crate::http::doors::selfservice::pages::{self, Notice};
 use crate::http::doors::selfservice::session::{form_token_sealed, session_cookie_name};
@@ -17,8 +18,8 @@ use crate::http::views::codes::{SetView, rows};
 use crate::http::views::cookies::build as cookie;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::sealed;
-use crate::plugin::{Outcome, PluginError};
-use crate::service::{IssueMode, ServiceError};
+use crate::plugin::Outcome;
+use crate::service::IssueMode;
 use crate::store::Mark;
 
 /// A new set: a first one after any login, a replacement only after a strong one.
@@ -33,10 +34,10 @@ pub(super) async fn issue(posted: Posted<SelfForms>) -> Result<(CookieJar, Respo
     let issued = match user.state.service.issue_as(&user.subject(), mode).await {
         Ok(i) => i,
         // Codes exist and this login may not replace them: a strong login first.
-        Err(ServiceError::AlreadyEnrolled) => {
-            return start_login(t, &user.base, user.jar, true).await;
-        }
-        Err(e) => return Err(service_refusal(e)),
+        Err(e) => match Fault::of(e) {
+            Fault::AlreadyEnrolled => return start_login(t, &user.base, user.jar, true).await,
+            fault => return Err(self_page(fault)),
+        },
     };
     // While the set waits for a code typed back, its codes travel sealed in
     // the form token, so a typo while confirming shows them again.
@@ -102,23 +103,27 @@ pub(super) async fn activate(posted: Posted<SelfForms>) -> Result<(CookieJar, Re
     };
     let attempt = match user.state.service.activate(&who, Some(&set), code).await {
         Ok(a) => a,
-        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            // A typo reached no engine: the set's short form is read for the page.
-            let pending = match user.state.service.status(&who).await {
-                Ok(s) => s.pending.filter(|p| p.set_id == set),
-                Err(ServiceError::NotEnrolled) => None,
-                Err(e) => return Err(service_refusal(e)),
-            };
-            let Some(pending) = pending else {
+        Err(e) => match Fault::of(e) {
+            Fault::InvalidCode(f) => {
+                // A typo reached no engine: the set's short form is read for the page.
+                let pending = match user.state.service.status(&who).await {
+                    Ok(s) => s.pending.filter(|p| p.set_id == set),
+                    Err(e) => match Fault::of(e) {
+                        Fault::NotEnrolled => None,
+                        fault => return Err(self_page(fault)),
+                    },
+                };
+                let Some(pending) = pending else {
+                    return Ok((user.jar.clone(), home(Notice::NothingToConfirm).await?));
+                };
+                let message = crate::http::views::text::format_message(&user.chrome.t, f);
+                return again(message, pending.fingerprint);
+            }
+            Fault::NoPendingSet => {
                 return Ok((user.jar.clone(), home(Notice::NothingToConfirm).await?));
-            };
-            let message = crate::http::views::text::format_message(&user.chrome.t, f);
-            return again(message, pending.fingerprint);
-        }
-        Err(ServiceError::Refused(PluginError::NoPendingSet)) => {
-            return Ok((user.jar.clone(), home(Notice::NothingToConfirm).await?));
-        }
-        Err(e) => return Err(service_refusal(e)),
+            }
+            fault => return Err(self_page(fault)),
+        },
     };
     let fingerprint = attempt.fingerprint.clone().unwrap_or_default();
     match attempt.outcome {
@@ -142,9 +147,11 @@ pub(super) async fn delete(posted: Posted<SelfForms>) -> Result<(CookieJar, Resp
     if !user.strong_enough() {
         return start_login(&user.tenant, &user.base, user.jar, true).await;
     }
-    match user.state.service.delete(&user.subject()).await {
-        Ok(()) | Err(ServiceError::NotEnrolled) => {}
-        Err(e) => return Err(service_refusal(e)),
+    if let Err(e) = user.state.service.delete(&user.subject()).await {
+        match Fault::of(e) {
+            Fault::NotEnrolled => {}
+            fault => return Err(self_page(fault)),
+        }
     }
     back_home(user, Some(Notice::Deleted)).await
 }
@@ -180,8 +187,7 @@ pub(super) async fn logout(posted: Posted<SelfForms>) -> Result<(CookieJar, Resp
         .spend(ended, session.exp.saturating_add(1))
         .await
     {
-        tracing::error!(error = %e, "the single-use store is unavailable");
-        return Err(crate::http::views::refusal::unavailable());
+        return Err(service_refusal(e));
     }
     tracing::info!(tenant = t.id(), "self-service session ended");
     let jar = user.jar.clone().remove(cookie(

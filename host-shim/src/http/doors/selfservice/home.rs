@@ -55,8 +55,10 @@ pub(super) async fn home_page(
 ) -> Result<Response, Refusal> {
     let status = match user.state.service.status(&user.subject()).await {
         Ok(s) => Some(s),
-        Err(ServiceError::NotEnrolled) => None,
-        Err(e) => return Err(service_refusal(e)),
+        Err(e) => match Fault::of(e) {
+            Fault::NotEnrolled => None,
+            fault => return Err(self_page(fault)),
+        },
     };
     let (t, session) = (&user.tenant, &user.session);
     let view = HomeView {
@@ -80,5 +82,10 @@ pub(super) async fn home_page(
 
 /// The self-service page for a service error (the doors' one reading of it).
 pub(super) fn service_refusal(e: ServiceError) -> Refusal {
-    Fault::of(e).page(Pages::SelfService)
+    self_page(Fault::of(e))
+}
+
+/// The self-service page for a fault.
+pub(super) fn self_page(fault: Fault) -> Refusal {
+    fault.page(Pages::SelfService)
 }

@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::oidc::{Ask, IdClaims, OidcError, Pkce};
 use crate::config::{OidcClient, SelfServiceConfig};
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::selfservice::session::{SessionClaims, session_cookie_name};
 use crate::http::doors::selfservice::tenant::{
     LOGIN_TTL, SESSION_TTL, Tenant, now, random, self_path, tenant,
@@ -78,7 +79,7 @@ pub(super) async fn start_login(
         strong,
     };
     let client = client(&t.config, strong);
-    let pkce = Pkce::new(claims.verifier.clone());
+    let pkce = Pkce::new(&claims.verifier);
     let ask = if strong {
         strong_ask(&t.config)
     } else {
@@ -235,10 +236,7 @@ async fn complete_login(
     match state.service.spend(mark, transaction.exp).await {
         Ok(true) => {}
         Ok(false) => return Err(refused("login transaction already used")),
-        Err(e) => {
-            tracing::error!(error = %e, "the single-use store is unavailable");
-            return Err(crate::http::views::refusal::unavailable());
-        }
+        Err(e) => return Err(Fault::of(e).page(Pages::SelfService)),
     }
     if q.error.is_some() {
         return Err(refused("the IdP answered an error"));

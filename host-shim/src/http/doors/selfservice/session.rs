@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SelfServiceConfig;
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::doors::selfservice::tenant::Tenant;
 use crate::http::doors::selfservice::tokens::{Keys, Purpose};
 use crate::http::views::refusal::Refusal;
@@ -69,10 +70,7 @@ pub(super) async fn session(
     match state.service.spent(ended).await {
         Ok(false) => Ok(Some(claims)),
         Ok(true) => Ok(None),
-        Err(e) => {
-            tracing::error!(error = %e, "the single-use store is unavailable");
-            Err(crate::http::views::refusal::unavailable())
-        }
+        Err(e) => Err(Fault::of(e).page(Pages::SelfService)),
     }
 }
 

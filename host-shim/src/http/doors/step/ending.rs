@@ -11,7 +11,7 @@ use crate::http::doors::step::refusals::{self, expired_flow};
 use crate::http::doors::step::result::{Destination, Failure, Reason, Signed, StepResult};
 use crate::http::doors::step::{StepTenant, spend};
 use crate::http::views::handoff::Handoff;
-use crate::http::views::refusal::{self, Refusal};
+use crate::http::views::refusal::Refusal;
 use crate::http::views::text::attempts_note;
 use crate::plugin::Rejection;
 use crate::service::ServiceError;
@@ -77,10 +77,7 @@ impl StepCtx {
             .service
             .spent(finished_id(&self.tenant, &self.flow))
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "the single-use store is unavailable");
-                refusal::unavailable()
-            })
+            .map_err(|e| Fault::of(e).page(Pages::Step))
     }
 
     /// Until when the flow's single-use marks (finished, sets issued) are

@@ -19,8 +19,7 @@ use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::sealed;
 use crate::http::views::text::{activation_message, format_message};
-use crate::plugin::{Outcome, PluginError};
-use crate::service::ServiceError;
+use crate::plugin::Outcome;
 
 /// `POST .../enroll/issue`: a new set, shown once.
 pub async fn issue(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
@@ -143,14 +142,16 @@ pub async fn activate(posted: Posted<EnrolForms>) -> Result<Response, Refusal> {
     // evaluation, and changes nothing.
     let attempt = match ctx.state.service.activate(&who, Some(&set), code).await {
         Ok(a) => a,
-        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            let Some(fingerprint) = pending_fingerprint(ctx, &set).await else {
-                return Err(ctx.fault(Fault::NoPendingSet));
-            };
-            let error = format_message(&tr, f);
-            return confirm_again(ctx, &set, &fingerprint, error);
-        }
-        Err(e) => return Err(ctx.refusal(e)),
+        Err(e) => match Fault::of(e) {
+            Fault::InvalidCode(f) => {
+                let Some(fingerprint) = pending_fingerprint(ctx, &set).await else {
+                    return Err(ctx.fault(Fault::NoPendingSet));
+                };
+                let error = format_message(&tr, f);
+                return confirm_again(ctx, &set, &fingerprint, error);
+            }
+            fault => return Err(ctx.fault(fault)),
+        },
     };
     let shown = Shown {
         set: &set,

@@ -25,7 +25,6 @@ use crate::http::views::cookies;
 use crate::http::views::i18n::{Preferences, Tr, negotiate};
 use crate::http::views::refusal::Reader;
 use crate::http::views::refusal::Refusal;
-use crate::service::ServiceError;
 use crate::store::Mark;
 
 /// Query parameters of the IdP's redirect.
@@ -96,8 +95,10 @@ pub async fn open(
     let replacing = if kind.enrols() {
         match state.service.status(&ctx.subject()).await {
             Ok(s) => s.active.is_some(),
-            Err(ServiceError::NotEnrolled) => false,
-            Err(e) => return Err(ctx.refusal(e)),
+            Err(e) => match Fault::of(e) {
+                Fault::NotEnrolled => false,
+                fault => return Err(ctx.fault(fault)),
+            },
         }
     } else {
         false
@@ -142,10 +143,7 @@ pub async fn open(
                     &sha256_hex(cookie.as_bytes()),
                 ))
                 .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "the single-use store is unavailable");
-                    crate::http::views::refusal::unavailable()
-                })?;
+                .map_err(|e| Fault::of(e).page(Pages::Step))?;
         if !opened_here {
             return Err(refuse(
                 refusals::state_reused().back(ctx.failure(Reason::StateReused)),

@@ -17,8 +17,8 @@ use crate::http::views::codes::CodeRow;
 use crate::http::views::i18n::Arg;
 use crate::http::views::refusal::{Refusal, bad_form};
 use crate::http::views::text::{format_message, rejection_message};
-use crate::plugin::{CodeOrder, Outcome, PluginError};
-use crate::service::{Attempt, ServiceError};
+use crate::plugin::{CodeOrder, Outcome};
+use crate::service::Attempt;
 
 /// The code-entry page, or a refusal when no code can be accepted now. After a
 /// wrong code (`error` set) a lockout that code just started is shown on the
@@ -84,11 +84,13 @@ pub async fn submit(posted: Posted<LoginForms>) -> Result<(CookieJar, Response),
     let tr = ctx.flow.tr();
     let attempt = match ctx.state.service.verify(&ctx.subject(), code).await {
         Ok(a) => a,
-        Err(ServiceError::Refused(PluginError::InvalidCode(f))) => {
-            let error = Some(format_message(&tr, f));
-            return Ok((ctx.jar.clone(), code_page(ctx, error).await?));
-        }
-        Err(e) => return Err(ctx.refusal(e)),
+        Err(e) => match Fault::of(e) {
+            Fault::InvalidCode(f) => {
+                let error = Some(format_message(&tr, f));
+                return Ok((ctx.jar.clone(), code_page(ctx, error).await?));
+            }
+            fault => return Err(ctx.fault(fault)),
+        },
     };
     match attempt.outcome {
         Outcome::Accepted(number) => {

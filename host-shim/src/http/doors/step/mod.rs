@@ -62,8 +62,9 @@ use sha2::{Digest, Sha256};
 
 pub use self::session::Kind;
 use crate::http::AppState;
+use crate::http::doors::answer::{Fault, Pages};
 use crate::http::views::base::Base;
-use crate::http::views::refusal::{self, Refusal};
+use crate::http::views::refusal::Refusal;
 use std::sync::Arc;
 
 use crate::config::TenantConfig;
@@ -166,8 +167,9 @@ async fn spend(
     mark: crate::store::Mark<'_>,
     expires: i64,
 ) -> Result<bool, Refusal> {
-    state.service.spend(mark, expires).await.map_err(|e| {
-        tracing::error!(error = %e, "the single-use store is unavailable");
-        refusal::unavailable()
-    })
+    state
+        .service
+        .spend(mark, expires)
+        .await
+        .map_err(|e| Fault::of(e).page(Pages::Step))
 }
