@@ -12,7 +12,7 @@
 // axe runs in the page, so the context bypasses the page's CSP to inject it;
 // the CSP itself is tested by the shim's own tests.
 
-import test from 'node:test';
+import test, { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -180,36 +180,40 @@ async function walk(page, env, { brand, lang, size, check }) {
   await check('incomplete-link');
 }
 
-for (const [size, options] of Object.entries(SIZES)) {
-  for (const brand of BRANDS) {
-    test(`every step page, ${brand}, en/fr/de, is accessible (${size})`, { timeout: 600_000 }, async (t) => {
-      const env = await startPagesShim(t);
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      t.after(() => browser.close());
-      const found = [];
-      for (const lang of LANGS) {
-        const context = await browser.newContext({ ...options, locale: lang, bypassCSP: true });
+// Two at a time: each has its own shim and browser, and most of their time is
+// the browser rendering and axe reading pages (one core each).
+describe('every step page is accessible', { concurrency: 2 }, () => {
+  for (const [size, options] of Object.entries(SIZES)) {
+    for (const brand of BRANDS) {
+      test(`every step page, ${brand}, en/fr/de, is accessible (${size})`, { timeout: 600_000 }, async (t) => {
+        const env = await startPagesShim(t);
+        const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+        t.after(() => browser.close());
+        const found = [];
+        for (const lang of LANGS) {
+          const context = await browser.newContext({ ...options, locale: lang, bypassCSP: true });
+          const page = await context.newPage();
+          const check = checker(page, join(shots, brand, lang, size), `${brand}/${lang}/${size}`, lang, found);
+          await walk(page, env, { brand, lang, size, check });
+          await context.close();
+        }
+
+        // The IdP's `ui_locales` wins over the browser's languages.
+        const context = await browser.newContext({ ...options, locale: 'fr', bypassCSP: true });
         const page = await context.newPage();
-        const check = checker(page, join(shots, brand, lang, size), `${brand}/${lang}/${size}`, lang, found);
-        await walk(page, env, { brand, lang, size, check });
+        const response = await page.goto(await env.entry(brand, { kind: 'enroll', subject: `${brand}-ui-${size}`, uiLocales: 'de-CH en' }));
+        assert.equal(response.headers()['content-language'], 'de');
+        assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
         await context.close();
-      }
 
-      // The IdP's `ui_locales` wins over the browser's languages.
-      const context = await browser.newContext({ ...options, locale: 'fr', bypassCSP: true });
-      const page = await context.newPage();
-      const response = await page.goto(await env.entry(brand, { kind: 'enroll', subject: `${brand}-ui-${size}`, uiLocales: 'de-CH en' }));
-      assert.equal(response.headers()['content-language'], 'de');
-      assert.equal(await page.evaluate(() => document.documentElement.lang), 'de');
-      await context.close();
-
-      const bad = found.filter((f) => f.violations.length);
-      assert.ok(found.length >= 3 * 12, `${found.length} pages checked`);
-      assert.deepEqual(bad, [], `problems:\n${JSON.stringify(bad, null, 2)}`);
-      t.diagnostic(`${found.length} pages (${brand}, ${LANGS.join('/')}, ${size}), 0 axe violations`);
-    });
+        const bad = found.filter((f) => f.violations.length);
+        assert.ok(found.length >= 3 * 12, `${found.length} pages checked`);
+        assert.deepEqual(bad, [], `problems:\n${JSON.stringify(bad, null, 2)}`);
+        t.diagnostic(`${found.length} pages (${brand}, ${LANGS.join('/')}, ${size}), 0 axe violations`);
+      });
+    }
   }
-}
+});
 
 /** The self-service pages of one user: no codes, a new set, a typo, active, signed out. */
 async function walkSelf(page, stack, user, check) {
