@@ -20,6 +20,7 @@ mod rest2f;
 mod selfservice;
 mod stepup;
 mod tenant;
+pub mod tenant_id;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -159,10 +160,19 @@ impl Config {
         }
         // Only variables naming a configuration section: other BACKUP_CODES_*
         // variables (the CLI's --config, test settings) are not configuration.
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
-            let top = key.as_str().split('.').next().unwrap_or_default();
-            TOP_LEVEL_KEYS.contains(&top.to_ascii_lowercase().as_str())
-        }));
+        // A tenant id the file defines is found by its environment spelling
+        // (`tenant_id`); keys are lower-cased there, not by figment, which
+        // would lower-case tenant ids too.
+        let spellings = tenant_id::EnvSpellings::new(file_tenant_ids(&figment));
+        let env = Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .map(move |key| spellings.config_key(key.as_str()).into())
+            .filter(|key| {
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                TOP_LEVEL_KEYS.contains(&top)
+            })
+            .lowercase(false);
+        figment = figment.merge(env);
         let config: Self = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -239,6 +249,12 @@ impl Config {
             ));
         }
         self.webhooks.validate().map_err(ConfigError::Invalid)?;
+        if let Some((a, b)) = tenant_id::ambiguous_pair(self.tenants.keys().map(String::as_str)) {
+            return invalid(format!(
+                "tenant ids {a:?} and {b:?} differ only in case or in - against _: environment variables (BACKUP_CODES_TENANTS__{}__…) cannot tell them apart",
+                tenant_id::env_name(a)
+            ));
+        }
         for (id, t) in &self.tenants {
             validate_tenant(id, t)?;
             if t.issuer.trim_end_matches('/') == self.public_base() {
@@ -248,6 +264,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// The tenant ids a file defines (none when it has no `tenants` table; a
+/// malformed file is reported by the extraction that follows).
+fn file_tenant_ids(figment: &Figment) -> Vec<String> {
+    match figment.find_value("tenants") {
+        Ok(figment::value::Value::Dict(_, tenants)) => tenants.into_keys().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -138,14 +138,9 @@ pub struct PolicyOverrides {
 
 pub(super) fn validate_tenant(id: &str, t: &TenantConfig) -> Result<(), ConfigError> {
     let invalid = |m: String| Err(ConfigError::Invalid(format!("tenants.{id}: {m}")));
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !super::tenant_id::is_valid(id) {
         return Err(ConfigError::Invalid(format!(
-            "tenant id {id:?} must be 1..=64 of [A-Za-z0-9_-]"
+            "tenant id {id:?} must be 1..=64 letters and digits, in words joined by single - or _"
         )));
     }
     if t.issuer.is_empty() || t.audience.is_empty() {
