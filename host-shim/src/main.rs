@@ -47,18 +47,9 @@ enum Command {
     Verify(CodeArgs),
     /// Show a subject's codes: counts, used codes, lockout.
     Status(Subject),
-    /// Print secrets and a configuration block for a new HS256 tenant.
-    TenantInit {
-        /// Tenant id (letters, digits, - and _).
-        #[arg(long)]
-        tenant: String,
-        /// The IdP's issuer (`iss`).
-        #[arg(long)]
-        issuer: String,
-        /// Audience the IdP puts in its tokens (`aud`).
-        #[arg(long, default_value = "backup-codes")]
-        audience: String,
-    },
+    /// Print secrets and a configuration block for a new tenant (`--for
+    /// lemonldap`: complete, with LemonLDAP::NG's settings in a file).
+    TenantInit(cli::tenant_init::TenantInitArgs),
     /// Mint a short-lived API token for the local demo tenant (for trying the API).
     Token {
         /// The subject the token is for.
@@ -72,11 +63,16 @@ enum Command {
         #[arg(long, default_value = "issue activate verify status delete")]
         scope: String,
     },
-    /// Write the embedded component (.wasm) to a file, for other hosts.
+    /// Write the embedded component (.wasm) to a file, for other hosts, or
+    /// print the digest of the component this configuration runs.
     Component {
         /// Output path.
+        #[arg(long, required_unless_present = "digest", conflicts_with = "digest")]
+        out: Option<PathBuf>,
+        /// Print the SHA-256 of the component the shim runs (the embedded one,
+        /// or `plugin.component_path`) as `sha256sum` prints it.
         #[arg(long)]
-        out: PathBuf,
+        digest: bool,
     },
     /// The webhook outbox: list, inspect and replay events; count; make a secret.
     #[command(subcommand)]
@@ -179,12 +175,13 @@ fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let me = Invocation::of(cli.config.as_deref());
     let config = load_config(cli.config)?;
     match cli.command {
         Command::Serve => {
             let (config, demo) = with_demo(config)?;
             init_logging(&config);
-            serve(config, demo).await
+            serve(config, demo, &me).await
         }
         Command::Migrate => {
             init_logging(&config);
@@ -217,8 +214,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if issued.pending() {
                 println!(
-                    "The set is pending: type one code back with `activate --subject {}`.",
-                    who.subject
+                    "The set is pending: type one code back with\n  {me} activate --tenant {} --subject {}",
+                    shell_word(&who.tenant),
+                    shell_word(&who.subject)
                 );
             }
             Ok(())
@@ -240,11 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("reading the status of {}", who.subject))?;
             print_json(&StatusBody::from(&s))
         }
-        Command::TenantInit {
-            tenant,
-            issuer,
-            audience,
-        } => tenant_init(&tenant, &issuer, &audience),
+        Command::TenantInit(args) => cli::tenant_init::run(&args, &config.public_url),
         Command::Token {
             subject,
             ttl,
@@ -252,7 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => token(&config, &subject, ttl, &scope),
         Command::Webhooks(command) => cli::webhooks::run(&config, command).await,
         Command::Import(args) => cli::import::run(config, args).await,
-        Command::Component { out } => {
+        Command::Component { out: Some(out), .. } => {
             std::fs::write(&out, plugin::EMBEDDED_COMPONENT)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(
@@ -263,69 +257,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Component { out: None, .. } => {
+            let (bytes, name) = match &config.plugin.component_path {
+                Some(path) => (
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                    path.display().to_string(),
+                ),
+                None => (
+                    plugin::EMBEDDED_COMPONENT.to_vec(),
+                    plugin::component_file_name(),
+                ),
+            };
+            println!("{}  {name}", hex::encode(plugin::sha256(&bytes)));
+            Ok(())
+        }
     }
-}
-
-/// Fresh secrets and a configuration block for a new tenant: HS256 API tokens,
-/// the redirect step, the REST second factor (its secret printed once, only its
-/// hash configured) and self-service.
-fn tenant_init(tenant: &str, issuer: &str, audience: &str) -> anyhow::Result<()> {
-    use sha2::Digest as _;
-    let secret = random_secret(32)?;
-    let step = random_secret(32)?;
-    let pepper = random_secret(24)?;
-    let rest2f = random_secret(24)?;
-    let session = random_secret(32)?;
-    let webhook =
-        backup_codes_shim::webhooks::admin::new_secret().context("the OS random source failed")?;
-    let rest2f_hash = hex::encode(sha2::Sha256::digest(rest2f.expose_secret().as_bytes()));
-    println!(
-        "# Add to backup-codes.toml; keep the secrets out of version control\n\
-         # (or set them as BACKUP_CODES_TENANTS__{up}__HS256_SECRET etc.).\n\
-         [tenants.{tenant}]\nissuer = {issuer:?}\naudience = {audience:?}\n\
-         algorithms = [\"HS256\"]\nhs256_secret = {s:?}\nrequire_scope = true\n\
-         step_secret = {st:?}\npepper = {p:?}\ncontinue_urls = []\n\
-         \n\
-         # REST second factor (LemonLDAP::NG: rest2fVerifyUrl =\n\
-         #   https://{tenant}-idp:{r}@<this shim>/rest2f/{tenant}/verify ).\n\
-         # The secret is printed only here; the file keeps its SHA-256.\n\
-         [tenants.{tenant}.rest2f]\nclients = [{{ id = \"{tenant}-idp\", secret_sha256 = {h:?} }}]\n\
-         \n\
-         # Self-service through the IdP's login (fill in the IdP's issuer and clients).\n\
-         # [tenants.{tenant}.selfservice]\n# issuer = {issuer:?}\n\
-         # client = {{ client_id = \"backup-codes\", client_secret = \"...\" }}\n\
-         # session_secret = {ss:?}\n\
-         \n\
-         # Webhooks: each event ({kinds}) posted to your\n\
-         # receiver, signed the Standard Webhooks way.\n\
-         # [tenants.{tenant}.webhooks.endpoints.idp]\n\
-         # url = \"https://idp.example/hooks/backup-codes\"\n\
-         # secret = {wh:?}\n\
-         # events = [\"used\", \"issued\", \"low\", \"exhausted\", \"locked\"]   # default: all\n",
-        up = tenant.to_uppercase(),
-        s = secret.expose_secret(),
-        st = step.expose_secret(),
-        p = pepper.expose_secret(),
-        r = rest2f.expose_secret(),
-        h = rest2f_hash,
-        ss = session.expose_secret(),
-        wh = webhook,
-        kinds = backup_codes_shim::config::EventKind::ALL
-            .map(|k| k.name())
-            .join(", "),
-    );
-    Ok(())
 }
 
 /// A demo API token, signed with the secret the running demo uses.
 fn token(config: &Config, subject: &str, ttl: u64, scope: &str) -> anyhow::Result<()> {
     println!("{}", demo::api_token(config, subject, ttl, scope)?);
     Ok(())
-}
-
-/// A random secret for `tenant-init` (an error when the OS source fails).
-fn random_secret(bytes: usize) -> anyhow::Result<SecretString> {
-    Ok(backup_codes_shim::random_secret(bytes)?)
 }
 
 async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Result<()> {
@@ -351,7 +303,7 @@ async fn attempt(config: Config, args: CodeArgs, activation: bool) -> anyhow::Re
     }
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool, me: &Invocation) -> anyhow::Result<()> {
     let state = server::build(&config).await.context("starting the shim")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -371,7 +323,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
              \n  {public}/demo\n\
              \n(set up backup codes, then sign in with one; the page plays a tiny identity provider\n\
              and shows the signed result it receives). The JSON API works too, from this directory:\n\
-             \n  TOKEN=$(cargo run -q --release -p backup-codes-shim -- token --subject alice)\n\
+             \n  TOKEN=$({me} token --subject alice)\n\
              \x20 curl -s -X POST -H \"Authorization: Bearer $TOKEN\" {public}/v1/tenants/demo/subjects/alice/codes\n\
              \nEvery call needs a fresh token (each is single-use). The API is described at\n\
              {public}/v1/openapi.json; configure your identity provider as a tenant with\n\
@@ -387,6 +339,44 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     state.service.store().close().await;
     Ok(result?)
+}
+
+/// How this process was started (its program and `--config`), for hints that
+/// work when pasted into a shell as they are.
+struct Invocation(String);
+
+impl Invocation {
+    fn of(config: Option<&std::path::Path>) -> Self {
+        let program = std::env::args_os().next().map_or_else(
+            || "backup-codes-shim".to_owned(),
+            |p| p.to_string_lossy().into_owned(),
+        );
+        let mut words = vec![shell_word(&program)];
+        if let Some(path) = config {
+            words.push("--config".to_owned());
+            words.push(shell_word(&path.to_string_lossy()));
+        }
+        Self(words.join(" "))
+    }
+}
+
+impl std::fmt::Display for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// A database URL without its password.

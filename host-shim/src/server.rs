@@ -210,7 +210,7 @@ pub async fn build_with_runtime(
             stepup.insert(id.clone(), provider);
         }
     }
-    Ok(AppState::new(
+    let state = AppState::new(
         Service::new(plugin, store, tenants, clock)
             .with_subject_rate(config.limits.per_subject_per_minute),
         auth,
@@ -218,7 +218,9 @@ pub async fn build_with_runtime(
         config,
     )
     .with_stepup(stepup)
-    .with_brands(brands))
+    .with_brands(brands);
+    crate::http::operator::publish_component_info(&state);
+    Ok(state)
 }
 
 /// Housekeeping: forget expired token ids and idle rate-limit keys.

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 
 use crate::http::AppState;
 use crate::http::layers::headers::{Forms, asset};
@@ -70,14 +71,68 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.service.ready().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+/// What `/readyz` answers: whether the store answers, and which component
+/// this instance runs (so a deployment can be checked against a release's
+/// `SHA256SUMS`).
+#[derive(Serialize)]
+struct Readiness {
+    /// `ready`, or `store unavailable`.
+    status: &'static str,
+    /// The shim's version.
+    version: &'static str,
+    /// The component it runs.
+    component: ComponentInfo,
+}
+
+/// The component an instance runs.
+#[derive(Serialize)]
+struct ComponentInfo {
+    /// SHA-256 (hex) of its bytes.
+    sha256: String,
+    /// `embedded` (built into the shim) or `file` (`plugin.component_path`).
+    source: &'static str,
+}
+
+impl ComponentInfo {
+    fn of(state: &AppState) -> Self {
+        Self {
+            sha256: hex::encode(state.service.plugin().sha256()),
+            source: if state.config.plugin.component_path.is_some() {
+                "file"
+            } else {
+                "embedded"
+            },
         }
     }
+}
+
+/// Publish which component `state` runs as the metric
+/// `backup_codes_component_info{sha256, source, version} 1`.
+pub(crate) fn publish_component_info(state: &AppState) {
+    let c = ComponentInfo::of(state);
+    metrics::gauge!(
+        "backup_codes_component_info",
+        "sha256" => c.sha256,
+        "source" => c.source,
+        "version" => crate::plugin::COMPONENT_VERSION,
+    )
+    .set(1.0);
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (code, status) = match state.service.ready().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    };
+    let body = Readiness {
+        status,
+        version: crate::plugin::COMPONENT_VERSION,
+        component: ComponentInfo::of(&state),
+    };
+    (code, axum::Json(body)).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {

@@ -41,6 +41,17 @@ pub use wit::{
 pub const EMBEDDED_COMPONENT: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/backup_codes.wasm"));
 
+/// The embedded component's version: the workspace's, which the plugin, this
+/// crate and every package `scripts/dist` makes share.
+pub const COMPONENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The file name the embedded component is published under
+/// (`backup-codes-<version>.wasm`, as `scripts/dist` and `component --digest`
+/// name it).
+pub fn component_file_name() -> String {
+    format!("backup-codes-{COMPONENT_VERSION}.wasm")
+}
+
 /// Largest credential value accepted from the plugin.
 pub const MAX_CREDENTIAL_BYTES: usize = 64 * 1024;
 /// Most events one call may return.

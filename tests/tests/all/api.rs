@@ -433,8 +433,24 @@ async fn health_readiness_and_metrics() {
         .unwrap();
     let get = |p: &'static str| env.client.send(Method::GET, p, None, None);
     assert_eq!(get("/healthz").await.unwrap().status, StatusCode::OK);
-    assert_eq!(get("/readyz").await.unwrap().status, StatusCode::OK);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status, StatusCode::OK);
+    // Which component runs, as a release's SHA256SUMS names it.
+    let digest = hex::encode(backup_codes_shim::plugin::sha256(
+        backup_codes_shim::plugin::EMBEDDED_COMPONENT,
+    ));
+    let ready: serde_json::Value = serde_json::from_str(&ready.text).unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["component"]["sha256"], digest.as_str());
+    assert_eq!(ready["component"]["source"], "embedded");
+    assert_eq!(
+        ready["version"],
+        backup_codes_shim::plugin::COMPONENT_VERSION
+    );
     let m = get("/metrics").await.unwrap().text;
+    let info =
+        format!("backup_codes_component_info{{sha256=\"{digest}\",source=\"embedded\",version=");
+    assert!(m.contains(&info), "metrics name the component: {m}");
     for needle in [
         "backup_codes_attempts_total",
         "outcome=\"accepted\"",

@@ -40,6 +40,20 @@ fn run(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Run `command` with `sh -c` in `dir`, feeding `stdin`.
+fn shell(dir: &Path, command: &str, stdin: &[u8]) -> Output {
+    let mut child = Command::new("sh")
+        .args(["-c", command])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn args(list: &[&str]) -> Vec<&'static OsStr> {
     list.iter()
         .map(|s| OsStr::new(Box::leak(s.to_string().into_boxed_str())))
@@ -86,16 +100,18 @@ fn issue_activate_and_verify_from_the_command_line() {
         .filter_map(|l| l.split_once(". ").map(|(_, c)| c))
         .collect();
     assert_eq!(codes.len(), 10, "{text}");
-    assert!(text.contains("pending"));
-
-    let out = run(
-        dir.path(),
-        &args(&["activate", "--subject", "alice"]),
-        format!("{}\n", codes[0]).as_bytes(),
-    );
+    // The hint after the codes works when pasted into a shell as it is.
+    let hint = text
+        .lines()
+        .skip_while(|l| !l.contains("pending"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a command to activate the set: {text}"))
+        .trim();
+    assert!(hint.contains("--tenant demo --subject alice"), "{hint}");
+    let out = shell(dir.path(), hint, format!("{}\n", codes[0]).as_bytes());
     assert!(
         out.status.success(),
-        "{}",
+        "{hint}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 
@@ -224,4 +240,55 @@ fn help_names_every_command() {
     ] {
         assert!(help.contains(command), "--help lists {command}");
     }
+}
+
+#[test]
+fn component_digest_names_what_the_shim_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.wasm");
+    let out = run(
+        dir.path(),
+        &[
+            OsStr::new("component"),
+            OsStr::new("--out"),
+            file.as_os_str(),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = hex::encode(backup_codes_shim::plugin::sha256(
+        &std::fs::read(&file).unwrap(),
+    ));
+
+    let out = run(dir.path(), &args(&["component", "--digest"]), b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = backup_codes_shim::plugin::COMPONENT_VERSION;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{written}  backup-codes-{version}.wasm\n"),
+        "sha256sum's format, the embedded component's bytes"
+    );
+
+    // A configured component file is the one named.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(
+        other.join("shim.toml"),
+        format!(
+            "[plugin]\ncomponent_path = {:?}\n",
+            file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(&other, &args(&["component", "--digest"]), b"");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, format!("{written}  {}\n", file.display()));
 }

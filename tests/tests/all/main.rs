@@ -28,6 +28,7 @@ mod security;
 mod selfservice_claims;
 mod step;
 mod stepup;
+mod tenant_init;
 mod timing;
 mod tree;
 mod webhooks;
