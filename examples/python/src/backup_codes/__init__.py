@@ -3,7 +3,7 @@
 
     from backup_codes import Host, SecretCode
 
-    host = Host.from_file("backup-codes.wasm")        # compiled once
+    host = Host.bundled()                              # compiled once (or Host.from_file(path))
     policy = host.default_policy()
     with host.issue(None, policy) as issued:           # codes wiped at the end
         show(issued.codes)                             # shown once
@@ -15,8 +15,10 @@
 See examples/python/README.md.
 """
 
+from importlib import metadata as _metadata
+
 from .errors import BackupCodesError, CodeFormatError, EngineError, ErrorCase, HostError, LoadError
-from .host import Host, HostConfig, system_clock
+from .host import Host, HostConfig, bundled_component, system_clock
 from .secret import SecretCode
 from .values import (
     Accepted,
@@ -48,7 +50,9 @@ from .values import (
     Verification,
 )
 
-__version__ = "0.1.0"
+# One version for every artifact: Cargo.toml's, which pyproject.toml repeats
+# (scripts/dist refuses to build when they differ).
+__version__ = _metadata.version("authn-backup-codes")
 
 __all__ = [
     "Accepted",
@@ -87,5 +91,6 @@ __all__ = [
     "Used",
     "UsedCode",
     "Verification",
+    "bundled_component",
     "system_clock",
 ]

@@ -22,6 +22,7 @@ The engine decides everything about codes; this host only passes values.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import math
 import os
@@ -152,6 +153,24 @@ def _engine_config(config: HostConfig) -> Config:
     return c
 
 
+#: The component's file inside the package (a wheel from `scripts/dist` has it).
+BUNDLED_COMPONENT = "backup-codes.wasm"
+
+
+def bundled_component() -> bytes:
+    """The component this package was built with: the same bytes as the shim of
+    the same version embeds (`backup-codes-shim component --digest` prints their
+    SHA-256). A source checkout has none until `scripts/dist` puts it there."""
+    resource = importlib.resources.files(__package__).joinpath(BUNDLED_COMPONENT)
+    try:
+        return resource.read_bytes()
+    except FileNotFoundError:
+        raise LoadError(
+            "this installation has no bundled component: install the wheel scripts/dist builds, "
+            "or load a file with Host.from_file (backup-codes-shim component --out FILE)"
+        ) from None
+
+
 class Host:
     """The loaded component, ready for calls from any thread.
 
@@ -209,6 +228,11 @@ class Host:
     def from_file(cls, path: str | os.PathLike[str], config: HostConfig | None = None, **kw: Any) -> Host:
         """Load the component file the shim writes (`backup-codes-shim component --out FILE`)."""
         return cls(Path(path).read_bytes(), config, **kw)
+
+    @classmethod
+    def bundled(cls, config: HostConfig | None = None, **kw: Any) -> Host:
+        """Load the component this package was built with (see `bundled_component`)."""
+        return cls(bundled_component(), config, **kw)
 
     def now(self) -> int:
         """The time the component sees (the host's clock), seconds since the epoch:

@@ -1,7 +1,7 @@
 """The process-wide component host and the policy, from Django settings.
 
     BACKUP_CODES = {
-        "COMPONENT": "/path/backup-codes.wasm",  # required: `backup-codes-shim component --out FILE`
+        "COMPONENT": "/path/backup-codes.wasm",  # optional: default, the component in the package
         "SHA256": "...",                         # optional: refuse any other component
         "CACHE_DIR": "/var/cache/backup-codes",  # optional: wasmtime's compiled-code cache
         "POLICY": {"count": 10},                 # optional: overrides of the engine's default policy
@@ -30,9 +30,9 @@ _policy: Policy | None = None
 
 
 def _settings() -> dict[str, Any]:
-    conf = getattr(settings, "BACKUP_CODES", None)
-    if not isinstance(conf, dict) or not conf.get("COMPONENT"):
-        raise ImproperlyConfigured("settings.BACKUP_CODES['COMPONENT'] must name the component file")
+    conf = getattr(settings, "BACKUP_CODES", {})
+    if not isinstance(conf, dict):
+        raise ImproperlyConfigured("settings.BACKUP_CODES must be a dict (it may be empty)")
     return conf
 
 
@@ -44,17 +44,16 @@ def get_host() -> Host:
             if _host is None:
                 conf = _settings()
                 defaults = HostConfig()
-                _host = Host.from_file(
-                    conf["COMPONENT"],
-                    HostConfig(
-                        memory_limit=conf.get("MEMORY_LIMIT", defaults.memory_limit),
-                        call_timeout=conf.get("CALL_TIMEOUT", defaults.call_timeout),
-                        max_concurrent=conf.get("MAX_CONCURRENT", defaults.max_concurrent),
-                        queue_timeout=conf.get("QUEUE_TIMEOUT", defaults.queue_timeout),
-                        cache_dir=conf.get("CACHE_DIR"),
-                        expected_sha256=conf.get("SHA256"),
-                    ),
+                host_config = HostConfig(
+                    memory_limit=conf.get("MEMORY_LIMIT", defaults.memory_limit),
+                    call_timeout=conf.get("CALL_TIMEOUT", defaults.call_timeout),
+                    max_concurrent=conf.get("MAX_CONCURRENT", defaults.max_concurrent),
+                    queue_timeout=conf.get("QUEUE_TIMEOUT", defaults.queue_timeout),
+                    cache_dir=conf.get("CACHE_DIR"),
+                    expected_sha256=conf.get("SHA256"),
                 )
+                path = conf.get("COMPONENT")
+                _host = Host.from_file(path, host_config) if path else Host.bundled(host_config)
     return _host
 
 
