@@ -78,7 +78,7 @@ function envFor(dir) {
  * configurations of the instance are removed first.
  * @returns {Promise<object>} the settings that were merged
  */
-export async function configure({ dir, portalUrl, hostname, issuer, relyingParties, rest2f, sfOnlyUpgrade, lemonldap }) {
+export async function configure({ dir, portalUrl, hostname, issuer, relyingParties, rest2f, sfOnlyUpgrade, lemonldap, mergeFiles = [] }) {
   const who = runAs(dir);
   const confDir = join(dir, 'conf');
   for (const f of readdirSync(confDir)) {
@@ -105,6 +105,19 @@ export async function configure({ dir, portalUrl, hostname, issuer, relyingParti
     throw new Error(`lemonldap-ng-cli refused the configuration:\n${e.stderr || e.message}`);
   }
   if (!existsSync(join(confDir, 'lmConf-2.json'))) throw new Error('lemonldap-ng-cli saved no configuration');
+  // Files an operator merges as they are (`lemonldap-ng-cli -yes 1 -safe 1
+  // merge FILE`), e.g. what `backup-codes-shim tenant-init --for lemonldap`
+  // writes; copied where the instance's owner can read them.
+  for (const [n, file] of mergeFiles.entries()) {
+    const copy = join(dir, 'run', `merge-${n}.json`);
+    writeOwned(copy, readFileSync(file, 'utf8'), who);
+    const [c, ...a] = [...who.prefix, CLI, '-yes', '1', '-safe', '1', '-log', `merge ${file}`, 'merge', copy];
+    try {
+      await run(c, a, { env: envFor(dir), cwd: dir });
+    } catch (e) {
+      throw new Error(`lemonldap-ng-cli refused ${file}:\n${e.stderr || e.message}`);
+    }
+  }
   return merged;
 }
 
@@ -138,6 +151,7 @@ async function waitUntilUp(url, child, logText, timeoutMs) {
  * @param {object} o.rest2f
  * @param {boolean} [o.sfOnlyUpgrade]
  * @param {object} [o.lemonldap]         further LemonLDAP::NG keys
+ * @param {string[]} [o.mergeFiles]      JSON files merged last with lemonldap-ng-cli
  * @param {number} [o.workers]          1 (default): one process (HTTP::Server::PSGI);
  *                                       more: that many Starman workers, which answer
  *                                       requests at the same time
@@ -169,6 +183,7 @@ async function startOnce(o) {
   const merged = await configure({
     dir, portalUrl: `${url}/`, hostname, issuer,
     relyingParties: o.relyingParties, rest2f: o.rest2f, sfOnlyUpgrade: o.sfOnlyUpgrade, lemonldap: o.lemonldap,
+    mergeFiles: o.mergeFiles,
   });
   const tConfigured = Date.now();
 
