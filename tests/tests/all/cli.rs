@@ -20,10 +20,21 @@ fn run(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> Output {
         )
         .unwrap();
     }
-    let mut child = Command::new(binary().unwrap())
-        .arg("--config")
-        .arg(&config)
-        .args(args)
+    let mut command = Command::new(binary().unwrap());
+    command.arg("--config").arg(&config).args(args);
+    feed(command, dir, stdin)
+}
+
+/// Run `command` with `sh -c` in `dir`, feeding `stdin`.
+fn shell(dir: &Path, command: &str, stdin: &[u8]) -> Output {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", command]);
+    feed(sh, dir, stdin)
+}
+
+/// Run `command` in `dir` with `stdin` as its input; its output is captured.
+fn feed(mut command: Command, dir: &Path, stdin: &[u8]) -> Output {
+    let mut child = command
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -37,20 +48,6 @@ fn run(dir: &Path, args: &[&OsStr], stdin: &[u8]) -> Output {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => panic!("writing the CLI's input: {e}"),
     }
-    child.wait_with_output().unwrap()
-}
-
-/// Run `command` with `sh -c` in `dir`, feeding `stdin`.
-fn shell(dir: &Path, command: &str, stdin: &[u8]) -> Output {
-    let mut child = Command::new("sh")
-        .args(["-c", command])
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
 
