@@ -10,6 +10,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
 mod marks;
+mod migrations;
 mod outbox;
 mod unenrolled;
 
@@ -122,8 +123,6 @@ pub struct Store {
     backend: Backend,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 impl Store {
     /// Connect to `url` (`sqlite://path` creates the file; `postgres://...`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
@@ -172,7 +171,7 @@ impl Store {
 
     /// Create or update the schema.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        migrations::MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
