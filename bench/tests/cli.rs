@@ -45,6 +45,9 @@ fn load_quick_prints_every_row() {
             "--shim",
         ])
         .arg(backup_codes_harness::shim::binary().unwrap())
+        // The same binary as its own baseline: the side-by-side section runs.
+        .arg("--baseline-shim")
+        .arg(backup_codes_harness::shim::binary().unwrap())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -63,6 +66,8 @@ fn load_quick_prints_every_row() {
         "| P4 ",
         "| P5 peak RSS | ",
         "| P5 overload answered 200 or 503 + Retry-After | ",
+        "## Side by side",
+        "Peak RSS (`VmHWM`) after these runs: first ",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

@@ -18,8 +18,13 @@
 //! one component call an attempt needs (issue 25), and the component bound
 //! (cores / component verify time) is what the shim could reach at best.
 //!
+//! With `--baseline-shim`, a second binary runs under the same load in the same
+//! run, alternating with the first (for example the static musl build against
+//! the glibc one), and a section prints their ratios.
+//!
 //! Files: [`shim`] (the process, tokens, /proc), [`clients`] (the closed
-//! loops), [`reference`] (native and component bounds).
+//! loops), [`reference`] (native and component bounds), [`side_by_side`] (two
+//! binaries compared).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -34,6 +39,7 @@ use crate::stats::{load_average, ms, summarize, verdict};
 mod clients;
 mod reference;
 mod shim;
+mod side_by_side;
 
 use self::clients::{RunResult, prepare_clients, run_clients};
 use self::reference::{ComponentVerify, Reference, native_parallel_rate, reference};
@@ -116,6 +122,14 @@ pub struct LoadArgs {
     /// (`plugin.component_path`), e.g. a candidate build of the plugin.
     #[arg(long)]
     component: Option<PathBuf>,
+    /// A second shim binary run under the same load in the same run,
+    /// alternating with `--shim` (e.g. the glibc build beside the static
+    /// one): a side-by-side section with their ratios.
+    #[arg(long, conflicts_with = "url")]
+    baseline_shim: Option<PathBuf>,
+    /// Alternating runs per shim and client count in the side-by-side section.
+    #[arg(long, default_value_t = 3)]
+    side_by_side_rounds: usize,
     /// Smoke run (short runs, cheap argon2): numbers are not meaningful.
     #[arg(long)]
     quick: bool,
@@ -196,7 +210,7 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
     let before = reference(hash, &verify, args.native_samples)?;
     let parallel = native_parallel_rate(hash, cores, if args.quick { 0.5 } else { 3.0 })?;
     let bounds = Bounds { cores, before };
-    let shim = start_shim(args, hash).await?;
+    let shim = start_shim(args, hash, args.shim.as_deref()).await?;
     write_reference(out, args, &shim, &bounds, parallel)?;
 
     let http = backup_codes_shim::http_client().build()?;
@@ -216,6 +230,27 @@ async fn run_async(args: &LoadArgs, out: &mut impl Write) -> BoxResult<()> {
         ms(before.component_cpu)
     )?;
     writeln!(out)?;
+    if let Some(baseline) = &args.baseline_shim {
+        let other = start_shim(args, hash, Some(baseline)).await?;
+        let first = shim_binary(args.shim.as_deref())?;
+        let second = shim_binary(Some(baseline))?;
+        let name = |p: &std::path::Path| p.display().to_string();
+        side_by_side::compare(
+            out,
+            args,
+            [(&name(&first), &shim), (&name(&second), &other)],
+            &http,
+            &wrong,
+            durations,
+            &bounds,
+            if args.quick {
+                1
+            } else {
+                args.side_by_side_rounds.max(1)
+            },
+        )
+        .await?;
+    }
     let p5 = if args.overload_concurrency > 0 {
         Some(run_p5(out, args, &shim, &http, &wrong, durations, &bounds, hash).await?)
     } else {

@@ -138,7 +138,13 @@ pub(super) fn hash_params(args: &LoadArgs) -> HashParams {
     }
 }
 
-pub(super) async fn start_shim(args: &LoadArgs, hash: HashParams) -> BoxResult<Shim> {
+/// Starts `binary` (default: the one next to this tool), or waits for the
+/// shim at `--url`.
+pub(super) async fn start_shim(
+    args: &LoadArgs,
+    hash: HashParams,
+    binary: Option<&Path>,
+) -> BoxResult<Shim> {
     let max_concurrent = args
         .max_concurrent
         .unwrap_or(PluginConfig::default().max_concurrent);
@@ -209,13 +215,8 @@ hash_iterations = {t}
         audience = key.audience,
         secret = key.secret,
     );
-    let process = ShimProcess::start_binary(
-        &shim_binary(args.shim.as_deref())?,
-        dir.path(),
-        "shim",
-        &config,
-    )
-    .await?;
+    let process =
+        ShimProcess::start_binary(&shim_binary(binary)?, dir.path(), "shim", &config).await?;
     Ok(Shim {
         url: process.url.clone(),
         pid: process.pid(),
