@@ -24,7 +24,7 @@ pub mod tenant_id;
 mod webhooks;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use figment::Figment;
@@ -100,7 +100,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The shim's public base URL as browsers and IdPs reach it (with the path
     /// prefix of a proxy in front of it, if any): the `iss` of its result tokens
-    /// and the base of step URLs.
+    /// and the base of step URLs. Unset, it is `http://` and the `listen`
+    /// address (a wildcard address read as loopback).
     pub public_url: Url,
     /// `sqlite://path` (the default, created on start) or `postgres://...`.
     pub database_url: String,
@@ -145,6 +146,18 @@ fn default_public_url() -> Url {
     Url::parse("http://127.0.0.1:8080").expect("a valid literal URL")
 }
 
+/// The URL a shim listening on `listen` is reached at on this machine.
+fn public_url_of(listen: SocketAddr) -> Url {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    // An IP address and a port always make a URL; the fallback is not reached.
+    Url::parse(&format!("http://{}", SocketAddr::new(ip, listen.port())))
+        .unwrap_or_else(|_| default_public_url())
+}
+
 impl Config {
     /// Load defaults, then `file` (if given and present), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -173,9 +186,13 @@ impl Config {
             })
             .lowercase(false);
         figment = figment.merge(env);
-        let config: Self = figment
+        let public_url_set = figment.find_value("public_url").is_ok();
+        let mut config: Self = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if !public_url_set {
+            config.public_url = public_url_of(config.listen);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -337,6 +354,28 @@ mod tests {
             std::fs::write(&path, toml).unwrap();
             let e = Config::load(Some(&path)).unwrap_err().to_string();
             assert!(e.contains(field), "{toml}: {e}");
+        }
+    }
+
+    /// Unset, `public_url` is where `listen` is reached, so the demo's hints and
+    /// links name the port the shim listens on; set, it is kept as written.
+    #[test]
+    fn public_url_follows_listen_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        for (toml, want) in [
+            ("listen = \"0.0.0.0:9000\"\n", "http://127.0.0.1:9000/"),
+            ("listen = \"[::]:9001\"\n", "http://[::1]:9001/"),
+            ("listen = \"127.0.0.2:9002\"\n", "http://127.0.0.2:9002/"),
+            ("", "http://127.0.0.1:8080/"),
+            (
+                "listen = \"0.0.0.0:9000\"\npublic_url = \"https://sso.example/bc\"\n",
+                "https://sso.example/bc",
+            ),
+        ] {
+            std::fs::write(&path, toml).unwrap();
+            let c = Config::load(Some(&path)).unwrap();
+            assert_eq!(c.public_url.as_str(), want, "{toml}");
         }
     }
 }
