@@ -5,7 +5,7 @@
  * credential bytes.
  */
 
-import type { CodeFormatError } from '../component/interfaces/authn-backup-codes-engine.js';
+import type { CodeFormatError, Verification } from '../component/interfaces/authn-backup-codes-engine.js';
 
 /** The cases of the WIT `variant error`. */
 export type ErrorCase =
@@ -79,7 +79,7 @@ export class HostError extends BackupCodesError {
    * (`interrupted`, no evaluation), to store like any answer. Without it, an
    * attempt too costly to finish would cost an attacker nothing.
    */
-  counted?: unknown;
+  counted?: Verification;
 
   constructor(kind: HostErrorKind, message: string) {
     super(`the backup-code component failed (${kind}): ${message}`);
