@@ -8,13 +8,12 @@ import Database from 'better-sqlite3';
 import { betterAuth } from 'better-auth';
 import { twoFactor } from 'better-auth/plugins/two-factor';
 import { backupCodes } from 'authn-backup-codes/better-auth';
-import { PASSWORD, startApp, totp, workspace } from './helpers.js';
+import { Host } from 'authn-backup-codes';
+import { atTwoFactorStep, enrolTwoFactor, PASSWORD, startApp, workspace } from './helpers.js';
 
 let ws;
 let app;
 let headers;
-
-const cookieOf = (h) => new Headers({ cookie: h.getSetCookie().map((c) => c.split(';')[0]).join('; ') });
 
 async function refusal(promise) {
   try {
@@ -28,14 +27,9 @@ async function refusal(promise) {
 before(async () => {
   ws = workspace();
   app = await startApp({ ...ws, freshSignInSeconds: 60 });
-  const signUp = await app.auth.api.signUpEmail({
-    body: { name: 'Lin', email: 'lin@example.com', password: PASSWORD }, returnHeaders: true,
-  });
-  headers = cookieOf(signUp.headers);
-  const enabled = await app.auth.api.enableTwoFactor({ body: { password: PASSWORD }, headers });
-  assert.deepEqual(enabled.backupCodes, [], 'Better Auth made codes of its own');
-  const verified = await app.auth.api.verifyTOTP({ body: { code: totp(enabled.totpURI) }, headers, returnHeaders: true });
-  if (verified.headers.getSetCookie().length > 0) headers = cookieOf(verified.headers);
+  const enrolled = await enrolTwoFactor(app.auth, 'lin@example.com');
+  assert.deepEqual(enrolled.backupCodes, [], 'Better Auth made codes of its own');
+  headers = enrolled.headers;
 });
 
 after(async () => {
@@ -83,4 +77,69 @@ test('status, confirmation and deletion', async () => {
 test('without a session nothing is answered', async () => {
   const refused = await refusal(app.auth.api.componentBackupCodeStatus({ headers: new Headers() }));
   assert.equal(refused.status, 401);
+});
+
+test('one attempt is one component call, and a user without codes is answered as one with codes', async () => {
+  const host = await Host.load();
+  const calls = [];
+  // The plugin's host, counting the component calls each attempt makes.
+  const counting = new Proxy(host, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args) => {
+        calls.push(String(prop));
+        return value.apply(target, args);
+      };
+    },
+  });
+  const own = workspace();
+  const counted = await startApp({ ...own, host: counting, freshSignInSeconds: 60 });
+  try {
+    const withCodes = await enrolTwoFactor(counted.auth, 'kay@example.com');
+    const issued = await counted.auth.api.generateComponentBackupCodes({ headers: withCodes.headers });
+    await counted.auth.api.activateComponentBackupCodes({ body: { code: issued.codes[0], setId: issued.setId }, headers: withCodes.headers });
+    const maxSession = await enrolTwoFactor(counted.auth, 'max@example.com');
+    const strangers = (await host.issue(null, await host.defaultPolicy())).codes.map((c) => c.code);
+    const typo = (code) => code.replace(/[0-9A-Z]/, (c) => (c === 'A' ? 'B' : 'A'));
+
+    async function attempt(email, code) {
+      const headers = await atTwoFactorStep(counted.auth, email);
+      calls.length = 0;
+      let answer;
+      try {
+        await counted.auth.api.verifyBackupCode({ body: { code }, headers });
+        answer = 200;
+      } catch (e) {
+        answer = `${e.statusCode} ${e.body?.code}`;
+      }
+      return { calls: [...calls], answer };
+    }
+
+    assert.deepEqual(await attempt('kay@example.com', issued.codes[1]), { calls: ['verify'], answer: 200 });
+    const kay = [await attempt('kay@example.com', typo(issued.codes[2]))];
+    const max = [await attempt('max@example.com', typo(strangers[0]))];
+    for (let i = 1; i <= 6; i += 1) {
+      kay.push(await attempt('kay@example.com', strangers[i]));
+      max.push(await attempt('max@example.com', strangers[i]));
+    }
+    // The same component calls and the same answers, lockout included.
+    assert.deepEqual(max, kay);
+    assert.deepEqual(kay[0], { calls: ['verify'], answer: '400 BACKUP_CODE_TYPO' });
+    assert.deepEqual(kay[1], { calls: ['verify'], answer: '401 INVALID_BACKUP_CODE' });
+    assert.deepEqual(kay.at(-1).answer, '429 BACKUP_CODES_LOCKED');
+    assert.ok(kay.every((a) => a.calls.length === 1 && a.calls[0] === 'verify'));
+    // Max's attempts were counted on a copy of the decoy set: not codes of
+    // theirs, and replaced by their first set.
+    const { headers } = maxSession;
+    assert.equal((await counted.auth.api.componentBackupCodeStatus({ headers })).enrolled, false);
+    const first = await counted.auth.api.generateComponentBackupCodes({ headers });
+    await counted.auth.api.activateComponentBackupCodes({ body: { code: first.codes[0], setId: first.setId }, headers });
+    assert.equal((await counted.auth.api.componentBackupCodeStatus({ headers })).remaining, 10);
+    assert.deepEqual(await attempt('max@example.com', first.codes[1]), { calls: ['verify'], answer: 200 });
+  } finally {
+    await counted.close();
+    own.cleanup();
+    await host.close();
+  }
 });

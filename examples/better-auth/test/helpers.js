@@ -30,7 +30,7 @@ export function workspace() {
 }
 
 /** Start the application (Better Auth + the plugin) on a free port. */
-export async function startApp({ databaseFile, secret, freshSignInSeconds }) {
+export async function startApp({ databaseFile, secret, freshSignInSeconds, host }) {
   const events = [];
   // The port is known once listening, and Better Auth needs it (its base URL).
   let serve = (req, res) => { res.writeHead(503); res.end(); };
@@ -38,7 +38,7 @@ export async function startApp({ databaseFile, secret, freshSignInSeconds }) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseURL = `http://127.0.0.1:${server.address().port}`;
   const { auth, database } = await createAuth({
-    databaseFile, secret, baseURL, freshSignInSeconds, onEvent: (e) => events.push(e),
+    databaseFile, secret, baseURL, freshSignInSeconds, host, onEvent: (e) => events.push(e),
   });
   serve = handler(auth);
   return {
@@ -92,4 +92,25 @@ export async function submit(page, formId, fields) {
     await page.fill(`#${formId} [name="${name}"]`, value);
   }
   await page.click(`#${formId} button`);
+}
+
+/** Cookies of a server API answer, as request headers. */
+export const cookieOf = (headers) => new Headers({ cookie: headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') });
+
+/** Sign up through the server API and turn on TOTP; the session's headers. */
+export async function enrolTwoFactor(auth, email) {
+  const signUp = await auth.api.signUpEmail({ body: { name: email, email, password: PASSWORD }, returnHeaders: true });
+  let headers = cookieOf(signUp.headers);
+  const enabled = await auth.api.enableTwoFactor({ body: { password: PASSWORD }, headers });
+  const verified = await auth.api.verifyTOTP({ body: { code: totp(enabled.totpURI) }, headers, returnHeaders: true });
+  // Turning two-factor on replaces the session: its new cookie.
+  if (verified.headers.getSetCookie().length > 0) headers = cookieOf(verified.headers);
+  return { headers, backupCodes: enabled.backupCodes };
+}
+
+/** Password first, through the server API: the two-factor step's headers. */
+export async function atTwoFactorStep(auth, email) {
+  const signIn = await auth.api.signInEmail({ body: { email, password: PASSWORD }, returnHeaders: true });
+  if (!signIn.response.twoFactorRedirect) throw new Error('no two-factor step');
+  return cookieOf(signIn.headers);
 }

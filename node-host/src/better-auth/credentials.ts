@@ -24,6 +24,12 @@ export const schema = {
       credential: { type: 'string', required: true, returned: false },
       /** Compare-and-swap counter: every write moves it on by one. */
       version: { type: 'number', required: true, returned: false },
+      /**
+       * The row of a user without codes who tried one at the two-factor step: a
+       * copy of the decoy set, so their attempts are counted and locked out as
+       * anyone's. Not enrolled; replaced by their first set.
+       */
+      decoy: { type: 'boolean', required: true, returned: false },
       createdAt: { type: 'date', required: true },
       updatedAt: { type: 'date', required: true },
     },
@@ -36,6 +42,8 @@ export interface StoredCredential {
   userId: string;
   credential: Uint8Array;
   version: number;
+  /** A decoy set's copy, not the user's codes. */
+  decoy: boolean;
 }
 
 interface Row {
@@ -43,6 +51,7 @@ interface Row {
   userId: string;
   credential: string;
   version: number;
+  decoy: boolean | number;
 }
 
 /** The adapter methods the store uses (Better Auth's adapter, or one inside a transaction). */
@@ -53,6 +62,7 @@ const toStored = (row: Row): StoredCredential => ({
   userId: row.userId,
   credential: new Uint8Array(Buffer.from(row.credential, 'base64')),
   version: Number(row.version),
+  decoy: Boolean(row.decoy),
 });
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
@@ -64,16 +74,16 @@ export async function load(db: Adapter, userId: string): Promise<StoredCredentia
 }
 
 /**
- * Store a first credential. False when the user already has one (another
- * request made it first: the table's `userId` is unique), so nothing is
- * overwritten.
+ * Store a first credential (or a decoy's copy). False when the user already
+ * has a row (another request made it first: the table's `userId` is unique),
+ * so nothing is overwritten.
  */
-export async function create(db: Adapter, userId: string, credential: Uint8Array): Promise<boolean> {
+export async function create(db: Adapter, userId: string, credential: Uint8Array, decoy = false): Promise<boolean> {
   const now = new Date();
   try {
     await db.create({
       model: TABLE,
-      data: { userId, credential: text(credential), version: 0, createdAt: now, updatedAt: now },
+      data: { userId, credential: text(credential), version: 0, decoy, createdAt: now, updatedAt: now },
     });
     return true;
   } catch (e) {
@@ -82,9 +92,12 @@ export async function create(db: Adapter, userId: string, credential: Uint8Array
   }
 }
 
-/** Replace `stored` with `credential` if nobody wrote since it was read. */
-export async function swap(db: Adapter, stored: StoredCredential, credential: Uint8Array): Promise<boolean> {
-  if (Buffer.from(credential).equals(Buffer.from(stored.credential))) return true;
+/**
+ * Replace `stored` with `credential` if nobody wrote since it was read (a
+ * decoy's copy becomes the user's own credential when it is replaced by one).
+ */
+export async function swap(db: Adapter, stored: StoredCredential, credential: Uint8Array, decoy = false): Promise<boolean> {
+  if (stored.decoy === decoy && Buffer.from(credential).equals(Buffer.from(stored.credential))) return true;
   const won = await db.incrementOne({
     model: TABLE,
     where: [
@@ -92,7 +105,7 @@ export async function swap(db: Adapter, stored: StoredCredential, credential: Ui
       { field: 'version', value: stored.version },
     ],
     increment: { version: 1 },
-    set: { credential: text(credential), updatedAt: new Date() },
+    set: { credential: text(credential), decoy, updatedAt: new Date() },
   });
   return won !== null;
 }

@@ -11,7 +11,7 @@
 import { symmetricDecrypt } from 'better-auth/crypto';
 import type { AuthContext, DBAdapter, Where } from 'better-auth';
 import type { Event, Host, Policy } from '../index.js';
-import { create, load, type StoredCredential } from './credentials.js';
+import { create, load, swap, type StoredCredential } from './credentials.js';
 
 /** What the two-factor plugin stores when it keeps no code. */
 export const NO_CODES = '[]';
@@ -49,13 +49,16 @@ export async function migrateUser(
   const db = context.adapter as DBAdapter;
   const row = await db.findOne<TwoFactorRow>({ model: 'twoFactor', where: [{ field: 'userId', value: userId }] });
   if (!row?.backupCodes || row.backupCodes === NO_CODES) return { kind: 'nothing-to-import' };
-  if (await load(db, userId)) return { kind: 'already-enrolled' };
+  const existing = await load(db, userId);
+  if (existing && !existing.decoy) return { kind: 'already-enrolled' };
   const codes = await readBetterAuthCodes(context, row.backupCodes);
   if (codes.length === 0) return { kind: 'nothing-to-import' };
   const imported = await host.importSet({ tag: 'plaintext', val: codes }, policy, pepper);
   codes.fill('');
   const done = await db.transaction(async (trx) => {
-    if (!(await create(trx, userId, imported.credential))) return false;
+    // Over a decoy's copy (they tried a code before): replaced, if unchanged.
+    const stored = existing ? await swap(trx, existing, imported.credential) : await create(trx, userId, imported.credential);
+    if (!stored) return false;
     const wiped = await trx.incrementOne({
       model: 'twoFactor',
       where: [
@@ -72,7 +75,7 @@ export async function migrateUser(
     if (e instanceof Changed) return false;
     throw e;
   });
-  if (!done) return (await load(db, userId)) ? { kind: 'already-enrolled' } : { kind: 'nothing-to-import' };
+  if (!done) return (await load(db, userId))?.decoy === false ? { kind: 'already-enrolled' } : { kind: 'nothing-to-import' };
   const credential = await load(db, userId);
   if (!credential) throw new Error('the imported credential is not in the database');
   return { kind: 'imported', credential, count: codes.length, events: imported.events };

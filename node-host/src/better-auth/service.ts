@@ -2,8 +2,8 @@
  * Every rule of the plugin that is not the component's, in one place: the
  * endpoints and the two-factor hook parse their input, call one of these
  * once, and render the answer. One attempt is one component call (one
- * argon2 evaluation): a user without codes is checked against a decoy set,
- * so their answer and its cost are those of a wrong code.
+ * argon2 evaluation): a user without codes is checked against their copy of a
+ * decoy set, so their answer, its cost and their lockout are a wrong code's.
  */
 import { APIError } from 'better-auth/api';
 import type { AuthContext, DBAdapter } from 'better-auth';
@@ -87,7 +87,7 @@ export class BackupCodeService {
   readonly #policy: Promise<Policy>;
   readonly #options: BackupCodesOptions;
   readonly #serial = new PerUser();
-  #decoy: Promise<Uint8Array> | null = null;
+  #decoy: Promise<Uint8Array>;
 
   constructor(host: Promise<Host>, options: BackupCodesOptions) {
     this.#host = host;
@@ -95,6 +95,25 @@ export class BackupCodeService {
     this.#policy = options.policy ? Promise.resolve(options.policy) : host.then((h) => h.defaultPolicy());
     // Loaded with Better Auth, not at the first sign-in; a failure is reported at each call.
     this.#policy.catch(() => undefined);
+    this.#decoy = this.#makeDecoy();
+  }
+
+  /**
+   * The set a user without codes is checked against, made when the plugin
+   * starts: made at a first such attempt, it would cost that attempt more
+   * component calls than any other.
+   */
+  #makeDecoy(): Promise<Uint8Array> {
+    const decoy = (async () => {
+      const { host, policy } = await this.#engine();
+      const issued = await host.issue(null, policy, this.#options.pepper);
+      const first = issued.codes[0];
+      if (!first) throw new Error('the component issued no code');
+      const v = await host.activate(issued.credential, issued.setId, first.code, policy, this.#options.pepper);
+      return v.credential;
+    })();
+    decoy.catch(() => undefined);
+    return decoy;
   }
 
   /** Seconds a sign-in stays fresh enough to change codes. */
@@ -132,7 +151,9 @@ export class BackupCodeService {
       const current = await load(db, userId);
       let issued: Issuance;
       try {
-        issued = await host.issue(current?.credential ?? null, policy, this.#options.pepper);
+        // Over the user's set it is pending; a decoy's copy is simply replaced.
+        const over = current && !current.decoy ? current.credential : null;
+        issued = await host.issue(over, policy, this.#options.pepper);
       } catch (e) {
         throw engineFailure(e);
       }
@@ -149,7 +170,7 @@ export class BackupCodeService {
     return this.#serial.run(userId, async () => {
       const db = context.adapter as DBAdapter;
       const current = await load(db, userId);
-      if (!current) throw refuse('BAD_REQUEST', BACKUP_CODE_ERRORS.NO_PENDING_BACKUP_CODES);
+      if (!current || current.decoy) throw refuse('BAD_REQUEST', BACKUP_CODE_ERRORS.NO_PENDING_BACKUP_CODES);
       let v: Verification;
       try {
         v = await host.activate(current.credential, setId, code, policy, this.#options.pepper);
@@ -169,7 +190,7 @@ export class BackupCodeService {
     return this.#serial.run(userId, async () => {
       const db = context.adapter as DBAdapter;
       let current = await load(db, userId);
-      if (!current && this.#options.migrateBetterAuthCodes !== false) {
+      if ((!current || current.decoy) && this.#options.migrateBetterAuthCodes !== false) {
         const migrated = await migrateUser(context, host, policy, this.#options.pepper, userId);
         if (migrated.kind === 'imported') {
           this.#notify(context, userId, migrated.events);
@@ -178,10 +199,9 @@ export class BackupCodeService {
           current = await load(db, userId);
         }
       }
-      if (!current) {
-        await this.#decoyAttempt(host, policy, code);
-        throw refuse('UNAUTHORIZED', BACKUP_CODE_ERRORS.INVALID_BACKUP_CODE);
-      }
+      // Without codes: a copy of the decoy set, kept, so their attempts
+      // are counted and locked out like anyone's.
+      current ??= await this.#decoyRow(db, userId);
       let v: Verification;
       try {
         v = await host.verify(current.credential, null, code, policy, this.#options.pepper);
@@ -189,10 +209,13 @@ export class BackupCodeService {
         if (e instanceof HostError && e.counted) {
           await this.#store(context, host, policy, current, e.counted.credential);
         }
-        if (e instanceof EngineError && e.case === 'no-active-set') {
-          throw refuse('UNAUTHORIZED', BACKUP_CODE_ERRORS.INVALID_BACKUP_CODE);
-        }
+        // A set made but never confirmed: answered as a wrong code, after the
+        // decoy's evaluation (a second call, the only attempt that makes one).
+        if (e instanceof EngineError && e.case === 'no-active-set') return this.#decoyAttempt(host, policy, code);
         throw engineFailure(e);
+      }
+      if (current.decoy && v.outcome.tag === 'accepted') {
+        throw refuse('UNAUTHORIZED', BACKUP_CODE_ERRORS.INVALID_BACKUP_CODE);
       }
       return this.#settle(context, host, policy, current, v, () => ({ remaining: v.remaining, low: v.low }));
     });
@@ -208,13 +231,13 @@ export class BackupCodeService {
     accepted: () => T,
   ): Promise<T> {
     const db = context.adapter as DBAdapter;
-    if (!(await swap(db, current, v.credential))) {
+    if (!(await swap(db, current, v.credential, current.decoy))) {
       // Another process wrote first: this attempt still counts as a failure
       // (no evaluation), and a right code gives no session: its twin did.
       await this.#countLost(context, host, policy, current.userId);
       throw refuse('CONFLICT', BACKUP_CODE_ERRORS.CONCURRENT_ATTEMPT);
     }
-    this.#notify(context, current.userId, v.events);
+    if (!current.decoy) this.#notify(context, current.userId, v.events);
     const outcome = v.outcome;
     switch (outcome.tag) {
       case 'accepted':
@@ -245,32 +268,49 @@ export class BackupCodeService {
       } catch {
         return;
       }
-      if (await swap(db, now, counted.credential)) return;
+      if (await swap(db, now, counted.credential, now.decoy)) return;
     }
   }
 
   /** Store a credential the host returned with an error (a call stopped by the deadline, counted). */
   async #store(context: AuthContext, host: Host, policy: Policy, current: StoredCredential, credential: Uint8Array): Promise<void> {
-    if (!(await swap(context.adapter as DBAdapter, current, credential))) {
+    if (!(await swap(context.adapter as DBAdapter, current, credential, current.decoy))) {
       await this.#countLost(context, host, policy, current.userId);
     }
   }
 
-  /** The same work as a wrong code, for a user without codes. */
-  async #decoyAttempt(host: Host, policy: Policy, code: string): Promise<void> {
-    this.#decoy ??= (async () => {
-      const issued = await host.issue(null, policy, this.#options.pepper);
-      const first = issued.codes[0];
-      if (!first) throw new Error('the component issued no code');
-      const v = await host.activate(issued.credential, issued.setId, first.code, policy, this.#options.pepper);
-      return v.credential;
-    })();
-    this.#decoy.catch(() => { this.#decoy = null; });
+  /** The user's copy of the decoy set (made now if they have none). */
+  async #decoyRow(db: DBAdapter, userId: string): Promise<StoredCredential> {
+    let decoy: Uint8Array;
     try {
-      await host.verify(await this.#decoy, null, code, policy, this.#options.pepper);
+      decoy = await this.#decoy;
     } catch {
-      // A typo or any failure: the answer is the same.
+      this.#decoy = this.#makeDecoy();
+      throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
     }
+    await create(db, userId, decoy, true);
+    const row = await load(db, userId);
+    if (!row) throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
+    return row;
+  }
+
+  /** The same work and answer as a wrong code (or a typo), for a set never confirmed. */
+  async #decoyAttempt(host: Host, policy: Policy, code: string): Promise<never> {
+    let decoy: Uint8Array;
+    try {
+      decoy = await this.#decoy;
+    } catch {
+      // Its making failed (the component was unavailable): try again next time.
+      this.#decoy = this.#makeDecoy();
+      throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
+    }
+    try {
+      await host.verify(decoy, null, code, policy, this.#options.pepper);
+    } catch (e) {
+      // A typo is answered as for a user with codes; any other failure as a wrong code.
+      if (e instanceof EngineError && e.case === 'invalid-code') throw engineFailure(e);
+    }
+    throw refuse('UNAUTHORIZED', BACKUP_CODE_ERRORS.INVALID_BACKUP_CODE);
   }
 
   /** The user's codes, for the application's UI. */
@@ -281,7 +321,7 @@ export class BackupCodeService {
       enrolled: false, remaining: 0, total: 0, low: false, exhausted: false, pending: false,
       lockedUntil: null, lockedPermanently: false, imported: false,
     };
-    if (!current) return none;
+    if (!current || current.decoy) return none;
     let s: CredentialStatus;
     try {
       s = await host.status(current.credential, policy);
