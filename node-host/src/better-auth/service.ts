@@ -279,16 +279,19 @@ export class BackupCodeService {
     }
   }
 
-  /** The user's copy of the decoy set (made now if they have none). */
-  async #decoyRow(db: DBAdapter, userId: string): Promise<StoredCredential> {
-    let decoy: Uint8Array;
+  /** The decoy set's credential; if its making failed (the component was unavailable), made again next time. */
+  async #decoySet(): Promise<Uint8Array> {
     try {
-      decoy = await this.#decoy;
+      return await this.#decoy;
     } catch {
       this.#decoy = this.#makeDecoy();
       throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
     }
-    await create(db, userId, decoy, true);
+  }
+
+  /** The user's copy of the decoy set (made now if they have none). */
+  async #decoyRow(db: DBAdapter, userId: string): Promise<StoredCredential> {
+    await create(db, userId, await this.#decoySet(), true);
     const row = await load(db, userId);
     if (!row) throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
     return row;
@@ -296,14 +299,7 @@ export class BackupCodeService {
 
   /** The same work and answer as a wrong code (or a typo), for a set never confirmed. */
   async #decoyAttempt(host: Host, policy: Policy, code: string): Promise<never> {
-    let decoy: Uint8Array;
-    try {
-      decoy = await this.#decoy;
-    } catch {
-      // Its making failed (the component was unavailable): try again next time.
-      this.#decoy = this.#makeDecoy();
-      throw refuse('SERVICE_UNAVAILABLE', BACKUP_CODE_ERRORS.BACKUP_CODES_UNAVAILABLE);
-    }
+    const decoy = await this.#decoySet();
     try {
       await host.verify(decoy, null, code, policy, this.#options.pepper);
     } catch (e) {
