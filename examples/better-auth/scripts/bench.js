@@ -16,13 +16,11 @@ import { getMigrations } from 'better-auth/db/migration';
 import { twoFactor } from 'better-auth/plugins/two-factor';
 import { Host } from 'authn-backup-codes';
 import { backupCodes, twoFactorBackupCodeOptions } from 'authn-backup-codes/better-auth';
-import { totp } from '../test/helpers.js';
+import { atTwoFactorStep, enrolTwoFactor } from '../test/helpers.js';
 
 const rounds = Number(process.argv[2] ?? 30);
 if (!(rounds >= 1 && rounds <= 64)) throw new Error('ROUNDS is 1..64');
 const dir = mkdtempSync(join(tmpdir(), 'better-auth-bench-'));
-const PASSWORD = 'correct horse battery staple';
-const cookieOf = (headers) => new Headers({ cookie: headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') });
 
 async function start(name, plugins) {
   const options = {
@@ -35,13 +33,8 @@ async function start(name, plugins) {
   await (await getMigrations(options)).runMigrations();
   const auth = betterAuth(options);
   const email = `${name}@example.com`;
-  const signUp = await auth.api.signUpEmail({ body: { name, email, password: PASSWORD }, returnHeaders: true });
-  const headers = cookieOf(signUp.headers);
-  const enabled = await auth.api.enableTwoFactor({ body: { password: PASSWORD }, headers });
-  const verified = await auth.api.verifyTOTP({ body: { code: totp(enabled.totpURI) }, headers, returnHeaders: true });
-  // Turning two-factor on replaces the session: its new cookie.
-  const renewed = verified.headers.getSetCookie().length > 0 ? cookieOf(verified.headers) : headers;
-  return { auth, email, headers: renewed, codes: enabled.backupCodes };
+  const { headers, backupCodes: codes } = await enrolTwoFactor(auth, email);
+  return { auth, email, headers, codes };
 }
 
 const host = await Host.load();
@@ -56,9 +49,7 @@ await component.auth.api.activateComponentBackupCodes({ body: { code: issued.cod
 component.codes = issued.codes;
 
 async function attempt(side, code) {
-  const signIn = await side.auth.api.signInEmail({ body: { email: side.email, password: PASSWORD }, returnHeaders: true });
-  if (!signIn.response.twoFactorRedirect) throw new Error('no two-factor step');
-  const headers = cookieOf(signIn.headers);
+  const headers = await atTwoFactorStep(side.auth, side.email);
   const t0 = performance.now();
   const verified = await side.auth.api.verifyBackupCode({ body: { code }, headers });
   const ms = performance.now() - t0;

@@ -9,7 +9,7 @@ import { betterAuth } from 'better-auth';
 import { twoFactor } from 'better-auth/plugins/two-factor';
 import { backupCodes } from 'authn-backup-codes/better-auth';
 import { Host } from 'authn-backup-codes';
-import { atTwoFactorStep, enrolTwoFactor, PASSWORD, startApp, workspace } from './helpers.js';
+import { atTwoFactorStep, enrolTwoFactor, PASSWORD, startApp, typo, workspace } from './helpers.js';
 
 let ws;
 let app;
@@ -58,8 +58,7 @@ test('status, confirmation and deletion', async () => {
   assert.equal(status.pending, true);
   assert.equal(status.enrolled, false);
   // A code of the set, mistyped: refused before it counts; then typed right.
-  const typo = issued.codes[3].replace(/[0-9A-Z]/, (c) => (c === 'A' ? 'B' : 'A'));
-  const refused = await refusal(app.auth.api.activateComponentBackupCodes({ body: { code: typo, setId: issued.setId }, headers }));
+  const refused = await refusal(app.auth.api.activateComponentBackupCodes({ body: { code: typo(issued.codes[3]), setId: issued.setId }, headers }));
   assert.deepEqual([refused.status, refused.code], [400, 'BACKUP_CODE_TYPO']);
   await app.auth.api.activateComponentBackupCodes({ body: { code: issued.codes[3], setId: issued.setId }, headers });
   status = await app.auth.api.componentBackupCodeStatus({ headers });
@@ -101,7 +100,6 @@ test('one attempt is one component call, and a user without codes is answered as
     await counted.auth.api.activateComponentBackupCodes({ body: { code: issued.codes[0], setId: issued.setId }, headers: withCodes.headers });
     const maxSession = await enrolTwoFactor(counted.auth, 'max@example.com');
     const strangers = (await host.issue(null, await host.defaultPolicy())).codes.map((c) => c.code);
-    const typo = (code) => code.replace(/[0-9A-Z]/, (c) => (c === 'A' ? 'B' : 'A'));
 
     async function attempt(email, code) {
       const headers = await atTwoFactorStep(counted.auth, email);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Host } from 'authn-backup-codes';
-import { codesInDatabase, launch, PASSWORD, startApp, submit, totp, workspace } from './helpers.js';
+import { codesInDatabase, launch, PASSWORD, startApp, submit, totp, typo, workspace } from './helpers.js';
 
 const FRESH_SECONDS = 8;
 const EMAIL = 'ada@example.com';
@@ -121,8 +121,7 @@ test('a used code, a typo and a wrong code are refused with their messages', asy
   await backupCode(codes[1]);
   assert.match(await errorText(), /already used/);
   // One symbol changed: the check symbol catches it before it counts.
-  const typo = codes[2].replace(/[0-9A-Z]/, (c) => (c === 'A' ? 'B' : 'A'));
-  await backupCode(typo);
+  await backupCode(typo(codes[2]));
   assert.match(await errorText(), /typo \(nothing was counted\)/);
   // A well-formed code of someone else's set: wrong here, and counted.
   await backupCode(wellFormedWrongCode());

@@ -114,3 +114,6 @@ export async function atTwoFactorStep(auth, email) {
   if (!signIn.response.twoFactorRedirect) throw new Error('no two-factor step');
   return cookieOf(signIn.headers);
 }
+
+/** A component code with one symbol changed: its check symbol no longer matches. */
+export const typo = (code) => code.replace(/[0-9A-Z]/, (c) => (c === 'A' ? 'B' : 'A'));

@@ -12,7 +12,7 @@ import { getMigrations } from 'better-auth/db/migration';
 import { twoFactor } from 'better-auth/plugins/two-factor';
 import { Host } from 'authn-backup-codes';
 import { migrateAll, readBetterAuthCodes } from 'authn-backup-codes/better-auth';
-import { codesInDatabase, databaseBytes, launch, PASSWORD, startApp, submit, totp, workspace } from './helpers.js';
+import { atTwoFactorStep, codesInDatabase, databaseBytes, enrolTwoFactor, launch, PASSWORD, startApp, submit, workspace } from './helpers.js';
 
 let ws;
 const betterAuthCodes = new Map();
@@ -26,11 +26,7 @@ async function enrolWithBetterAuthsOwnCodes(email) {
     plugins: [twoFactor()],
   };
   await (await getMigrations(options)).runMigrations();
-  const auth = betterAuth(options);
-  const signUp = await auth.api.signUpEmail({ body: { name: email, email, password: PASSWORD }, returnHeaders: true });
-  const headers = new Headers({ cookie: signUp.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') });
-  const enabled = await auth.api.enableTwoFactor({ body: { password: PASSWORD }, headers });
-  await auth.api.verifyTOTP({ body: { code: totp(enabled.totpURI) }, headers });
+  const enabled = await enrolTwoFactor(betterAuth(options), email);
   const stored = database.prepare('select backupCodes from twoFactor t join user u on u.id = t.userId where u.email = ?').get(email);
   database.close();
   // Stored reversibly: hex ciphertext that Better Auth's own function opens.
@@ -109,11 +105,8 @@ test('migrateAll moves every other user, and leaves no reversible code', async (
       for (let i = 0; i + 32 <= hex.length; i += 32) assert.ok(!bytes.includes(hex.slice(i, i + 32)), 'a piece of an encrypted list is still in the file');
     }
     // Alan's codes work through the component now.
-    const signIn = await app.auth.api.signInEmail({ body: { email: 'alan@example.com', password: PASSWORD }, returnHeaders: true });
-    assert.equal(signIn.response.twoFactorRedirect, true);
-    const cookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const verified = await app.auth.api.verifyBackupCode({
-      body: { code: betterAuthCodes.get('alan@example.com')[3] }, headers: new Headers({ cookie }),
+      body: { code: betterAuthCodes.get('alan@example.com')[3] }, headers: await atTwoFactorStep(app.auth, 'alan@example.com'),
     });
     assert.equal(verified.user.email, 'alan@example.com');
   } finally {
